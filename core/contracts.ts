@@ -1,0 +1,247 @@
+/**
+ * The three plugin contracts of floe: storage, source and transform.
+ *
+ * This is the only module a plugin needs to import. Every plugin module's default export is a
+ * factory `(options) => Plugin`; the plugin object carries `kind`, `name` and `apiVersion`, and the
+ * registry ({@link ../core/registry.ts}) refuses one that does not satisfy its contract.
+ *
+ * @module
+ */
+
+/** The contract version this build of floe speaks. A plugin declares the version it was written for. */
+export const API_VERSION = 1 as const;
+
+/** What every plugin object carries. */
+export interface PluginBase {
+  /** Which contract the plugin implements. */
+  readonly kind: "storage" | "source" | "transform";
+  /** A short name, e.g. `local`, `fs`, `zstd`. */
+  readonly name: string;
+  /** The contract version the plugin implements; must equal {@link API_VERSION}. */
+  readonly apiVersion: number;
+}
+
+/** A plugin module's default export: a factory that builds the plugin from its options. */
+export type PluginFactory<P extends PluginBase = PluginBase, O = Record<string, unknown>> = (
+  options?: O,
+) => P | Promise<P>;
+
+// ---------------------------------------------------------------------------------------------
+// Storage
+// ---------------------------------------------------------------------------------------------
+
+/** Why a storage operation failed; wrappers decide from this whether to retry. */
+export type StorageErrorCode =
+  /** The object does not exist. */
+  | "not-found"
+  /** The object exists and the storage refused to replace it (only with `put(..., {create: true})`). */
+  | "exists"
+  /** A passing fault: 5xx, 429/SlowDown, reset, timeout, truncated body. Worth retrying. */
+  | "transient"
+  /** Credentials refused. Not worth retrying. */
+  | "auth"
+  /** Anything else that will not go away by retrying. */
+  | "permanent";
+
+/**
+ * The one error type storage plugins throw.
+ *
+ * @example
+ * ```ts
+ * import { StorageError } from "./contracts.ts";
+ * throw new StorageError("not-found", "data/ab/abcd: no such object");
+ * ```
+ */
+export class StorageError extends Error {
+  /** Why it failed. */
+  readonly code: StorageErrorCode;
+  /** Build one; `cause` keeps the underlying error for `-v` output. */
+  constructor(code: StorageErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StorageError";
+    this.code = code;
+  }
+}
+
+/** What a storage can do; callers adapt to it. */
+export interface StorageCapabilities {
+  /** The largest object `put` accepts, in bytes. */
+  readonly maxObjectSize: number;
+  /** `put(name, data, {create: true})` fails with `exists` atomically when the object exists. */
+  readonly atomicCreate: boolean;
+  /** How many requests to keep in flight for good throughput. */
+  readonly concurrency: number;
+}
+
+/** An object's name and size, as `list` and `stat` report them. */
+export interface ObjectInfo {
+  /** The full object name, e.g. `data/ab/ab12…`. */
+  readonly name: string;
+  /** Its size in bytes. */
+  readonly size: number;
+}
+
+/** Options common to all storage calls. */
+export interface CallOptions {
+  /** Aborts the call. */
+  readonly signal?: AbortSignal;
+}
+
+/** Options of {@link StoragePlugin.put}. */
+export interface PutOptions extends CallOptions {
+  /** Fail with `exists` rather than replace an existing object (where `atomicCreate` holds). */
+  readonly create?: boolean;
+}
+
+/** Options of {@link StoragePlugin.get}. */
+export interface GetOptions extends CallOptions {
+  /** Read `length` bytes from `offset` only. */
+  readonly range?: { readonly offset: number; readonly length: number };
+}
+
+/**
+ * A dumb store of named, immutable objects. It knows nothing of chunks, packs or crypto.
+ * Object names are relative, `/`-separated, and made of `[A-Za-z0-9._-]` segments.
+ * Writes are atomic: an object is either absent or complete.
+ */
+export interface StoragePlugin extends PluginBase {
+  /** Always `storage`. */
+  readonly kind: "storage";
+  /** Where it stores, for messages; never contains a secret. */
+  readonly location: string;
+  /** What it can do. */
+  readonly capabilities: StorageCapabilities;
+  /** Make the place (directory, bucket, container) when missing. Called by `floe init`. */
+  create(options?: CallOptions): Promise<void>;
+  /** Store `data` under `name`, atomically. */
+  put(name: string, data: Uint8Array, options?: PutOptions): Promise<void>;
+  /** Read an object, or a range of it. Throws `not-found` when absent. */
+  get(name: string, options?: GetOptions): Promise<Uint8Array>;
+  /** An object's size. Throws `not-found` when absent. */
+  stat(name: string, options?: CallOptions): Promise<ObjectInfo>;
+  /** Every object whose name starts with `prefix` (e.g. `snapshots/`), in no particular order. */
+  list(prefix: string, options?: CallOptions): AsyncIterable<ObjectInfo>;
+  /** Remove an object; removing an absent object is not an error. */
+  delete(name: string, options?: CallOptions): Promise<void>;
+  /** Release connections. */
+  close?(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transform
+// ---------------------------------------------------------------------------------------------
+
+/** Per-call context of a transform. */
+export interface TransformContext {
+  /** Data bound to the output without being stored in it (ciphers authenticate it). */
+  readonly associatedData?: Uint8Array;
+}
+
+/**
+ * A per-blob byte transform: compression or encryption. Its `id` is recorded in the repository so a
+ * repository always knows how to read itself back.
+ */
+export interface TransformPlugin extends PluginBase {
+  /** Always `transform`. */
+  readonly kind: "transform";
+  /** Stable identifier recorded in the repository, e.g. `zstd`, `aes-256-gcm`. */
+  readonly id: string;
+  /** `compression` transforms may be skipped per blob when they do not help; `cipher` never. */
+  readonly role: "compression" | "cipher";
+  /** Encode one blob. May return a view into a reused buffer only if documented by the caller. */
+  encode(data: Uint8Array, context?: TransformContext): Uint8Array | Promise<Uint8Array>;
+  /** Decode one blob; ciphers throw when the data was altered. */
+  decode(data: Uint8Array, context?: TransformContext): Uint8Array | Promise<Uint8Array>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Source
+// ---------------------------------------------------------------------------------------------
+
+/** Kinds of entries a source yields. */
+export type EntryType = "file" | "dir" | "symlink" | "fifo" | "socket" | "chardev" | "blockdev";
+
+/** Reads an entry's content. `read` fills `into` from its start and returns the count, or null at end. */
+export interface ContentReader {
+  /** Fill `into`; return how many bytes were written, or `null` at the end. */
+  read(into: Uint8Array): number | null | Promise<number | null>;
+  /** Release the handle. */
+  close(): void | Promise<void>;
+}
+
+/**
+ * One entry of a source, yielded in pre-order: a directory before what it contains, the contents of
+ * one directory sorted by name, each directory's subtree complete before its next sibling.
+ */
+export interface SourceEntry {
+  /** `/`-separated absolute path, e.g. `/home/ann/notes.txt`; for non-file sources a virtual path. */
+  readonly path: string;
+  /** Entry kind. */
+  readonly type: EntryType;
+  /** Content size in bytes (files). */
+  readonly size: number;
+  /** Modification time, milliseconds since the epoch. */
+  readonly mtime: number;
+  /** Access time, milliseconds since the epoch. */
+  readonly atime?: number;
+  /** Status change time, milliseconds since the epoch. */
+  readonly ctime?: number;
+  /** Permission bits including setuid/setgid/sticky (`mode & 0o7777`). */
+  readonly mode: number;
+  /** Owner. */
+  readonly uid?: number;
+  /** Group. */
+  readonly gid?: number;
+  /** Inode number, for change detection and hardlinks. */
+  readonly inode?: number;
+  /** Device number, for hardlinks and `--one-file-system`. */
+  readonly device?: number;
+  /** Link count; above 1 on a file means it may be hardlinked. */
+  readonly links?: number;
+  /** Device number of a char/block device. */
+  readonly rdev?: number;
+  /** Target of a symlink. */
+  readonly linkTarget?: string;
+  /** Opens the content (files only). */
+  open?(): ContentReader | Promise<ContentReader>;
+}
+
+/** Something the source could not read; the run goes on and ends with exit code 3. */
+export interface SourceWarning {
+  /** The path concerned. */
+  readonly path: string;
+  /** What went wrong. */
+  readonly message: string;
+}
+
+/** Per-run context handed to a source. */
+export interface ScanContext {
+  /** Aborts the scan. */
+  readonly signal?: AbortSignal;
+  /** Report an entry that could not be read; it is left out of the snapshot. */
+  warn(warning: SourceWarning): void;
+}
+
+/** Entries handed to {@link SourcePlugin.restore}, with their content. */
+export interface RestoreEntry extends Omit<SourceEntry, "open"> {
+  /** Opens the backed-up content (files only). */
+  open?(): ContentReader;
+}
+
+/**
+ * Where data comes from: a directory tree, a bucket, a database dump. `scan()` yields entries;
+ * `restore()` (optional) writes them back somewhere other than a plain directory.
+ */
+export interface SourcePlugin extends PluginBase {
+  /** Always `source`. */
+  readonly kind: "source";
+  /** The paths recorded in the snapshot (e.g. the directories given to `floe backup`). */
+  readonly paths: readonly string[];
+  /** Yield every entry, in pre-order (see {@link SourceEntry}). */
+  scan(context: ScanContext): AsyncIterable<SourceEntry> | Iterable<SourceEntry>;
+  /** Write entries back into the source's own kind of place (a database, a bucket). */
+  restore?(entries: AsyncIterable<RestoreEntry>, context: ScanContext): Promise<void>;
+}
+
+/** Any plugin. */
+export type Plugin = StoragePlugin | SourcePlugin | TransformPlugin;

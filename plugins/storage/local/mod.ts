@@ -1,0 +1,212 @@
+/**
+ * `local`: a repository in a directory on a local (or mounted) file system.
+ *
+ * Writes are atomic: a temporary file in the same directory, fsync, rename, fsync of the directory.
+ *
+ * @example
+ * ```ts
+ * import local from "./mod.ts";
+ * const storage = local({ path: "/srv/backup/repo" });
+ * await storage.create();
+ * ```
+ * @module
+ */
+import { API_VERSION, type ObjectInfo, StorageError, type StoragePlugin } from "../../../core/contracts.ts";
+
+/** Options of the local storage. */
+export interface Options {
+  /** The repository directory. */
+  path: string;
+  /** Requests kept in flight by callers (default 4). */
+  concurrency?: number;
+}
+
+/** Defaults of the local storage. */
+export const defaults: Omit<Options, "path"> = { concurrency: 4 };
+
+function mapError(e: unknown, what: string): never {
+  if (e instanceof Deno.errors.NotFound) throw new StorageError("not-found", `${what}: no such object`, { cause: e });
+  if (e instanceof Deno.errors.AlreadyExists) throw new StorageError("exists", `${what}: already exists`, { cause: e });
+  if (e instanceof Deno.errors.PermissionDenied) {
+    throw new StorageError("permanent", `${what}: permission denied`, { cause: e });
+  }
+  if (e instanceof DOMException && e.name === "AbortError") throw e;
+  throw new StorageError("permanent", `${what}: ${(e as Error)?.message ?? e}`, { cause: e });
+}
+
+function checkName(name: string): void {
+  if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(name) || name.split("/").some((s) => s === "." || s === "..")) {
+    throw new StorageError("permanent", `invalid object name ${JSON.stringify(name)}`);
+  }
+}
+
+let tmpCounter = 0;
+
+/** Builds a local storage. */
+export default function local(options: Options): StoragePlugin {
+  if (!options?.path) throw new Error("local storage: option 'path' is required");
+  const root = options.path.replace(/\/+$/, "") || "/";
+  const concurrency = options.concurrency ?? defaults.concurrency!;
+  const full = (name: string) => `${root}/${name}`;
+
+  const fsyncDir = (dir: string) => {
+    try {
+      const f = Deno.openSync(dir, { read: true });
+      try {
+        f.syncSync();
+      } finally {
+        f.close();
+      }
+    } catch { /* some file systems refuse fsync on directories */ }
+  };
+
+  return {
+    kind: "storage",
+    name: "local",
+    apiVersion: API_VERSION,
+    location: root,
+    capabilities: { maxObjectSize: Number.MAX_SAFE_INTEGER, atomicCreate: true, concurrency },
+
+    create() {
+      try {
+        Deno.mkdirSync(root, { recursive: true });
+      } catch (e) {
+        mapError(e, root);
+      }
+      return Promise.resolve();
+    },
+
+    put(name, data, opts) {
+      opts?.signal?.throwIfAborted();
+      checkName(name);
+      const path = full(name);
+      const dir = path.slice(0, path.lastIndexOf("/"));
+      const tmp = `${dir}/.tmp-${Deno.pid}-${++tmpCounter}-${name.slice(name.lastIndexOf("/") + 1)}`;
+      try {
+        try {
+          Deno.mkdirSync(dir, { recursive: true });
+        } catch (e) {
+          if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+        }
+        const f = Deno.openSync(tmp, { write: true, createNew: true, mode: 0o644 });
+        try {
+          let off = 0;
+          while (off < data.length) off += f.writeSync(data.subarray(off));
+          f.syncSync();
+        } finally {
+          f.close();
+        }
+        if (opts?.create) {
+          // link() fails when the target exists: an atomic create-if-absent.
+          try {
+            Deno.linkSync(tmp, path);
+          } finally {
+            Deno.removeSync(tmp);
+          }
+        } else {
+          Deno.renameSync(tmp, path);
+        }
+        fsyncDir(dir);
+      } catch (e) {
+        try {
+          Deno.removeSync(tmp);
+        } catch { /* already gone */ }
+        mapError(e, name);
+      }
+      return Promise.resolve();
+    },
+
+    get(name, opts) {
+      opts?.signal?.throwIfAborted();
+      checkName(name);
+      try {
+        const f = Deno.openSync(full(name), { read: true });
+        try {
+          let offset = 0;
+          let length: number;
+          if (opts?.range) {
+            offset = opts.range.offset;
+            const size = f.statSync().size;
+            length = Math.max(0, Math.min(opts.range.length, size - offset));
+            f.seekSync(offset, Deno.SeekMode.Start);
+          } else {
+            length = f.statSync().size;
+          }
+          const out = new Uint8Array(length);
+          let got = 0;
+          while (got < length) {
+            const n = f.readSync(out.subarray(got));
+            if (n === null || n === 0) break;
+            got += n;
+          }
+          if (got !== length) throw new StorageError("transient", `${name}: short read (${got} of ${length})`);
+          return Promise.resolve(out);
+        } finally {
+          f.close();
+        }
+      } catch (e) {
+        if (e instanceof StorageError) throw e;
+        mapError(e, name);
+      }
+    },
+
+    stat(name, opts) {
+      opts?.signal?.throwIfAborted();
+      checkName(name);
+      try {
+        const st = Deno.statSync(full(name));
+        if (!st.isFile) throw new Deno.errors.NotFound(name);
+        return Promise.resolve({ name, size: st.size });
+      } catch (e) {
+        mapError(e, name);
+      }
+    },
+
+    async *list(prefix, opts): AsyncIterable<ObjectInfo> {
+      // Walk the directory holding the prefix; names are filtered by the full prefix.
+      const slash = prefix.lastIndexOf("/");
+      const base = slash >= 0 ? prefix.slice(0, slash) : "";
+      const start = base ? full(base) : root;
+      const stack: [string, string][] = [[start, base]];
+      while (stack.length) {
+        opts?.signal?.throwIfAborted();
+        const [dir, rel] = stack.pop()!;
+        let entries: Deno.DirEntry[];
+        try {
+          entries = [...Deno.readDirSync(dir)];
+        } catch (e) {
+          if (e instanceof Deno.errors.NotFound) continue;
+          mapError(e, rel || "/");
+        }
+        for (const e of entries) {
+          if (e.name.startsWith(".tmp-")) continue;
+          const name = rel ? `${rel}/${e.name}` : e.name;
+          if (e.isDirectory) {
+            if (prefix.startsWith(name + "/") || name.startsWith(prefix) || (name + "/").startsWith(prefix)) {
+              stack.push([`${dir}/${e.name}`, name]);
+            }
+          } else if (e.isFile && name.startsWith(prefix)) {
+            let size = 0;
+            try {
+              size = Deno.statSync(`${dir}/${e.name}`).size;
+            } catch {
+              continue; // deleted meanwhile
+            }
+            yield { name, size };
+          }
+        }
+      }
+    },
+
+    delete(name, opts) {
+      opts?.signal?.throwIfAborted();
+      checkName(name);
+      try {
+        Deno.removeSync(full(name));
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) mapError(e, name);
+      }
+      return Promise.resolve();
+    },
+  };
+}

@@ -1,0 +1,7 @@
+import { storageConformance } from "../../../tests/storage/conformance.ts";
+import local from "./mod.ts";
+
+storageConformance("local", async () => {
+  const path = await Deno.makeTempDir({ prefix: "floe-local-" });
+  return { storage: local({ path: `${path}/repo` }), cleanup: () => Deno.remove(path, { recursive: true }) };
+});

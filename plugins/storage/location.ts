@@ -1,0 +1,56 @@
+/**
+ * Parses repository locations (`/path`, `file:///path`, `s3:…`, `swift:…`, `sftp:…`) into a storage
+ * plugin name and its options. Secrets never come from the location string itself except where the
+ * scheme carries them (and they are masked by {@link maskLocation}).
+ *
+ * @example
+ * ```ts
+ * import { parseLocation } from "./location.ts";
+ * parseLocation("/srv/repo"); // { storage: "local", options: { path: "/srv/repo" } }
+ * ```
+ * @module
+ */
+
+/** A parsed location: which storage plugin, and the options for its factory. */
+export interface ParsedLocation {
+  /** Built-in storage name (`local`, `s3`, `swift`, `sftp`). */
+  storage: string;
+  /** Options for the storage factory. */
+  options: Record<string, unknown>;
+}
+
+/** Thrown for a location floe cannot read. */
+export class LocationError extends Error {
+  /** Build one. */
+  constructor(message: string) {
+    super(message);
+    this.name = "LocationError";
+  }
+}
+
+/** Parses one location string. */
+export function parseLocation(location: string): ParsedLocation {
+  const loc = location.trim();
+  if (!loc) throw new LocationError("empty repository location");
+  if (loc.startsWith("file://")) {
+    const path = decodeURIComponent(new URL(loc).pathname);
+    return { storage: "local", options: { path } };
+  }
+  if (loc.startsWith("local:")) return { storage: "local", options: { path: loc.slice(6) } };
+  // Remote schemes are filled in by their storage plugins' parsers.
+  for (const [prefix, parse] of remoteParsers) {
+    if (loc.startsWith(prefix)) return parse(loc);
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(loc)) {
+    throw new LocationError(`unsupported repository location scheme in ${JSON.stringify(maskLocation(loc))}`);
+  }
+  return { storage: "local", options: { path: loc } };
+}
+
+/** Scheme prefix → parser, for remote storages. */
+export const remoteParsers: [string, (loc: string) => ParsedLocation][] = [];
+
+/** Hides any password embedded in a location, for messages. */
+export function maskLocation(location: string): string {
+  return location.replace(/\/\/([^/@:]+):([^/@]+)@/, "//$1:***@");
+}
