@@ -26,7 +26,9 @@ export function assertNotEquals<T>(actual: T, expected: T, message?: string): vo
 
 /** Throws unless `text` contains `part`. */
 export function assertStringIncludes(text: string, part: string, message?: string): void {
-  if (!text.includes(part)) throw new Error(message ?? `expected ${JSON.stringify(text)} to include ${JSON.stringify(part)}`);
+  if (!text.includes(part)) {
+    throw new Error(message ?? `expected ${JSON.stringify(text)} to include ${JSON.stringify(part)}`);
+  }
 }
 
 /** Awaits `fn` and returns what it rejected with; throws if it resolved, or rejected with another class. */
@@ -43,7 +45,9 @@ export async function assertRejects<E extends Error = Error>(
       throw new Error(`expected ${errorClass.name}, got ${(e as Error)?.name}: ${(e as Error)?.message}`);
     }
     if (includes && !String((e as Error)?.message).includes(includes)) {
-      throw new Error(`expected message to include ${JSON.stringify(includes)}, got ${(e as Error)?.message}`);
+      throw new Error(
+        `expected message to include ${JSON.stringify(includes)}, got ${(e as Error)?.message}`,
+      );
     }
     return e as E;
   }
@@ -56,7 +60,9 @@ export function assertThrows(fn: () => unknown, includes?: string): Error {
     fn();
   } catch (e) {
     if (includes && !String((e as Error)?.message).includes(includes)) {
-      throw new Error(`expected message to include ${JSON.stringify(includes)}, got ${(e as Error)?.message}`);
+      throw new Error(
+        `expected message to include ${JSON.stringify(includes)}, got ${(e as Error)?.message}`,
+      );
     }
     return e as Error;
   }

@@ -10,6 +10,9 @@
  * ```
  * @module
  */
+import { parseS3Location } from "./s3/location.ts";
+import { parseSwiftLocation } from "./swift/location.ts";
+import { parseSftpLocation } from "./sftp/location.ts";
 
 /** A parsed location: which storage plugin, and the options for its factory. */
 export interface ParsedLocation {
@@ -48,7 +51,11 @@ export function parseLocation(location: string): ParsedLocation {
 }
 
 /** Scheme prefix → parser, for remote storages. */
-export const remoteParsers: [string, (loc: string) => ParsedLocation][] = [];
+export const remoteParsers: [string, (loc: string) => ParsedLocation][] = [
+  ["s3:", parseS3Location],
+  ["swift:", parseSwiftLocation],
+  ["sftp:", parseSftpLocation],
+];
 
 /** Hides any password embedded in a location, for messages. */
 export function maskLocation(location: string): string {

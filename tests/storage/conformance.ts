@@ -76,7 +76,10 @@ export function storageConformance(
         await t.step("range reads", async () => {
           const data = bytes(70_000, 7);
           await storage.put("data/cd/cd01", data);
-          assertEquals(await storage.get("data/cd/cd01", { range: { offset: 0, length: 10 } }), data.subarray(0, 10));
+          assertEquals(
+            await storage.get("data/cd/cd01", { range: { offset: 0, length: 10 } }),
+            data.subarray(0, 10),
+          );
           assertEquals(
             await storage.get("data/cd/cd01", { range: { offset: 12345, length: 20000 } }),
             data.subarray(12345, 32345),
@@ -109,7 +112,10 @@ export function storageConformance(
           await storage.put("locks/l1", bytes(12, 2));
           assertEquals(await storage.get("locks/l1"), bytes(12, 2));
           if (storage.capabilities.atomicCreate) {
-            const e = await assertRejects(() => storage.put("locks/l1", bytes(3), { create: true }), StorageError);
+            const e = await assertRejects(
+              () => storage.put("locks/l1", bytes(3), { create: true }),
+              StorageError,
+            );
             assertEquals(e.code, "exists");
             await storage.put("locks/l2", bytes(3), { create: true });
           }
@@ -127,7 +133,10 @@ export function storageConformance(
           assertEquals(back, data);
         });
         await t.step("parallel puts and gets", async () => {
-          const names = Array.from({ length: 24 }, (_, i) => `data/${(i % 4).toString(16).padStart(2, "0")}/p${i}`);
+          const names = Array.from(
+            { length: 24 },
+            (_, i) => `data/${(i % 4).toString(16).padStart(2, "0")}/p${i}`,
+          );
           await Promise.all(names.map((n, i) => storage.put(n, bytes(1000 + i, i + 10))));
           const back = await Promise.all(names.map((n) => storage.get(n)));
           back.forEach((b, i) => assertEquals(b, bytes(1000 + i, i + 10)));

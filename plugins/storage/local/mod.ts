@@ -25,8 +25,12 @@ export interface Options {
 export const defaults: Omit<Options, "path"> = { concurrency: 4 };
 
 function mapError(e: unknown, what: string): never {
-  if (e instanceof Deno.errors.NotFound) throw new StorageError("not-found", `${what}: no such object`, { cause: e });
-  if (e instanceof Deno.errors.AlreadyExists) throw new StorageError("exists", `${what}: already exists`, { cause: e });
+  if (e instanceof Deno.errors.NotFound) {
+    throw new StorageError("not-found", `${what}: no such object`, { cause: e });
+  }
+  if (e instanceof Deno.errors.AlreadyExists) {
+    throw new StorageError("exists", `${what}: already exists`, { cause: e });
+  }
   if (e instanceof Deno.errors.PermissionDenied) {
     throw new StorageError("permanent", `${what}: permission denied`, { cause: e });
   }
@@ -35,7 +39,10 @@ function mapError(e: unknown, what: string): never {
 }
 
 function checkName(name: string): void {
-  if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(name) || name.split("/").some((s) => s === "." || s === "..")) {
+  if (
+    !/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(name) ||
+    name.split("/").some((s) => s === "." || s === "..")
+  ) {
     throw new StorageError("permanent", `invalid object name ${JSON.stringify(name)}`);
   }
 }
@@ -139,7 +146,9 @@ export default function local(options: Options): StoragePlugin {
             if (n === null || n === 0) break;
             got += n;
           }
-          if (got !== length) throw new StorageError("transient", `${name}: short read (${got} of ${length})`);
+          if (got !== length) {
+            throw new StorageError("transient", `${name}: short read (${got} of ${length})`);
+          }
           return Promise.resolve(out);
         } finally {
           f.close();

@@ -1,0 +1,64 @@
+/**
+ * `floe check [--read-data | --read-data-subset n/t|x%]`: verify the repository.
+ *
+ * @example
+ * ```sh
+ * floe check --read-data-subset 10%
+ * ```
+ * @module
+ */
+import type { Context } from "../context.ts";
+import { check as runCheck, type CheckOptions } from "../../core/checker.ts";
+import { ExitCode, FloeError } from "../../core/errors.ts";
+
+/** Parses `n/t` or `x%`. */
+export function parseSubset(text: string): CheckOptions["subset"] {
+  let m = /^(\d+)\/(\d+)$/.exec(text);
+  if (m && +m[1] >= 1 && +m[1] <= +m[2]) return { part: +m[1], of: +m[2] };
+  m = /^(\d+(?:\.\d+)?)%$/.exec(text);
+  if (m && +m[1] > 0 && +m[1] <= 100) return { percent: +m[1] };
+  throw new FloeError(
+    `--read-data-subset takes n/t (1 ≤ n ≤ t) or x% (0 < x ≤ 100), got '${text}'`,
+    ExitCode.Usage,
+  );
+}
+
+/** Runs `check`. */
+export default async function check(
+  ctx: Context,
+  _args: string[],
+  opts: Record<string, unknown>,
+): Promise<void> {
+  const subset = opts.readDataSubset ? parseSubset(String(opts.readDataSubset)) : undefined;
+  const engine = await ctx.open();
+  try {
+    const started = performance.now();
+    const report = await runCheck(engine, { readData: !!opts.readData || !!subset, subset });
+    const secs = (performance.now() - started) / 1000;
+    if (ctx.globals.json) {
+      ctx.json({ ...report, duration: secs });
+    } else {
+      for (const p of report.problems) {
+        const affected = p.snapshots?.length
+          ? ` (affects snapshot${p.snapshots.length > 1 ? "s" : ""} ${
+            p.snapshots.map((s) => s.slice(0, 8)).join(", ")
+          })`
+          : "";
+        ctx.out(`error: ${p.kind} ${p.id.slice(0, 16)}: ${p.message}${affected}`);
+      }
+      ctx.info(
+        `checked ${report.snapshots} snapshots, ${report.packs} packs${
+          report.packsRead
+            ? `, read ${report.packsRead} packs (${(report.bytesRead / 1e6).toFixed(1)} MB)`
+            : ""
+        } in ${secs.toFixed(2)} s: ${
+          report.problems.length ? `${report.problems.length} problem(s)` : "no errors"
+        }`,
+        true,
+      );
+    }
+    if (report.problems.length) ctx.exitCode = ExitCode.Failure;
+  } finally {
+    await engine.close();
+  }
+}

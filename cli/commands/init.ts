@@ -1,0 +1,61 @@
+/**
+ * `floe init`: create a repository.
+ *
+ * @example
+ * ```sh
+ * FLOE_PASSWORD=… floe init --repo /srv/backup
+ * ```
+ * @module
+ */
+import type { Context } from "../context.ts";
+import { Engine } from "../../core/engine.ts";
+import { ExitCode, FloeError } from "../../core/errors.ts";
+
+/** Maps `--compression` to a transform. */
+export function compressionOf(level: string): { compression: string; level?: number } {
+  switch (level) {
+    case "off":
+      return { compression: "none" };
+    case "fastest":
+      return { compression: "zstd", level: 1 };
+    case "default":
+    case "auto":
+      return { compression: "zstd", level: 3 };
+    case "max":
+      return { compression: "zstd", level: 19 };
+    default:
+      throw new FloeError(
+        `--compression must be off, fastest, default or max (got '${level}')`,
+        ExitCode.Usage,
+      );
+  }
+}
+
+/** Runs `init`. */
+export default async function init(
+  ctx: Context,
+  _args: string[],
+  opts: Record<string, unknown>,
+): Promise<void> {
+  const { location, isDefault } = ctx.location();
+  const { compression } = compressionOf(String(opts.compression ?? "default"));
+  if (!["aes-256-gcm", "chacha20-poly1305"].includes(String(opts.cipher))) {
+    throw new FloeError(`--cipher must be aes-256-gcm or chacha20-poly1305`, ExitCode.Usage);
+  }
+  if (!["scrypt", "argon2id"].includes(String(opts.kdf))) {
+    throw new FloeError(`--kdf must be scrypt or argon2id`, ExitCode.Usage);
+  }
+  const password = await ctx.password(isDefault, "enter password for new repository: ");
+  if (!password) throw new FloeError("the password must not be empty", ExitCode.Usage);
+  const engine = await Engine.init({
+    location,
+    password,
+    compression,
+    cipher: String(opts.cipher),
+    kdf: opts.kdf as "scrypt" | "argon2id",
+    catalogPath: ctx.globals.catalog,
+  });
+  if (ctx.globals.json) ctx.json({ id: engine.repo.id, location: engine.repo.storage.location });
+  else ctx.info(`created floe repository ${engine.repo.id.slice(0, 10)} at ${engine.repo.storage.location}`);
+  await engine.close();
+}

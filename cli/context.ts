@@ -1,0 +1,228 @@
+/**
+ * What every command gets: global options, output helpers, and how to open the repository —
+ * including the embedded default (a local repository under the user's data directory, its random key
+ * under the user's config directory) used when no repository is configured.
+ *
+ * @example
+ * ```ts
+ * import { parseGlobals } from "./context.ts";
+ * const { globals, rest } = parseGlobals(["--json", "snapshots"]);
+ * ```
+ * @module
+ */
+import { Engine, openStorage } from "../core/engine.ts";
+import { ExitCode, FloeError } from "../core/errors.ts";
+import type { EngineEvent } from "../core/events.ts";
+import { Repository } from "../core/repository/repository.ts";
+import { encodeBase64 } from "../core/encoding.ts";
+
+/** Options valid before or after the command. */
+export interface Globals {
+  /** Repository location. */
+  repo?: string;
+  /** File holding the password. */
+  passwordFile?: string;
+  /** Catalog path. */
+  catalog?: string;
+  /** Machine-readable output. */
+  json: boolean;
+  /** Less output. */
+  quiet: boolean;
+  /** More output, stack traces. */
+  verbose: boolean;
+}
+
+const VALUE_OPTS: Record<string, keyof Globals> = {
+  "--repo": "repo",
+  "-r": "repo",
+  "--password-file": "passwordFile",
+  "-p": "passwordFile",
+  "--catalog": "catalog",
+};
+const FLAG_OPTS: Record<string, keyof Globals> = {
+  "--json": "json",
+  "-q": "quiet",
+  "--quiet": "quiet",
+  "-v": "verbose",
+  "--verbose": "verbose",
+};
+
+/** Takes the global options out of argv, wherever they stand (up to a `--`). */
+export function parseGlobals(argv: string[]): { globals: Globals; rest: string[] } {
+  const globals: Globals = { json: false, quiet: false, verbose: false };
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--") {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    const eq = a.indexOf("=");
+    const head = a.startsWith("--") && eq > 0 ? a.slice(0, eq) : a;
+    if (head in VALUE_OPTS) {
+      const value = eq > 0 && a.startsWith("--") ? a.slice(eq + 1) : argv[++i];
+      if (value === undefined) throw new FloeError(`option ${head} needs a value`, ExitCode.Usage);
+      (globals as unknown as Record<string, unknown>)[VALUE_OPTS[head]] = value;
+    } else if (a in FLAG_OPTS) {
+      (globals as unknown as Record<string, unknown>)[FLAG_OPTS[a]] = true;
+    } else {
+      rest.push(a);
+    }
+  }
+  return { globals, rest };
+}
+
+/** The default repository and key locations (the embedded default). */
+export function defaultPaths(): { repo: string; key: string } {
+  const home = Deno.env.get("HOME") ?? "/root";
+  const data = Deno.env.get("XDG_DATA_HOME") || `${home}/.local/share`;
+  const config = Deno.env.get("XDG_CONFIG_HOME") || `${home}/.config`;
+  return { repo: `${data}/floe/repository`, key: `${config}/floe/key` };
+}
+
+async function promptSecret(message: string): Promise<string> {
+  const enc = new TextEncoder();
+  Deno.stderr.writeSync(enc.encode(message));
+  Deno.stdin.setRaw(true);
+  const chars: number[] = [];
+  const buf = new Uint8Array(1);
+  try {
+    while (true) {
+      const n = await Deno.stdin.read(buf);
+      if (n === null || buf[0] === 13 || buf[0] === 10) break;
+      if (buf[0] === 3) throw new FloeError("interrupted", ExitCode.Failure);
+      if (buf[0] === 127 || buf[0] === 8) chars.pop();
+      else chars.push(buf[0]);
+    }
+  } finally {
+    Deno.stdin.setRaw(false);
+    Deno.stderr.writeSync(enc.encode("\n"));
+  }
+  return new TextDecoder().decode(new Uint8Array(chars));
+}
+
+function readPasswordFile(path: string): string {
+  try {
+    return Deno.readTextFileSync(path).replace(/\r?\n$/, "");
+  } catch (e) {
+    throw new FloeError(`cannot read password file ${path}: ${(e as Error).message}`, ExitCode.Failure);
+  }
+}
+
+/** The per-run context of a command. */
+export class Context {
+  /** Global options. */
+  readonly globals: Globals;
+  /** Set when a command wants a non-zero exit without an error. */
+  exitCode = 0;
+  #stdout = Deno.stdout;
+
+  /** Build one. */
+  constructor(globals: Globals) {
+    this.globals = globals;
+  }
+
+  /** A line to stdout. */
+  out(line: string): void {
+    this.#write(this.#stdout, line + "\n");
+  }
+
+  /** A JSON value on one stdout line. */
+  json(value: unknown): void {
+    this.out(JSON.stringify(value));
+  }
+
+  /** A line to stderr (suppressed by -q unless `always`). */
+  info(line: string, always = false): void {
+    if (!this.globals.quiet || always) this.#write(Deno.stderr, line + "\n");
+  }
+
+  #write(f: typeof Deno.stdout | typeof Deno.stderr, text: string) {
+    const bytes = new TextEncoder().encode(text);
+    let off = 0;
+    while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
+  }
+
+  /** Renders engine events: warnings always, progress on a TTY. */
+  onEvent = (e: EngineEvent): void => {
+    if (e.type === "warning") this.info(`warning: ${e.path}: ${e.message}`, true);
+    else if (e.type === "info" && this.globals.verbose) this.info(e.message);
+    else if (e.type === "progress" && !this.globals.quiet && !this.globals.json && Deno.stderr.isTerminal()) {
+      const mb = (e.bytes / 1e6).toFixed(1);
+      this.#write(Deno.stderr, `\r\x1b[K${e.phase}: ${e.files} files, ${mb} MB`);
+    } else if (e.type === "done" && Deno.stderr.isTerminal() && !this.globals.quiet && !this.globals.json) {
+      this.#write(Deno.stderr, "\r\x1b[K");
+    }
+  };
+
+  /** The repository location: --repo, FLOE_REPOSITORY, else the embedded default. */
+  location(): { location: string; isDefault: boolean } {
+    const loc = this.globals.repo ?? Deno.env.get("FLOE_REPOSITORY");
+    if (loc) return { location: loc, isDefault: false };
+    return { location: defaultPaths().repo, isDefault: true };
+  }
+
+  /** The password: FLOE_PASSWORD, --password-file / FLOE_PASSWORD_FILE, the default key, or a prompt. */
+  async password(isDefault: boolean, prompt = "enter password for repository: "): Promise<string> {
+    const env = Deno.env.get("FLOE_PASSWORD");
+    if (env !== undefined && env !== "") return env;
+    const file = this.globals.passwordFile ?? Deno.env.get("FLOE_PASSWORD_FILE");
+    if (file) return readPasswordFile(file);
+    if (isDefault) {
+      try {
+        return readPasswordFile(defaultPaths().key);
+      } catch { /* fall through to a prompt */ }
+    }
+    if (Deno.stdin.isTerminal()) return await promptSecret(prompt);
+    throw new FloeError(
+      "no password: set FLOE_PASSWORD or FLOE_PASSWORD_FILE, pass --password-file, or run on a terminal",
+      ExitCode.Usage,
+    );
+  }
+
+  /** Opens the repository (exit 10 when there is none). */
+  async open(): Promise<Engine> {
+    const { location, isDefault } = this.location();
+    const password = await this.password(isDefault);
+    return await Engine.open({
+      location,
+      password,
+      catalogPath: this.globals.catalog,
+      onEvent: this.onEvent,
+    });
+  }
+
+  /**
+   * Opens the repository, creating the embedded default on first use when nothing is configured and no
+   * terminal is attached (the README's one-command start).
+   */
+  async openOrCreateDefault(): Promise<Engine> {
+    const { location, isDefault } = this.location();
+    const hasPassword = !!(Deno.env.get("FLOE_PASSWORD") || this.globals.passwordFile ||
+      Deno.env.get("FLOE_PASSWORD_FILE"));
+    if (isDefault && !hasPassword) {
+      const storage = await openStorage(location);
+      if (!(await Repository.exists(storage))) {
+        const { key } = defaultPaths();
+        let password: string;
+        try {
+          password = readPasswordFile(key);
+        } catch {
+          password = encodeBase64(crypto.getRandomValues(new Uint8Array(32)));
+          Deno.mkdirSync(key.slice(0, key.lastIndexOf("/")), { recursive: true, mode: 0o700 });
+          Deno.writeTextFileSync(key, password + "\n", { mode: 0o600, createNew: true });
+          Deno.chmodSync(key, 0o600);
+        }
+        const engine = await Engine.init({ storage, password, catalogPath: this.globals.catalog });
+        this.info(`created repository ${location}`, true);
+        this.info(
+          `its key is in ${key} (mode 0600): keep a copy somewhere safe — without it the backups`,
+          true,
+        );
+        this.info(`cannot be read. Later commands find both without any option.`, true);
+        return engine;
+      }
+    }
+    return await this.open();
+  }
+}

@@ -1,0 +1,355 @@
+/**
+ * The backup pipeline: scan → skip what the parent snapshot already holds → read into a reused buffer →
+ * chunk → id → dedup → compress → seal → pack → upload; then index, then snapshot (that order, so a
+ * snapshot is visible only once everything it references is stored).
+ *
+ * @example
+ * ```ts
+ * import { backup } from "./archiver.ts";
+ * // const { snapshotId } = await backup({ repo, catalog, source });
+ * ```
+ * @module
+ */
+import type { ContentReader, SourceEntry, SourcePlugin, SourceWarning } from "../contracts.ts";
+import type { Catalog } from "../catalog/catalog.ts";
+import { ExitCode, FloeError } from "../errors.ts";
+import type { Repository } from "../repository/repository.ts";
+import { VERSION } from "../repository/repository.ts";
+import type { BackupSummary, IndexFile, Node, Snapshot, Tree } from "../repository/types.ts";
+import { TreeLoader } from "../trees.ts";
+import { utf8 } from "../encoding.ts";
+import { Packer } from "./packer.ts";
+import type { EngineEvent } from "../events.ts";
+import { formatTime } from "../dates.ts";
+
+/** Options of {@link backup}. */
+export interface BackupOptions {
+  /** The open repository. */
+  repo: Repository;
+  /** Its catalog (synced). */
+  catalog: Catalog;
+  /** What to back up. */
+  source: SourcePlugin;
+  /** Tags for the snapshot. */
+  tags?: string[];
+  /** Host name recorded (default: this machine's). */
+  host?: string;
+  /** Snapshot time (default: now). */
+  time?: Date;
+  /** Parent snapshot id for change detection; `undefined` picks the latest with the same host and paths. */
+  parent?: string | null;
+  /** Read every file again, ignoring the parent. */
+  force?: boolean;
+  /** Skip compression for this run. */
+  noCompression?: boolean;
+  /** Aborts the run; nothing becomes visible. */
+  signal?: AbortSignal;
+  /** Progress and warnings. */
+  onEvent?: (event: EngineEvent) => void;
+}
+
+/** What {@link backup} returns. */
+export interface BackupResult {
+  /** The new snapshot's id. */
+  snapshotId: string;
+  /** The snapshot. */
+  snapshot: Snapshot;
+  /** Entries that could not be read. */
+  warnings: SourceWarning[];
+  /** 0, or 3 when entries were skipped. */
+  exitCode: number;
+}
+
+interface Frame {
+  path: string;
+  name: string;
+  entry: SourceEntry | null;
+  old: Node | undefined;
+  oldTree: Map<string, Node> | null;
+  nodes: Node[];
+}
+
+const BUFFER_SIZE = 16 * 1024 * 1024;
+
+function parentOf(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i <= 0 ? "/" : path.slice(0, i);
+}
+
+function baseName(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
+function nodeOf(e: SourceEntry, name: string): Node {
+  const n: Node = { name, type: e.type, mode: e.mode, mtime: e.mtime };
+  if (e.ctime !== undefined) n.ctime = e.ctime;
+  if (e.uid !== undefined) n.uid = e.uid;
+  if (e.gid !== undefined) n.gid = e.gid;
+  if (e.type === "file") n.size = e.size;
+  if (e.inode !== undefined) n.inode = e.inode;
+  if (e.device !== undefined) n.device = e.device;
+  if (e.links !== undefined && e.type !== "dir") n.links = e.links;
+  if (e.rdev !== undefined) n.rdev = e.rdev;
+  if (e.linkTarget !== undefined) n.linkTarget = e.linkTarget;
+  return n;
+}
+
+/** Picks the parent snapshot: the newest with the same host and the same set of paths. */
+export function findParent(catalog: Catalog, host: string, paths: readonly string[]): string | undefined {
+  const key = JSON.stringify([...paths].sort());
+  const all = catalog.snapshots();
+  for (let i = all.length - 1; i >= 0; i--) {
+    const s = all[i].snapshot;
+    if (s.host === host && JSON.stringify([...s.paths].sort()) === key) return all[i].id;
+  }
+  return undefined;
+}
+
+/** Runs one backup. */
+export async function backup(options: BackupOptions): Promise<BackupResult> {
+  const { repo, catalog, source, signal } = options;
+  const emit = options.onEvent ?? (() => {});
+  const started = performance.now();
+  const host = options.host ?? Deno.hostname();
+  const trees = new TreeLoader(repo, catalog);
+  const packer = new Packer(repo, { signal });
+  const warnings: SourceWarning[] = [];
+  const pending = new Set<string>();
+  const newTrees: [string, string][] = [];
+  const hardlinks = new Map<string, { size: number; mtime: number; content: string[] }>();
+  const buf = new Uint8Array(BUFFER_SIZE);
+  const compress = !options.noCompression;
+  const summary: BackupSummary = {
+    files_new: 0,
+    files_changed: 0,
+    files_unmodified: 0,
+    dirs_new: 0,
+    dirs_changed: 0,
+    dirs_unmodified: 0,
+    data_blobs: 0,
+    tree_blobs: 0,
+    data_added: 0,
+    data_added_raw: 0,
+    total_files_processed: 0,
+    total_bytes_processed: 0,
+    total_duration: 0,
+    errors: 0,
+  };
+
+  let parentId: string | undefined;
+  if (options.parent === null || options.force) parentId = undefined;
+  else if (options.parent) parentId = options.parent;
+  else parentId = findParent(catalog, host, source.paths);
+  let parentRoot: string | undefined;
+  if (parentId) {
+    const p = catalog.snapshots().find((s) => s.id === parentId);
+    if (!p) throw new FloeError(`parent snapshot ${parentId} not found`);
+    parentRoot = p.snapshot.tree;
+  }
+
+  const known = (id: string) => pending.has(id) || catalog.hasBlob(id);
+
+  async function saveBlob(type: "data" | "tree", data: Uint8Array): Promise<string> {
+    const id = repo.hasher.id(data);
+    if (known(id)) return id;
+    pending.add(id);
+    const blob = await repo.encodeBlob(type, id, data, compress);
+    if (type === "data") summary.data_blobs++;
+    else summary.tree_blobs++;
+    summary.data_added += blob.length;
+    summary.data_added_raw += data.length;
+    await packer.add(blob);
+    return id;
+  }
+
+  async function loadOld(subtree: string | undefined): Promise<Map<string, Node> | null> {
+    if (!subtree) return null;
+    const t = await trees.load(subtree, signal);
+    return new Map(t.nodes.map((n) => [n.name, n]));
+  }
+
+  let lastProgress = 0;
+  function progress(path: string) {
+    const now = performance.now();
+    if (now - lastProgress < 250) return;
+    lastProgress = now;
+    emit({
+      type: "progress",
+      phase: "backup",
+      files: summary.total_files_processed,
+      bytes: summary.total_bytes_processed,
+      bytesAdded: summary.data_added,
+      path,
+    });
+  }
+
+  async function readContent(entry: SourceEntry): Promise<{ content: string[]; size: number }> {
+    const reader: ContentReader = await entry.open!();
+    const content: string[] = [];
+    let size = 0;
+    try {
+      let start = 0;
+      let end = 0;
+      let eof = false;
+      while (true) {
+        while (!eof && end < buf.length) {
+          const r = reader.read(buf.subarray(end));
+          const n = typeof r === "number" || r === null ? r : await r;
+          if (n === null || n === 0) eof = true;
+          else end += n;
+        }
+        while (start < end) {
+          const len = repo.chunker.cut(buf, start, end, eof);
+          if (len < 0) break;
+          content.push(await saveBlob("data", buf.subarray(start, start + len)));
+          size += len;
+          start += len;
+        }
+        if (eof && start >= end) break;
+        buf.copyWithin(0, start, end);
+        end -= start;
+        start = 0;
+        signal?.throwIfAborted();
+      }
+    } finally {
+      await reader.close();
+    }
+    return { content, size };
+  }
+
+  async function fileNode(e: SourceEntry, name: string, old: Node | undefined): Promise<Node | null> {
+    const node = nodeOf(e, name);
+    summary.total_files_processed++;
+    summary.total_bytes_processed += e.size;
+    if (
+      old && old.type === "file" && old.size === e.size && old.mtime === e.mtime && old.inode === e.inode &&
+      old.ctime === e.ctime && old.content && old.content.every(known)
+    ) {
+      node.content = old.content;
+      summary.files_unmodified++;
+      return node;
+    }
+    const linkKey = (e.links ?? 1) > 1 ? `${e.device}:${e.inode}` : "";
+    const seen = linkKey ? hardlinks.get(linkKey) : undefined;
+    if (seen && seen.size === e.size && seen.mtime === e.mtime) {
+      node.content = seen.content;
+    } else {
+      try {
+        const { content, size } = await readContent(e);
+        node.content = content;
+        node.size = size;
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        const warning = { path: e.path, message: `cannot read: ${(err as Error).message}` };
+        warnings.push(warning);
+        emit({ type: "warning", ...warning });
+        return null;
+      }
+      if (linkKey) hardlinks.set(linkKey, { size: node.size!, mtime: e.mtime, content: node.content });
+    }
+    if (old) summary.files_changed++;
+    else summary.files_new++;
+    return node;
+  }
+
+  const stack: Frame[] = [];
+  let rootTree: string | undefined;
+
+  async function finalize(frame: Frame): Promise<void> {
+    frame.nodes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const tree: Tree = { nodes: frame.nodes };
+    const json = JSON.stringify(tree);
+    const id = await saveBlob("tree", utf8(json));
+    newTrees.push([id, json]);
+    const node: Node = frame.entry
+      ? nodeOf(frame.entry, frame.name)
+      : { name: frame.name, type: "dir", mode: 0o755, mtime: 0 };
+    node.subtree = id;
+    if (!frame.old) summary.dirs_new++;
+    else if (frame.old.subtree === id) summary.dirs_unmodified++;
+    else summary.dirs_changed++;
+    const parent = stack[stack.length - 1];
+    if (parent) parent.nodes.push(node);
+    else rootTree = id;
+  }
+
+  async function push(path: string, entry: SourceEntry | null) {
+    const top = stack[stack.length - 1];
+    const name = path === "/" ? "/" : baseName(path);
+    const old = path === "/"
+      ? (parentRoot ? { name: "/", type: "dir" as const, mode: 0, mtime: 0, subtree: parentRoot } : undefined)
+      : top?.oldTree?.get(name);
+    const oldTree = old?.type === "dir" ? await loadOld(old.subtree) : null;
+    stack.push({ path, name, entry, old, oldTree, nodes: [] });
+  }
+
+  const onWarn = (w: SourceWarning) => {
+    warnings.push(w);
+    emit({ type: "warning", ...w });
+  };
+
+  for await (const e of source.scan({ signal, warn: onWarn })) {
+    signal?.throwIfAborted();
+    if (e.path === "/") {
+      if (stack.length) throw new FloeError("source yielded the root twice");
+      await push("/", e);
+      continue;
+    }
+    if (!stack.length) await push("/", null);
+    const parent = parentOf(e.path);
+    while (stack[stack.length - 1].path !== parent) {
+      const top = stack[stack.length - 1];
+      if (top.path === "/" || parent.startsWith(top.path + "/")) {
+        const rest = parent.slice(top.path === "/" ? 1 : top.path.length + 1);
+        const next = (top.path === "/" ? "" : top.path) + "/" + rest.split("/")[0];
+        await push(next, null);
+      } else {
+        await finalize(stack.pop()!);
+      }
+    }
+    const name = baseName(e.path);
+    if (e.type === "dir") {
+      await push(e.path, e);
+      continue;
+    }
+    const top = stack[stack.length - 1];
+    const old = top.oldTree?.get(name);
+    let node: Node | null;
+    if (e.type === "file") node = await fileNode(e, name, old);
+    else node = nodeOf(e, name);
+    if (node) top.nodes.push(node);
+    progress(e.path);
+  }
+  if (!stack.length) await push("/", null);
+  while (stack.length) await finalize(stack.pop()!);
+
+  await packer.flush();
+  signal?.throwIfAborted();
+  const index: IndexFile = { version: 1, packs: packer.packs };
+  let indexId: string | undefined;
+  if (packer.packs.length) indexId = await repo.saveJson("index", index);
+  summary.errors = warnings.length;
+  summary.total_duration = (performance.now() - started) / 1000;
+  const snapshot: Snapshot = {
+    version: 1,
+    time: formatTime(options.time ?? new Date()),
+    host,
+    username: Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ?? "unknown",
+    paths: [...source.paths],
+    tags: [...(options.tags ?? [])].sort(),
+    tree: rootTree!,
+    source: source.name,
+    summary,
+    program_version: VERSION,
+  };
+  if (parentId) snapshot.parent = parentId;
+  signal?.throwIfAborted();
+  const snapshotId = await repo.saveJson("snapshots", snapshot);
+  catalog.transaction(() => {
+    if (indexId) catalog.addIndex(indexId, index);
+    for (const [id, json] of newTrees) catalog.putTree(id, json);
+    catalog.addSnapshot(snapshotId, snapshot);
+  });
+  emit({ type: "done", phase: "backup", snapshotId });
+  return { snapshotId, snapshot, warnings, exitCode: warnings.length ? ExitCode.Partial : ExitCode.Ok };
+}

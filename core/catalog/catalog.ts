@@ -1,0 +1,230 @@
+/**
+ * The catalog: a local SQLite (node:sqlite, WAL) cache of the repository — snapshots, the blob index and
+ * decoded trees — that answers change detection, `ls`, restore lookups and `--as-of` without reading the
+ * repository. Everything in it is rebuilt from the repository ({@link Catalog.sync}), which stays the
+ * source of truth.
+ *
+ * @example
+ * ```ts
+ * import { Catalog } from "./catalog.ts";
+ * const catalog = Catalog.open(":memory:");
+ * catalog.hasBlob("00".repeat(32)); // false
+ * ```
+ * @module
+ */
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { IndexEntry, IndexFile, Snapshot, Tree } from "../repository/types.ts";
+
+/** Schema version; a catalog of another version is rebuilt. */
+const SCHEMA = 1;
+
+/** A snapshot as the catalog lists it. */
+export interface CatalogSnapshot {
+  /** Full id. */
+  id: string;
+  /** Parsed snapshot. */
+  snapshot: Snapshot;
+  /** Time in ms since the epoch. */
+  timeMs: number;
+}
+
+/** The local catalog. */
+export class Catalog {
+  /** The database. */
+  readonly db: DatabaseSync;
+  /** Where it is (or `:memory:`). */
+  readonly path: string;
+  #q: Record<string, StatementSync> = {};
+
+  private constructor(db: DatabaseSync, path: string) {
+    this.db = db;
+    this.path = path;
+  }
+
+  /** Opens (creating) a catalog file. A catalog of an older schema is emptied and rebuilt later. */
+  static open(path: string): Catalog {
+    if (path !== ":memory:") Deno.mkdirSync(path.slice(0, path.lastIndexOf("/")) || "/", { recursive: true });
+    const db = new DatabaseSync(path, { timeout: 30_000 });
+    db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;");
+    const version = (db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
+    if (version !== SCHEMA) {
+      db.exec(`
+        DROP TABLE IF EXISTS blobs; DROP TABLE IF EXISTS index_files; DROP TABLE IF EXISTS snapshots;
+        DROP TABLE IF EXISTS trees; DROP TABLE IF EXISTS meta;
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
+        CREATE TABLE index_files (id TEXT PRIMARY KEY) WITHOUT ROWID;
+        CREATE TABLE blobs (
+          id TEXT PRIMARY KEY, type INTEGER NOT NULL, pack TEXT NOT NULL, offset INTEGER NOT NULL,
+          length INTEGER NOT NULL, raw_length INTEGER NOT NULL, compressed INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX blobs_pack ON blobs(pack);
+        CREATE TABLE snapshots (
+          id TEXT PRIMARY KEY, time_ms INTEGER NOT NULL, host TEXT NOT NULL, paths TEXT NOT NULL,
+          tags TEXT NOT NULL, tree TEXT NOT NULL, json TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX snapshots_time ON snapshots(time_ms);
+        CREATE TABLE trees (id TEXT PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID;
+        PRAGMA user_version = ${SCHEMA};
+      `);
+    }
+    return new Catalog(db, path);
+  }
+
+  #stmt(sql: string): StatementSync {
+    return this.#q[sql] ??= this.db.prepare(sql);
+  }
+
+  /** Runs `fn` in one transaction. */
+  transaction<T>(fn: () => T): T {
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      const out = fn();
+      this.db.exec("COMMIT");
+      return out;
+    } catch (e) {
+      this.db.exec("ROLLBACK");
+      throw e;
+    }
+  }
+
+  /** Closes the database. */
+  close(): void {
+    this.db.close();
+  }
+
+  // -- meta -------------------------------------------------------------------------------------
+
+  /** Reads a meta value. */
+  getMeta(key: string): string | undefined {
+    return (this.#stmt("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined)
+      ?.value;
+  }
+
+  /** Writes a meta value. */
+  setMeta(key: string, value: string): void {
+    this.#stmt("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)").run(key, value);
+  }
+
+  // -- blob index --------------------------------------------------------------------------------
+
+  /** Whether a blob is known to be stored. */
+  hasBlob(id: string): boolean {
+    return this.#stmt("SELECT 1 FROM blobs WHERE id = ?").get(id) !== undefined;
+  }
+
+  /** Where a blob is stored. */
+  lookupBlob(id: string): IndexEntry | undefined {
+    const r = this.#stmt("SELECT * FROM blobs WHERE id = ?").get(id) as
+      | Record<string, number | string>
+      | undefined;
+    if (!r) return undefined;
+    return {
+      id: r.id as string,
+      type: r.type === 1 ? "tree" : "data",
+      pack: r.pack as string,
+      offset: r.offset as number,
+      length: r.length as number,
+      rawLength: r.raw_length as number,
+      compressed: r.compressed === 1,
+    };
+  }
+
+  /** Index file ids ingested. */
+  indexIds(): Set<string> {
+    return new Set((this.#stmt("SELECT id FROM index_files").all() as { id: string }[]).map((r) => r.id));
+  }
+
+  /** Records an index file's blobs (call inside a transaction for speed). */
+  addIndex(id: string, file: IndexFile): void {
+    const ins = this.#stmt(
+      "INSERT OR IGNORE INTO blobs (id, type, pack, offset, length, raw_length, compressed) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    );
+    for (const p of file.packs) {
+      for (const b of p.blobs) {
+        ins.run(b.id, b.type === "tree" ? 1 : 0, p.id, b.offset, b.length, b.rawLength, b.compressed ? 1 : 0);
+      }
+    }
+    this.#stmt("INSERT OR IGNORE INTO index_files (id) VALUES (?)").run(id);
+  }
+
+  /** Forgets the whole blob index (before a full re-read after index files were removed). */
+  clearIndex(): void {
+    this.db.exec("DELETE FROM blobs; DELETE FROM index_files;");
+  }
+
+  /** Counts and sizes of the blob index. */
+  indexStats(): { blobs: number; packs: number; rawBytes: number; storedBytes: number } {
+    const r = this.#stmt(
+      "SELECT count(*) AS n, count(DISTINCT pack) AS p, coalesce(sum(raw_length),0) AS raw, coalesce(sum(length),0) AS st FROM blobs",
+    ).get() as { n: number; p: number; raw: number; st: number };
+    return { blobs: r.n, packs: r.p, rawBytes: r.raw, storedBytes: r.st };
+  }
+
+  /** Every blob of the index, streamed. */
+  *allBlobs(): Iterable<IndexEntry> {
+    for (
+      const r of this.#stmt("SELECT * FROM blobs ORDER BY pack, offset").iterate() as Iterable<
+        Record<string, number | string>
+      >
+    ) {
+      yield {
+        id: r.id as string,
+        type: r.type === 1 ? "tree" : "data",
+        pack: r.pack as string,
+        offset: r.offset as number,
+        length: r.length as number,
+        rawLength: r.raw_length as number,
+        compressed: r.compressed === 1,
+      };
+    }
+  }
+
+  // -- snapshots ---------------------------------------------------------------------------------
+
+  /** Records a snapshot. */
+  addSnapshot(id: string, s: Snapshot): void {
+    this.#stmt(
+      "INSERT OR REPLACE INTO snapshots (id, time_ms, host, paths, tags, tree, json) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    ).run(
+      id,
+      Date.parse(s.time),
+      s.host,
+      JSON.stringify(s.paths),
+      JSON.stringify(s.tags),
+      s.tree,
+      JSON.stringify(s),
+    );
+  }
+
+  /** Forgets a snapshot. */
+  removeSnapshot(id: string): void {
+    this.#stmt("DELETE FROM snapshots WHERE id = ?").run(id);
+  }
+
+  /** All snapshots, oldest first. */
+  snapshots(): CatalogSnapshot[] {
+    return (this.#stmt("SELECT id, time_ms, json FROM snapshots ORDER BY time_ms, id").all() as {
+      id: string;
+      time_ms: number;
+      json: string;
+    }[]).map((r) => ({ id: r.id, timeMs: r.time_ms, snapshot: JSON.parse(r.json) }));
+  }
+
+  /** Snapshot ids known. */
+  snapshotIds(): Set<string> {
+    return new Set((this.#stmt("SELECT id FROM snapshots").all() as { id: string }[]).map((r) => r.id));
+  }
+
+  // -- trees -------------------------------------------------------------------------------------
+
+  /** A decoded tree from the cache. */
+  getTree(id: string): Tree | undefined {
+    const r = this.#stmt("SELECT json FROM trees WHERE id = ?").get(id) as { json: string } | undefined;
+    return r ? JSON.parse(r.json) : undefined;
+  }
+
+  /** Caches a tree's JSON. */
+  putTree(id: string, json: string): void {
+    this.#stmt("INSERT OR IGNORE INTO trees (id, json) VALUES (?, ?)").run(id, json);
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Brings the catalog up to date with the repository: new index files and snapshots are read in, removed
+ * ones forgotten. A catalog that was deleted is rebuilt the same way, so a new machine needs only the
+ * repository and a password.
+ *
+ * @example
+ * ```ts
+ * import { syncCatalog } from "./sync.ts";
+ * // await syncCatalog(repo, catalog);
+ * ```
+ * @module
+ */
+import type { Repository } from "../repository/repository.ts";
+import type { IndexFile, Snapshot } from "../repository/types.ts";
+import type { Catalog } from "./catalog.ts";
+import type { EngineEvent } from "../events.ts";
+
+/** Options of {@link syncCatalog}. */
+export interface SyncOptions {
+  /** Progress. */
+  onEvent?: (e: EngineEvent) => void;
+  /** How many files to fetch at once. */
+  concurrency?: number;
+}
+
+async function fetchAll<T>(ids: string[], load: (id: string) => Promise<T>, concurrency: number) {
+  const out: [string, T][] = [];
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(concurrency, ids.length) }, async () => {
+    while (next < ids.length) {
+      const id = ids[next++];
+      out.push([id, await load(id)]);
+    }
+  }));
+  return out;
+}
+
+/** Syncs; returns what changed. */
+export async function syncCatalog(
+  repo: Repository,
+  catalog: Catalog,
+  options: SyncOptions = {},
+): Promise<{ indexAdded: number; snapshotsAdded: number; snapshotsRemoved: number; rebuiltIndex: boolean }> {
+  const concurrency = options.concurrency ?? Math.max(4, repo.storage.capabilities.concurrency);
+  if (catalog.getMeta("repository") !== repo.id) {
+    catalog.transaction(() => {
+      catalog.clearIndex();
+      for (const id of catalog.snapshotIds()) catalog.removeSnapshot(id);
+      catalog.setMeta("repository", repo.id);
+    });
+  }
+  const [indexIds, snapIds] = await Promise.all([repo.listIds("index"), repo.listIds("snapshots")]);
+  const stored = new Set(indexIds);
+  const have = catalog.indexIds();
+  let rebuiltIndex = false;
+  let toLoad = indexIds.filter((id) => !have.has(id));
+  if ([...have].some((id) => !stored.has(id))) {
+    // Index files were removed (prune, repair): re-read them all so no stale entry survives.
+    rebuiltIndex = true;
+    toLoad = indexIds;
+  }
+  if (toLoad.length) {
+    options.onEvent?.({ type: "info", message: `reading ${toLoad.length} index file(s) into the catalog` });
+  }
+  const indexes = await fetchAll(toLoad, (id) => repo.loadIndex(id), concurrency);
+  const haveSnaps = catalog.snapshotIds();
+  const storedSnaps = new Set(snapIds);
+  const newSnaps = await fetchAll(
+    snapIds.filter((id) => !haveSnaps.has(id)),
+    (id) => repo.loadSnapshot(id),
+    concurrency,
+  );
+  const removed = [...haveSnaps].filter((id) => !storedSnaps.has(id));
+  catalog.transaction(() => {
+    if (rebuiltIndex) catalog.clearIndex();
+    for (const [id, file] of indexes) catalog.addIndex(id, file as IndexFile);
+    for (const [id, s] of newSnaps) catalog.addSnapshot(id, s as Snapshot);
+    for (const id of removed) catalog.removeSnapshot(id);
+  });
+  return {
+    indexAdded: indexes.length,
+    snapshotsAdded: newSnaps.length,
+    snapshotsRemoved: removed.length,
+    rebuiltIndex,
+  };
+}

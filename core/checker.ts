@@ -1,0 +1,178 @@
+/**
+ * `check`: verifies the repository's structure — every index file and snapshot authenticates, every
+ * tree and content blob a snapshot references is in the index, every indexed pack exists with the size
+ * the index gives — and with `readData`, the content of every (or a subset of) pack: its hash, its
+ * header, and every blob's authentication tag and id.
+ *
+ * @example
+ * ```ts
+ * import { check } from "./checker.ts";
+ * // const report = await check(engine, { readData: true });
+ * ```
+ * @module
+ */
+import type { Engine } from "./engine.ts";
+import { sha256Hex } from "./crypto/hash.ts";
+import { packName } from "./repository/repository.ts";
+import type { IndexEntry } from "./repository/types.ts";
+
+/** One problem found. */
+export interface CheckProblem {
+  /** What kind of object is affected. */
+  kind: "index" | "snapshot" | "tree" | "blob" | "pack";
+  /** Its id or name. */
+  id: string;
+  /** What is wrong. */
+  message: string;
+  /** Snapshots affected, where known. */
+  snapshots?: string[];
+}
+
+/** Options of {@link check}. */
+export interface CheckOptions {
+  /** Read and verify pack contents. */
+  readData?: boolean;
+  /** Read only a subset: `{ part: n, of: t }` or `{ percent: x }`. */
+  subset?: { part: number; of: number } | { percent: number };
+  /** Aborts. */
+  signal?: AbortSignal;
+  /** Progress. */
+  onProgress?: (packsDone: number, packsTotal: number, bytes: number) => void;
+}
+
+/** The result of a check. */
+export interface CheckReport {
+  /** Snapshots checked. */
+  snapshots: number;
+  /** Packs in the index. */
+  packs: number;
+  /** Packs whose data was read. */
+  packsRead: number;
+  /** Bytes read. */
+  bytesRead: number;
+  /** Problems; empty when all is well. */
+  problems: CheckProblem[];
+}
+
+function inSubset(packId: string, subset: CheckOptions["subset"]): boolean {
+  if (!subset) return true;
+  const x = parseInt(packId.slice(0, 8), 16);
+  if ("percent" in subset) return x / 0x100000000 < subset.percent / 100;
+  return x % subset.of === subset.part - 1;
+}
+
+/** Checks a repository. */
+export async function check(engine: Engine, options: CheckOptions = {}): Promise<CheckReport> {
+  const { repo, catalog } = engine;
+  const problems: CheckProblem[] = [];
+  const report: CheckReport = { snapshots: 0, packs: 0, packsRead: 0, bytesRead: 0, problems };
+
+  // Index files and snapshots must authenticate (the catalog may hold them from before a tamper).
+  for (const id of await repo.listIds("index")) {
+    try {
+      await repo.loadIndex(id);
+    } catch (e) {
+      problems.push({ kind: "index", id, message: (e as Error).message });
+    }
+  }
+  const snapshots = catalog.snapshots();
+  for (const id of await repo.listIds("snapshots")) {
+    try {
+      await repo.loadSnapshot(id);
+    } catch (e) {
+      problems.push({ kind: "snapshot", id, message: (e as Error).message });
+    }
+  }
+
+  // Packs in storage vs the index.
+  const stored = new Map<string, number>();
+  for await (const o of repo.storage.list("data/")) {
+    stored.set(o.name.slice(o.name.lastIndexOf("/") + 1), o.size);
+  }
+  const packBlobs = new Map<string, IndexEntry[]>();
+  for (const b of catalog.allBlobs()) {
+    let list = packBlobs.get(b.pack);
+    if (!list) packBlobs.set(b.pack, list = []);
+    list.push(b);
+  }
+  report.packs = packBlobs.size;
+  const badPacks = new Map<string, string>();
+  for (const [pack, blobs] of packBlobs) {
+    const size = stored.get(pack);
+    if (size === undefined) {
+      badPacks.set(pack, "missing from storage");
+      continue;
+    }
+    const end = Math.max(...blobs.map((b) => b.offset + b.length));
+    if (size < end + 4) badPacks.set(pack, `truncated (${size} bytes, index needs more than ${end})`);
+  }
+
+  // Trees: every referenced blob must be indexed.
+  const seenTrees = new Set<string>();
+  const blobOwners = new Map<string, Set<string>>();
+  for (const s of snapshots) {
+    report.snapshots++;
+    const stack = [s.snapshot.tree];
+    while (stack.length) {
+      options.signal?.throwIfAborted();
+      const id = stack.pop()!;
+      if (seenTrees.has(id)) continue;
+      seenTrees.add(id);
+      const entry = catalog.lookupBlob(id);
+      if (!entry) {
+        problems.push({ kind: "tree", id, message: "not in the index", snapshots: [s.id] });
+        continue;
+      }
+      (blobOwners.get(entry.pack) ?? blobOwners.set(entry.pack, new Set()).get(entry.pack)!).add(s.id);
+      let tree;
+      try {
+        tree = await engine.trees.load(id, options.signal);
+      } catch (e) {
+        problems.push({ kind: "tree", id, message: (e as Error).message, snapshots: [s.id] });
+        continue;
+      }
+      for (const n of tree.nodes) {
+        if (n.type === "dir" && n.subtree) stack.push(n.subtree);
+        for (const c of n.content ?? []) {
+          const be = catalog.lookupBlob(c);
+          if (!be) {
+            problems.push({
+              kind: "blob",
+              id: c,
+              message: `content of ${n.name} is not in the index`,
+              snapshots: [s.id],
+            });
+          } else (blobOwners.get(be.pack) ?? blobOwners.set(be.pack, new Set()).get(be.pack)!).add(s.id);
+        }
+      }
+    }
+  }
+
+  // Pack contents.
+  if (options.readData) {
+    const packs = [...packBlobs.keys()].filter((p) => !badPacks.has(p) && inSubset(p, options.subset));
+    let done = 0;
+    for (const pack of packs) {
+      options.signal?.throwIfAborted();
+      try {
+        const bytes = await repo.storage.get(packName(pack), { signal: options.signal });
+        report.bytesRead += bytes.length;
+        if (sha256Hex(bytes) !== pack) throw new Error("content does not match its name (damaged)");
+        const header = await repo.readPackHeader(pack, bytes.length);
+        const indexed = new Set(packBlobs.get(pack)!.map((b) => `${b.id}@${b.offset}`));
+        for (const e of header) {
+          if (!indexed.has(`${e.id}@${e.offset}`)) continue;
+          await repo.decodeBlob(e, bytes.subarray(e.offset, e.offset + e.length));
+        }
+        report.packsRead++;
+      } catch (e) {
+        badPacks.set(pack, (e as Error).message);
+      }
+      options.onProgress?.(++done, packs.length, report.bytesRead);
+    }
+  }
+  for (const [pack, message] of badPacks) {
+    problems.push({ kind: "pack", id: pack, message, snapshots: [...(blobOwners.get(pack) ?? [])] });
+  }
+  return report;
+}

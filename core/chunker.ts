@@ -1,0 +1,89 @@
+/**
+ * FastCDC content-defined chunking (Xia et al. 2016) with normalized chunking, over a gear table
+ * derived from the repository's secret so chunk boundaries do not reveal content to the storage.
+ *
+ * @example
+ * ```ts
+ * import { Chunker, gearTable } from "./chunker.ts";
+ * const chunker = new Chunker(gearTable(new Uint8Array(32)), { min: 512 << 10, avg: 1 << 20, max: 8 << 20 });
+ * const data = new Uint8Array(3 << 20);
+ * const n = chunker.cut(data, 0, data.length, true); // length of the first chunk
+ * ```
+ * @module
+ */
+import { createHash } from "node:crypto";
+
+/** Chunk size parameters in bytes. */
+export interface ChunkerParams {
+  /** Smallest chunk (except a file's last). */
+  min: number;
+  /** Target average chunk size; a power of two. */
+  avg: number;
+  /** Largest chunk. */
+  max: number;
+}
+
+/** floe's default chunk sizes: 512 KiB / 1 MiB / 8 MiB. */
+export const DEFAULT_CHUNKER: ChunkerParams = { min: 512 * 1024, avg: 1024 * 1024, max: 8 * 1024 * 1024 };
+
+/** Derives the 256-entry gear table from a 32-byte secret seed (SHA-256 in counter mode). */
+export function gearTable(seed: Uint8Array): Uint32Array {
+  const table = new Uint32Array(256);
+  for (let block = 0; block < 32; block++) {
+    const h = createHash("sha256").update(seed).update(new Uint8Array([block])).digest();
+    for (let j = 0; j < 8; j++) table[block * 8 + j] = h.readUInt32LE(j * 4);
+  }
+  return table;
+}
+
+function highMask(bits: number): number {
+  return bits >= 32 ? -1 : ((0xffffffff << (32 - bits)) | 0);
+}
+
+/** Finds content-defined cut points. Stateless between calls: each call scans one chunk. */
+export class Chunker {
+  readonly params: ChunkerParams;
+  readonly #gear: Uint32Array;
+  readonly #maskS: number;
+  readonly #maskL: number;
+
+  /** Build a chunker from a gear table and size parameters. */
+  constructor(gear: Uint32Array, params: ChunkerParams = DEFAULT_CHUNKER) {
+    if (!(params.min > 0 && params.min <= params.avg && params.avg <= params.max)) {
+      throw new RangeError(`invalid chunker sizes ${JSON.stringify(params)}`);
+    }
+    this.params = params;
+    this.#gear = gear;
+    const bits = Math.round(Math.log2(params.avg));
+    // Normalized chunking, level 2: harder before the average, easier after.
+    this.#maskS = highMask(bits + 2);
+    this.#maskL = highMask(bits - 2);
+  }
+
+  /**
+   * Returns the length of the chunk starting at `start` within `data[start, end)`, or -1 when more data
+   * is needed to decide (only when `eof` is false).
+   */
+  cut(data: Uint8Array, start: number, end: number, eof: boolean): number {
+    const { min, avg, max } = this.params;
+    const n = end - start;
+    if (n <= min) return eof ? n : (n === max ? n : -1);
+    const gear = this.#gear;
+    const maskS = this.#maskS;
+    const maskL = this.#maskL;
+    const limit = n < max ? end : start + max;
+    const normal = Math.min(start + avg, limit);
+    let h = 0;
+    let i = start + min;
+    for (; i < normal; i++) {
+      h = ((h << 1) + gear[data[i]]) | 0;
+      if ((h & maskS) === 0) return i + 1 - start;
+    }
+    for (; i < limit; i++) {
+      h = ((h << 1) + gear[data[i]]) | 0;
+      if ((h & maskL) === 0) return i + 1 - start;
+    }
+    if (limit === start + max) return max;
+    return eof ? n : -1;
+  }
+}

@@ -1,0 +1,513 @@
+/**
+ * A floe repository on any storage: config, keys, packs, index files, snapshots, locks.
+ * See docs/repository-format.md for the byte-level format.
+ *
+ * @example
+ * ```ts
+ * import { Repository } from "./repository.ts";
+ * import local from "../../plugins/storage/local/mod.ts";
+ * const repo = await Repository.init(local({ path: "/tmp/r" }), "pw");
+ * ```
+ * @module
+ */
+import type { StoragePlugin, TransformPlugin } from "../contracts.ts";
+import { StorageError } from "../contracts.ts";
+import { ExitCode, FloeError, IntegrityError } from "../errors.ts";
+import { decodeBase64, decodeHex, encodeBase64, fromUtf8, utf8 } from "../encoding.ts";
+import { BlobHasher, sha256Hex } from "../crypto/hash.ts";
+import {
+  type KeyFile,
+  type MasterKeys,
+  newMasterKeys,
+  unwrapMasterKeys,
+  wrapMasterKeys,
+} from "../crypto/keys.ts";
+import { Chunker, type ChunkerParams, DEFAULT_CHUNKER, gearTable } from "../chunker.ts";
+import { loadPlugin } from "../registry.ts";
+import { decodeHeader, encodeHeader, type PackBlob } from "./pack.ts";
+import type { BlobType, IndexEntry, IndexFile, Snapshot } from "./types.ts";
+
+/** floe's version, recorded in snapshots. */
+export const VERSION = "0.1.0";
+
+/** The repository format version this build reads and writes. */
+export const FORMAT_VERSION = 1;
+
+/** Settings sealed inside `config`. */
+export interface RepoSettings {
+  /** Chunk sizes. */
+  chunker: ChunkerParams;
+  /** Compression transform id used for blobs (`zstd`, `gzip`, `none`, or a plugin specifier). */
+  compression: string;
+  /** Target pack size in bytes. */
+  packSize: number;
+}
+
+/** The `config` object (plaintext JSON; `settings` sealed). */
+export interface ConfigFile {
+  /** Always `floe`. */
+  format: "floe";
+  /** Format version. */
+  version: number;
+  /** Repository id (random, hex). */
+  id: string;
+  /** Creation time. */
+  created: string;
+  /** Cipher transform id. */
+  cipher: string;
+  /** Sealed {@link RepoSettings}, base64. */
+  settings: string;
+}
+
+/** Options of {@link Repository.init}. */
+export interface InitOptions {
+  /** Compression transform (`zstd` default). */
+  compression?: string;
+  /** Cipher (`aes-256-gcm` default, or `chacha20-poly1305`). */
+  cipher?: string;
+  /** Chunk sizes. */
+  chunker?: ChunkerParams;
+  /** Target pack size (16 MiB default). */
+  packSize?: number;
+  /** Key derivation function. */
+  kdf?: "scrypt" | "argon2id";
+}
+
+/** A blob ready to go into a pack. */
+export interface EncodedBlob extends PackBlob {
+  /** The sealed bytes. */
+  sealed: Uint8Array;
+}
+
+function whoami() {
+  let host = "unknown";
+  try {
+    host = Deno.hostname();
+  } catch { /* not permitted */ }
+  return { host, username: Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ?? "unknown" };
+}
+
+function blobAad(type: BlobType, id: string): Uint8Array {
+  const out = new Uint8Array(33);
+  out[0] = type === "tree" ? 1 : 0;
+  out.set(decodeHex(id), 1);
+  return out;
+}
+
+const HEADER_AAD = utf8("floe pack header");
+
+/** An unlocked repository. */
+export class Repository {
+  /** Where it is stored. */
+  readonly storage: StoragePlugin;
+  /** The config object. */
+  readonly config: ConfigFile;
+  /** Sealed settings. */
+  readonly settings: RepoSettings;
+  /** The id of the key file that opened it. */
+  readonly keyId: string;
+  /** Blob id hasher. */
+  readonly hasher: BlobHasher;
+  /** Chunker keyed for this repository. */
+  readonly chunker: Chunker;
+  /** Cipher transform. */
+  readonly cipher: TransformPlugin;
+  /** Compression transform, or null for none. */
+  readonly compression: TransformPlugin | null;
+  /** Master keys, needed to spawn workers and add keys. */
+  readonly keys: MasterKeys;
+
+  private constructor(
+    storage: StoragePlugin,
+    config: ConfigFile,
+    settings: RepoSettings,
+    keyId: string,
+    keys: MasterKeys,
+    cipher: TransformPlugin,
+    compression: TransformPlugin | null,
+  ) {
+    this.storage = storage;
+    this.config = config;
+    this.settings = settings;
+    this.keyId = keyId;
+    this.keys = keys;
+    this.hasher = new BlobHasher(keys.id);
+    this.chunker = new Chunker(gearTable(keys.chunker), settings.chunker);
+    this.cipher = cipher;
+    this.compression = compression;
+  }
+
+  /** The repository id. */
+  get id(): string {
+    return this.config.id;
+  }
+
+  /** Creates a repository on an empty storage location. */
+  static async init(
+    storage: StoragePlugin,
+    password: string,
+    options: InitOptions = {},
+  ): Promise<Repository> {
+    if (await Repository.exists(storage)) {
+      throw new FloeError(`a repository already exists at ${storage.location}`);
+    }
+    await storage.create();
+    const keys = newMasterKeys();
+    const cipherId = options.cipher ?? "aes-256-gcm";
+    const cipher = await loadPlugin("transform", cipherId, { key: keys.encryption });
+    if (cipher.role !== "cipher") throw new FloeError(`${cipherId} is not a cipher`);
+    const settings: RepoSettings = {
+      chunker: options.chunker ?? DEFAULT_CHUNKER,
+      compression: options.compression ?? "zstd",
+      packSize: options.packSize ?? 16 * 1024 * 1024,
+    };
+    const sealedSettings = await cipher.encode(utf8(JSON.stringify(settings)), {
+      associatedData: utf8("config"),
+    });
+    const config: ConfigFile = {
+      format: "floe",
+      version: FORMAT_VERSION,
+      id: sha256Hex(crypto.getRandomValues(new Uint8Array(32))),
+      created: new Date().toISOString(),
+      cipher: cipherId,
+      settings: encodeBase64(sealedSettings),
+    };
+    const keyFile = await wrapMasterKeys(keys, password, whoami(), options.kdf);
+    const keyBytes = utf8(JSON.stringify(keyFile, null, 2));
+    const keyId = sha256Hex(keyBytes);
+    // The key first: a config without a key would be an unreadable repository.
+    await storage.put(`keys/${keyId}`, keyBytes);
+    await storage.put("config", utf8(JSON.stringify(config, null, 2)), {
+      create: storage.capabilities.atomicCreate,
+    });
+    const compression = await Repository.#loadCompression(settings.compression);
+    return new Repository(storage, config, settings, keyId, keys, cipher, compression);
+  }
+
+  /** Whether a repository `config` exists at the storage. */
+  static async exists(storage: StoragePlugin): Promise<boolean> {
+    try {
+      await storage.stat("config");
+      return true;
+    } catch (e) {
+      if (e instanceof StorageError && e.code === "not-found") return false;
+      throw e;
+    }
+  }
+
+  static async #loadCompression(id: string): Promise<TransformPlugin | null> {
+    if (id === "none") return null;
+    const t = await loadPlugin("transform", id, {});
+    if (t.role !== "compression") throw new FloeError(`${id} is not a compression transform`);
+    return t;
+  }
+
+  /** Reads and parses `config`; exit code 10 when there is none. */
+  static async readConfig(storage: StoragePlugin): Promise<ConfigFile> {
+    let bytes: Uint8Array;
+    try {
+      bytes = await storage.get("config");
+    } catch (e) {
+      if (e instanceof StorageError && e.code === "not-found") {
+        throw new FloeError(
+          `no repository at ${storage.location} (run 'floe init' to create one)`,
+          ExitCode.NoRepository,
+        );
+      }
+      throw e;
+    }
+    let config: ConfigFile;
+    try {
+      config = JSON.parse(fromUtf8(bytes));
+    } catch {
+      throw new IntegrityError(`config at ${storage.location} is damaged (not JSON)`);
+    }
+    if (config.format !== "floe") {
+      throw new FloeError(`${storage.location} holds no floe repository`, ExitCode.NoRepository);
+    }
+    if (config.version !== FORMAT_VERSION) {
+      throw new FloeError(
+        `repository format version ${config.version} is not supported by this floe (${VERSION})`,
+      );
+    }
+    return config;
+  }
+
+  /** Opens a repository with a password: exit code 12 when no key fits. */
+  static async open(storage: StoragePlugin, password: string): Promise<Repository> {
+    const config = await Repository.readConfig(storage);
+    const keyNames: string[] = [];
+    for await (const o of storage.list("keys/")) keyNames.push(o.name);
+    keyNames.sort();
+    for (const name of keyNames) {
+      let file: KeyFile;
+      try {
+        file = JSON.parse(fromUtf8(await storage.get(name)));
+      } catch {
+        continue; // a damaged key file must not stop the others from opening
+      }
+      let keys: MasterKeys | null = null;
+      try {
+        keys = await unwrapMasterKeys(file, password);
+      } catch {
+        continue;
+      }
+      if (!keys) continue;
+      const cipher = await loadPlugin("transform", config.cipher, { key: keys.encryption });
+      let settings: RepoSettings;
+      try {
+        settings = JSON.parse(
+          fromUtf8(await cipher.decode(decodeBase64(config.settings), { associatedData: utf8("config") })),
+        );
+      } catch (e) {
+        throw new IntegrityError("config failed authentication: it was altered or damaged", { cause: e });
+      }
+      const compression = await Repository.#loadCompression(settings.compression);
+      return new Repository(storage, config, settings, name.slice(5), keys, cipher, compression);
+    }
+    if (!keyNames.length) throw new IntegrityError(`repository at ${storage.location} has no key files`);
+    throw new FloeError("wrong password: no key of this repository opens with it", ExitCode.WrongPassword);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Keys
+  // ---------------------------------------------------------------------------------------------
+
+  /** Adds a key file for another password; returns its id. */
+  async addKey(password: string, kdf?: "scrypt" | "argon2id"): Promise<string> {
+    const file = await wrapMasterKeys(this.keys, password, whoami(), kdf);
+    const bytes = utf8(JSON.stringify(file, null, 2));
+    const id = sha256Hex(bytes);
+    await this.storage.put(`keys/${id}`, bytes);
+    return id;
+  }
+
+  /** Lists key files. */
+  async listKeys(): Promise<{ id: string; created: string; host: string; username: string; kdf: string }[]> {
+    const out = [];
+    for await (const o of this.storage.list("keys/")) {
+      const id = o.name.slice(5);
+      try {
+        const f = JSON.parse(fromUtf8(await this.storage.get(o.name))) as KeyFile;
+        out.push({ id, created: f.created, host: f.host, username: f.username, kdf: f.kdf.name });
+      } catch {
+        out.push({ id, created: "?", host: "?", username: "?", kdf: "damaged" });
+      }
+    }
+    return out.sort((a, b) => a.created.localeCompare(b.created));
+  }
+
+  /** Removes a key file; refuses the last one and the one in use. */
+  async removeKey(id: string): Promise<void> {
+    const keys = await this.listKeys();
+    const match = keys.filter((k) => k.id.startsWith(id));
+    if (match.length !== 1) {
+      throw new FloeError(match.length ? `key id '${id}' is ambiguous` : `no key '${id}'`);
+    }
+    if (match[0].id === this.keyId) {
+      throw new FloeError("refusing to remove the key in use; open with another password");
+    }
+    if (keys.length < 2) throw new FloeError("refusing to remove the last key");
+    await this.storage.delete(`keys/${match[0].id}`);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Sealed JSON files (snapshots, index)
+  // ---------------------------------------------------------------------------------------------
+
+  /** Seals a JSON value as a file of kind `dir` (compressed when a compressor is configured). */
+  async sealJson(dir: string, value: unknown): Promise<Uint8Array> {
+    const json = utf8(JSON.stringify(value));
+    let plain: Uint8Array;
+    if (this.compression) {
+      const packed = await this.compression.encode(json);
+      plain = new Uint8Array(packed.length + 1);
+      plain[0] = 1;
+      plain.set(packed, 1);
+    } else {
+      plain = new Uint8Array(json.length + 1);
+      plain.set(json, 1);
+    }
+    return await this.cipher.encode(plain, { associatedData: utf8(dir) });
+  }
+
+  /** Opens a sealed JSON file; throws {@link IntegrityError} naming it when altered. */
+  async openJson<T>(dir: string, name: string, bytes: Uint8Array): Promise<T> {
+    let plain: Uint8Array;
+    try {
+      plain = await this.cipher.decode(bytes, { associatedData: utf8(dir) });
+    } catch (e) {
+      throw new IntegrityError(`${name} failed authentication: it was altered, truncated or damaged`, {
+        cause: e,
+      });
+    }
+    try {
+      const body = plain[0] === 1 ? await this.compression!.decode(plain.subarray(1)) : plain.subarray(1);
+      return JSON.parse(fromUtf8(body)) as T;
+    } catch (e) {
+      throw new IntegrityError(`${name} does not decode`, { cause: e });
+    }
+  }
+
+  /** Stores a sealed JSON file under `dir/<sha256>` and returns the id. */
+  async saveJson(dir: "snapshots" | "index" | "locks", value: unknown): Promise<string> {
+    const bytes = await this.sealJson(dir, value);
+    const id = sha256Hex(bytes);
+    await this.storage.put(`${dir}/${id}`, bytes);
+    return id;
+  }
+
+  /** Loads `dir/<id>`, checking that its content matches its name. */
+  async loadJson<T>(dir: "snapshots" | "index" | "locks", id: string): Promise<T> {
+    const name = `${dir}/${id}`;
+    const bytes = await this.storage.get(name);
+    if (dir !== "locks" && sha256Hex(bytes) !== id) {
+      throw new IntegrityError(`${name} is damaged: its content does not match its name`);
+    }
+    return await this.openJson<T>(dir, name, bytes);
+  }
+
+  /** Ids of the objects under `dir/`. */
+  async listIds(dir: "snapshots" | "index" | "locks" | "keys"): Promise<string[]> {
+    const out: string[] = [];
+    for await (const o of this.storage.list(`${dir}/`)) out.push(o.name.slice(dir.length + 1));
+    return out.sort();
+  }
+
+  /** Loads a snapshot by full id. */
+  loadSnapshot(id: string): Promise<Snapshot> {
+    return this.loadJson<Snapshot>("snapshots", id);
+  }
+
+  /** Loads an index file by id. */
+  loadIndex(id: string): Promise<IndexFile> {
+    return this.loadJson<IndexFile>("index", id);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Blobs and packs
+  // ---------------------------------------------------------------------------------------------
+
+  /** Compresses (when it helps) and seals one blob whose id is already known. */
+  async encodeBlob(type: BlobType, id: string, plain: Uint8Array, compress = true): Promise<EncodedBlob> {
+    let body = plain;
+    let compressed = false;
+    if (compress && this.compression && plain.length > 64) {
+      const c = await this.compression.encode(plain);
+      if (c.length < plain.length - (plain.length >>> 5)) {
+        body = c;
+        compressed = true;
+      }
+    }
+    const sealed = await this.cipher.encode(body, { associatedData: blobAad(type, id) });
+    return { id, type, compressed, length: sealed.length, rawLength: plain.length, sealed };
+  }
+
+  /** Opens a sealed blob and checks its id; throws {@link IntegrityError} when it was altered. */
+  async decodeBlob(entry: IndexEntry, sealed: Uint8Array): Promise<Uint8Array> {
+    let body: Uint8Array;
+    try {
+      body = await this.cipher.decode(sealed, { associatedData: blobAad(entry.type, entry.id) });
+    } catch (e) {
+      throw new IntegrityError(
+        `blob ${entry.id.slice(0, 12)} in pack ${
+          entry.pack.slice(0, 12)
+        } failed authentication (damaged pack)`,
+        { cause: e },
+      );
+    }
+    let plain: Uint8Array;
+    try {
+      plain = entry.compressed ? await this.compression!.decode(body) : body;
+    } catch (e) {
+      throw new IntegrityError(`blob ${entry.id.slice(0, 12)} does not decompress`, { cause: e });
+    }
+    if (plain.length !== entry.rawLength || this.hasher.id(plain) !== entry.id) {
+      throw new IntegrityError(
+        `blob ${entry.id.slice(0, 12)} in pack ${entry.pack.slice(0, 12)} has wrong content`,
+      );
+    }
+    return plain;
+  }
+
+  /** Reads one blob from its pack. */
+  async loadBlob(entry: IndexEntry, signal?: AbortSignal): Promise<Uint8Array> {
+    let sealed: Uint8Array;
+    try {
+      sealed = await this.storage.get(packName(entry.pack), {
+        range: { offset: entry.offset, length: entry.length },
+        signal,
+      });
+    } catch (e) {
+      if (e instanceof StorageError && e.code === "not-found") {
+        throw new IntegrityError(
+          `pack ${entry.pack.slice(0, 12)} is missing (needed for blob ${entry.id.slice(0, 12)})`,
+        );
+      }
+      throw e;
+    }
+    if (sealed.length !== entry.length) {
+      throw new IntegrityError(`pack ${entry.pack.slice(0, 12)} is truncated`);
+    }
+    return await this.decodeBlob(entry, sealed);
+  }
+
+  /** Assembles a pack from sealed blobs (already in their final order); returns bytes, id and entries. */
+  async buildPack(blobs: EncodedBlob[]): Promise<{ id: string; bytes: Uint8Array; entries: IndexEntry[] }> {
+    const header = await this.cipher.encode(encodeHeader(blobs), { associatedData: HEADER_AAD });
+    let size = header.length + 4;
+    for (const b of blobs) size += b.length;
+    const bytes = new Uint8Array(size);
+    let off = 0;
+    const entries: IndexEntry[] = [];
+    for (const b of blobs) {
+      bytes.set(b.sealed, off);
+      entries.push({
+        id: b.id,
+        type: b.type,
+        pack: "",
+        offset: off,
+        length: b.length,
+        rawLength: b.rawLength,
+        compressed: b.compressed,
+      });
+      off += b.length;
+    }
+    bytes.set(header, off);
+    new DataView(bytes.buffer).setUint32(off + header.length, header.length, true);
+    const id = sha256Hex(bytes);
+    for (const e of entries) e.pack = id;
+    return { id, bytes, entries };
+  }
+
+  /** Reads a pack's header from storage (for `repair index` and `check`). */
+  async readPackHeader(packId: string, size?: number): Promise<IndexEntry[]> {
+    const name = packName(packId);
+    const total = size ?? (await this.storage.stat(name)).size;
+    if (total < 4 + 28) throw new IntegrityError(`pack ${packId.slice(0, 12)} is truncated`);
+    const tailLen = Math.min(total, 64 * 1024);
+    const tail = await this.storage.get(name, { range: { offset: total - tailLen, length: tailLen } });
+    const hlen = new DataView(tail.buffer, tail.byteOffset).getUint32(tail.length - 4, true);
+    if (hlen + 4 > total) throw new IntegrityError(`pack ${packId.slice(0, 12)} has a bad header length`);
+    let sealed: Uint8Array;
+    if (hlen + 4 <= tail.length) sealed = tail.subarray(tail.length - 4 - hlen, tail.length - 4);
+    else sealed = await this.storage.get(name, { range: { offset: total - 4 - hlen, length: hlen } });
+    let header: Uint8Array;
+    try {
+      header = await this.cipher.decode(sealed, { associatedData: HEADER_AAD });
+    } catch (e) {
+      throw new IntegrityError(`pack ${packId.slice(0, 12)} header failed authentication`, { cause: e });
+    }
+    const entries = decodeHeader(header).map((e) => ({ ...e, pack: packId }));
+    const end = entries.length ? entries[entries.length - 1].offset + entries[entries.length - 1].length : 0;
+    if (end + hlen + 4 !== total) {
+      throw new IntegrityError(`pack ${packId.slice(0, 12)} size does not match its header`);
+    }
+    return entries;
+  }
+}
+
+/** Storage object name of a pack. */
+export function packName(id: string): string {
+  return `data/${id.slice(0, 2)}/${id}`;
+}

@@ -1,0 +1,140 @@
+/**
+ * The data model stored in a repository: blobs, tree nodes, snapshots, index entries.
+ *
+ * @example
+ * ```ts
+ * import type { Snapshot } from "./types.ts";
+ * const s: Partial<Snapshot> = { host: "web1", paths: ["/srv"] };
+ * ```
+ * @module
+ */
+import type { EntryType } from "../contracts.ts";
+
+/** Blob kinds: file content, or a directory listing. */
+export type BlobType = "data" | "tree";
+
+/** Where a blob lives. */
+export interface IndexEntry {
+  /** Keyed blob id (HMAC-SHA-256 of the plaintext), hex. */
+  id: string;
+  /** Blob kind. */
+  type: BlobType;
+  /** Pack id (SHA-256 of the pack object), hex. */
+  pack: string;
+  /** Byte offset of the sealed blob in its pack. */
+  offset: number;
+  /** Sealed length in bytes. */
+  length: number;
+  /** Plaintext length in bytes. */
+  rawLength: number;
+  /** Whether the plaintext was compressed before sealing. */
+  compressed: boolean;
+}
+
+/** One entry of a directory listing (a tree blob). */
+export interface Node {
+  /** File name; never empty, `.`, `..`, nor containing `/` or NUL. */
+  name: string;
+  /** Entry kind. */
+  type: EntryType;
+  /** Permission bits including setuid/setgid/sticky. */
+  mode: number;
+  /** Modification time, ms since the epoch. */
+  mtime: number;
+  /** Status change time, ms since the epoch (change detection only). */
+  ctime?: number;
+  /** Owner. */
+  uid?: number;
+  /** Group. */
+  gid?: number;
+  /** Content size (files). */
+  size?: number;
+  /** Inode (change detection, hardlinks). */
+  inode?: number;
+  /** Device (hardlinks). */
+  device?: number;
+  /** Link count (hardlinks). */
+  links?: number;
+  /** Device number of char/block devices. */
+  rdev?: number;
+  /** Symlink target. */
+  linkTarget?: string;
+  /** Content blob ids in order (files). */
+  content?: string[];
+  /** Tree blob id (directories). */
+  subtree?: string;
+}
+
+/** A directory listing: nodes sorted by name. */
+export interface Tree {
+  /** Entries, sorted by name (code unit order). */
+  nodes: Node[];
+}
+
+/** Statistics of the backup run that made a snapshot (restic's field names). */
+export interface BackupSummary {
+  /** Files not in the parent snapshot. */
+  files_new: number;
+  /** Files changed since the parent. */
+  files_changed: number;
+  /** Files unchanged since the parent. */
+  files_unmodified: number;
+  /** Directories not in the parent. */
+  dirs_new: number;
+  /** Directories changed since the parent. */
+  dirs_changed: number;
+  /** Directories unchanged since the parent. */
+  dirs_unmodified: number;
+  /** Blobs stored by this run. */
+  data_blobs: number;
+  /** Tree blobs stored by this run. */
+  tree_blobs: number;
+  /** Bytes added to the repository (after compression and encryption). */
+  data_added: number;
+  /** Bytes added before compression. */
+  data_added_raw: number;
+  /** Files looked at. */
+  total_files_processed: number;
+  /** Bytes of all files looked at. */
+  total_bytes_processed: number;
+  /** Seconds the backup took. */
+  total_duration: number;
+  /** Entries that could not be read. */
+  errors: number;
+}
+
+/** A snapshot: the root of one backup. */
+export interface Snapshot {
+  /** Format version of this object. */
+  version: 1;
+  /** When the backup was taken, ISO 8601 with offset. */
+  time: string;
+  /** Machine name. */
+  host: string;
+  /** User who ran it. */
+  username: string;
+  /** Paths given to the source. */
+  paths: string[];
+  /** Tags. */
+  tags: string[];
+  /** Root tree id. */
+  tree: string;
+  /** Parent snapshot id, when one was used for change detection. */
+  parent?: string;
+  /** Source plugin that produced it. */
+  source: string;
+  /** Run statistics. */
+  summary?: BackupSummary;
+  /** floe version. */
+  program_version: string;
+}
+
+/** Contents of an index file. */
+export interface IndexFile {
+  /** Format version. */
+  version: 1;
+  /** Index files this one replaces (written by prune / repair). */
+  supersedes?: string[];
+  /** Packs and their blobs. */
+  packs: { id: string; size: number; blobs: Omit<IndexEntry, "pack">[] }[];
+}

@@ -1,0 +1,1079 @@
+/**
+ * A small libc FFI layer for the filesystem source (x86_64 Linux, glibc ≥ 2.33).
+ *
+ * Deno's fs API cannot reach file names that are not valid UTF-8 (it hands back a lossy name that
+ * then fails with NotFound), reports ctime in whole seconds, and has no mkfifo/mknod, lchown,
+ * lutimes or xattrs. This module fills those gaps with direct libc calls through `Deno.dlopen`.
+ *
+ * - The library is opened lazily on first use. {@link available} says whether it can be (FFI
+ *   permitted, Linux x86_64, `libc.so.6` loads); it never throws and never prompts. Every other
+ *   export throws when the layer is unavailable, so callers check {@link available} first and
+ *   fall back to `Deno.*`.
+ * - Paths are `string | Uint8Array`. A string is encoded as UTF-8; a `Uint8Array` is taken as raw
+ *   bytes (what {@link readDirRaw} returns), optionally already NUL-terminated. A path containing
+ *   an interior NUL byte is rejected with a `TypeError` (C would silently truncate it).
+ * - Failures throw a {@link LibcError}-shaped error whose message is `EXXX: description: path`,
+ *   e.g. `ENOENT: no such file or directory: /tmp/x`. ENOENT, EACCES/EPERM and EEXIST (and a few
+ *   more, see {@link errnoError}) are thrown as the matching `Deno.errors.*` class so callers can
+ *   catch them exactly like Deno's own errors. Every error carries `code` (errno name), `errno`
+ *   (number), `syscall` and `path`.
+ * - Calls are synchronous and reuse module-level scratch buffers (path encoding, statx result,
+ *   getdents64 buffer), so there is no per-call allocation beyond the returned values. This also makes
+ *   the module non-reentrant, which is fine: JS on one thread cannot interleave two sync calls.
+ *
+ * Struct layouts (x86_64 and every other 64-bit Linux; they are arch-independent):
+ *
+ * ```text
+ * struct statx (256 bytes, <linux/stat.h>)          struct dirent64 (getdents64 records)
+ *   0  u32 stx_mask       4  u32 stx_blksize          0  u64 d_ino
+ *   8  u64 stx_attributes                             8  i64 d_off
+ *  16  u32 stx_nlink     20  u32 stx_uid             16  u16 d_reclen
+ *  24  u32 stx_gid       28  u16 stx_mode            18  u8  d_type
+ *  30  u16 __spare0                                  19  char d_name[] (NUL-terminated,
+ *                                                          padded to d_reclen, 8-aligned)
+ *  32  u64 stx_ino       40  u64 stx_size
+ *  48  u64 stx_blocks    56  u64 stx_attributes_mask  struct timespec (16 bytes)
+ *  64  stx_atime  80 stx_btime  96 stx_ctime            0  i64 tv_sec
+ * 112  stx_mtime   (struct statx_timestamp, 16 bytes:   8  i64 tv_nsec
+ *                   0 i64 tv_sec, 8 u32 tv_nsec, 12 i32 pad)
+ * 128  u32 stx_rdev_major  132 u32 stx_rdev_minor
+ * 136  u32 stx_dev_major   140 u32 stx_dev_minor
+ * 144  u64 stx_mnt_id ... (rest spare)
+ * ```
+ *
+ * `dev`/`rdev` are returned glibc-encoded (`makedev(major, minor)`), i.e. the same numbers
+ * `Deno.lstatSync().dev`/`.rdev` report and `mknod` expects.
+ *
+ * @module
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Constants
+// ---------------------------------------------------------------------------------------------
+
+/** `AT_FDCWD`: resolve relative paths against the current working directory. */
+const AT_FDCWD = -100;
+/** `AT_SYMLINK_NOFOLLOW`: operate on a symlink itself rather than its target. */
+const AT_SYMLINK_NOFOLLOW = 0x100;
+/** `AT_EMPTY_PATH`: with an empty path, operate on the dirfd itself. */
+const AT_EMPTY_PATH = 0x1000;
+/** `STATX_BASIC_STATS`: everything `struct stat` has. */
+const STATX_BASIC_STATS = 0x7ff;
+const O_RDONLY = 0x0;
+const O_WRONLY = 0x1;
+const O_CREAT = 0x40;
+const O_TRUNC = 0x200;
+const O_DIRECTORY = 0x10000;
+const O_NOFOLLOW = 0x20000;
+const O_CLOEXEC = 0x80000;
+const EINTR = 4;
+const ERANGE = 34;
+/** `UTIME_OMIT` for `utimensat`: leave this timestamp unchanged. */
+const UTIME_OMIT = (1n << 30n) - 2n;
+const NS_PER_S = 1_000_000_000n;
+
+/**
+ * `d_type` values of {@link RawDirEntry.type} (`DT_*` from `<dirent.h>`).
+ *
+ * @example
+ * ```ts
+ * import { DT, readDirRaw } from "./libc.ts";
+ * const subdirs = readDirRaw("/etc").filter((e) => e.type === DT.DIR);
+ * console.log(subdirs.length);
+ * ```
+ */
+export const DT = {
+  /** The filesystem does not report types; `lstat` the entry. */
+  UNKNOWN: 0,
+  FIFO: 1,
+  CHR: 2,
+  DIR: 4,
+  BLK: 6,
+  REG: 8,
+  LNK: 10,
+  SOCK: 12,
+} as const;
+
+/**
+ * File type bits of `mode` (`S_IF*` from `<sys/stat.h>`), e.g. for {@link mknod}.
+ *
+ * @example
+ * ```ts
+ * import { lstatNs, S_IF } from "./libc.ts";
+ * const isSymlink = (lstatNs("/bin").mode & S_IF.MT) === S_IF.LNK;
+ * console.log(isSymlink);
+ * ```
+ */
+export const S_IF = {
+  /** Mask of the type bits. */
+  MT: 0o170000,
+  SOCK: 0o140000,
+  LNK: 0o120000,
+  REG: 0o100000,
+  BLK: 0o060000,
+  DIR: 0o040000,
+  CHR: 0o020000,
+  FIFO: 0o010000,
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// Library loading
+// ---------------------------------------------------------------------------------------------
+
+const SYMBOLS = {
+  __errno_location: { parameters: [], result: "pointer" },
+  statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
+  getdents64: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  // open(2) is variadic; on x86_64 an int passed in the 3rd register is how the mode arrives anyway.
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  close: { parameters: ["i32"], result: "i32" },
+  mkfifo: { parameters: ["buffer", "u32"], result: "i32" },
+  mknod: { parameters: ["buffer", "u32", "u64"], result: "i32" },
+  mkdir: { parameters: ["buffer", "u32"], result: "i32" },
+  symlink: { parameters: ["buffer", "buffer"], result: "i32" },
+  readlink: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
+  lchown: { parameters: ["buffer", "u32", "u32"], result: "i32" },
+  chmod: { parameters: ["buffer", "u32"], result: "i32" },
+  link: { parameters: ["buffer", "buffer"], result: "i32" },
+  rename: { parameters: ["buffer", "buffer"], result: "i32" },
+  unlink: { parameters: ["buffer"], result: "i32" },
+  rmdir: { parameters: ["buffer"], result: "i32" },
+  utimensat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
+  llistxattr: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
+  lgetxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
+  lsetxattr: { parameters: ["buffer", "buffer", "buffer", "usize", "i32"], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+let lib: Libc | null = null;
+/** Why loading failed; `undefined` while not yet attempted. */
+let loadError: string | undefined;
+/** errno of the calling thread, viewed in place (its address is stable per thread). */
+let errnoCell: Int32Array = new Int32Array(1);
+
+function tryLoad(): void {
+  if (lib !== null || loadError !== undefined) return;
+  try {
+    if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") {
+      loadError = `unsupported platform ${Deno.build.os}/${Deno.build.arch}`;
+      return;
+    }
+    // Query first: dlopen without the permission would prompt on a TTY.
+    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
+      loadError = "FFI permission not granted (--allow-ffi)";
+      return;
+    }
+    if (typeof Deno.dlopen !== "function") {
+      loadError = "Deno.dlopen is not available";
+      return;
+    }
+    const dl = Deno.dlopen("libc.so.6", SYMBOLS);
+    const ep = dl.symbols.__errno_location();
+    if (ep === null) throw new Error("__errno_location returned NULL");
+    errnoCell = new Int32Array(Deno.UnsafePointerView.getArrayBuffer(ep, 4));
+    lib = dl.symbols;
+  } catch (e) {
+    loadError = e instanceof Error ? e.message : String(e);
+    lib = null;
+  }
+}
+
+function libc(): Libc {
+  if (lib === null) {
+    tryLoad();
+    if (lib === null) throw new Error(`libc FFI unavailable: ${loadError}`);
+  }
+  return lib;
+}
+
+/**
+ * Whether the libc layer can be used: Linux x86_64, FFI permitted, `libc.so.6` loaded. Loads the
+ * library on first call. Never throws and never triggers a permission prompt.
+ *
+ * @example
+ * ```ts
+ * import { available, lstatNs } from "./libc.ts";
+ * const mtime = available() ? lstatNs("/etc/hostname").mtimeNs : null;
+ * console.log(mtime);
+ * ```
+ */
+export function available(): boolean {
+  try {
+    tryLoad();
+    return lib !== null;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Why {@link available} returned false, or `undefined` when the layer is loaded (or not yet tried).
+ *
+ * @example
+ * ```ts
+ * import { available, unavailableReason } from "./libc.ts";
+ * if (!available()) console.warn(`falling back to Deno fs: ${unavailableReason()}`);
+ * ```
+ */
+export function unavailableReason(): string | undefined {
+  return lib === null ? loadError : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+/** errno → [name, description] for the errors a filesystem walker can meet (Linux numbering). */
+const ERRNO: Record<number, readonly [string, string]> = {
+  1: ["EPERM", "operation not permitted"],
+  2: ["ENOENT", "no such file or directory"],
+  4: ["EINTR", "interrupted system call"],
+  5: ["EIO", "input/output error"],
+  6: ["ENXIO", "no such device or address"],
+  7: ["E2BIG", "argument list too long"],
+  9: ["EBADF", "bad file descriptor"],
+  11: ["EAGAIN", "resource temporarily unavailable"],
+  12: ["ENOMEM", "cannot allocate memory"],
+  13: ["EACCES", "permission denied"],
+  14: ["EFAULT", "bad address"],
+  16: ["EBUSY", "device or resource busy"],
+  17: ["EEXIST", "file exists"],
+  18: ["EXDEV", "invalid cross-device link"],
+  19: ["ENODEV", "no such device"],
+  20: ["ENOTDIR", "not a directory"],
+  21: ["EISDIR", "is a directory"],
+  22: ["EINVAL", "invalid argument"],
+  23: ["ENFILE", "too many open files in system"],
+  24: ["EMFILE", "too many open files"],
+  26: ["ETXTBSY", "text file busy"],
+  27: ["EFBIG", "file too large"],
+  28: ["ENOSPC", "no space left on device"],
+  29: ["ESPIPE", "illegal seek"],
+  30: ["EROFS", "read-only file system"],
+  31: ["EMLINK", "too many links"],
+  34: ["ERANGE", "numerical result out of range"],
+  36: ["ENAMETOOLONG", "file name too long"],
+  38: ["ENOSYS", "function not implemented"],
+  39: ["ENOTEMPTY", "directory not empty"],
+  40: ["ELOOP", "too many levels of symbolic links"],
+  61: ["ENODATA", "no data available"],
+  75: ["EOVERFLOW", "value too large for defined data type"],
+  84: ["EILSEQ", "invalid or incomplete multibyte or wide character"],
+  95: ["ENOTSUP", "operation not supported"],
+  116: ["ESTALE", "stale file handle"],
+  117: ["EUCLEAN", "structure needs cleaning"],
+  121: ["EREMOTEIO", "remote I/O error"],
+  122: ["EDQUOT", "disk quota exceeded"],
+};
+
+/**
+ * The fields every error thrown by this module carries (in addition to `message`).
+ *
+ * @example
+ * ```ts
+ * import { type LibcError, lstatNs } from "./libc.ts";
+ * try {
+ *   lstatNs("/missing");
+ * } catch (e) {
+ *   const { code, syscall, path } = e as LibcError; // "ENOENT", "statx", "/missing"
+ *   console.log(code, syscall, path, e instanceof Deno.errors.NotFound); // … true
+ * }
+ * ```
+ */
+export interface LibcError extends Error {
+  /** errno name, e.g. `ENOENT` (`E<n>` for numbers not in the table). */
+  code: string;
+  /** errno number. */
+  errno: number;
+  /** The libc function that failed, e.g. `statx`. */
+  syscall: string;
+  /** The path (lossy-decoded) the call was about; empty for fd calls. */
+  path: string;
+}
+
+/**
+ * Builds the error for an errno: `Deno.errors.NotFound` (ENOENT), `PermissionDenied`
+ * (EACCES/EPERM), `AlreadyExists` (EEXIST), `NotADirectory`, `IsADirectory`, `FilesystemLoop`,
+ * `Busy`, `NotSupported` (ENOTSUP), `Interrupted` (EINTR), else a plain `Error`. The message is
+ * `NAME: description: path`. Exported for callers that want to format errors the same way.
+ *
+ * @example
+ * ```ts
+ * import { errnoError } from "./libc.ts";
+ * const e = errnoError(2, "statx", "/tmp/x");
+ * console.log(e.message); // "ENOENT: no such file or directory: /tmp/x"
+ * console.log(e instanceof Deno.errors.NotFound, e.code); // true "ENOENT"
+ * ```
+ */
+export function errnoError(errno: number, syscall: string, path: string | Uint8Array = ""): LibcError {
+  const [code, text] = ERRNO[errno] ?? [`E${errno}`, `errno ${errno}`];
+  const shown = typeof path === "string" ? path : displayPath(path);
+  const message = shown === "" ? `${code}: ${text}` : `${code}: ${text}: ${shown}`;
+  let err: Error;
+  switch (errno) {
+    case 2:
+      err = new Deno.errors.NotFound(message);
+      break;
+    case 1:
+    case 13:
+      err = new Deno.errors.PermissionDenied(message);
+      break;
+    case 17:
+      err = new Deno.errors.AlreadyExists(message);
+      break;
+    case 20:
+      err = new Deno.errors.NotADirectory(message);
+      break;
+    case 21:
+      err = new Deno.errors.IsADirectory(message);
+      break;
+    case 40:
+      err = new Deno.errors.FilesystemLoop(message);
+      break;
+    case 16:
+      err = new Deno.errors.Busy(message);
+      break;
+    case 95:
+      err = new Deno.errors.NotSupported(message);
+      break;
+    case 4:
+      err = new Deno.errors.Interrupted(message);
+      break;
+    default:
+      err = new Error(message);
+  }
+  return Object.assign(err, { code, errno, syscall, path: shown });
+}
+
+function fail(syscall: string, path: string | Uint8Array = ""): never {
+  throw errnoError(errnoCell[0], syscall, path);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paths and UTF-8
+// ---------------------------------------------------------------------------------------------
+
+const encoder = new TextEncoder();
+const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const lossyDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/** Reused NUL-terminated path buffers: slot 0 for the first path argument, 1 for the second. */
+const pathScratch: Uint8Array[] = [new Uint8Array(4200), new Uint8Array(4200), new Uint8Array(512)];
+
+/**
+ * Returns `path` as NUL-terminated bytes, in the slot's scratch buffer unless the caller's bytes
+ * already end in NUL. Valid only until the next call using the same slot.
+ */
+function cpath(path: string | Uint8Array, slot = 0): Uint8Array {
+  if (typeof path === "string") {
+    if (path.includes("\0")) throw new TypeError(`path contains a NUL byte: ${JSON.stringify(path)}`);
+    let buf = pathScratch[slot];
+    if (buf.length < path.length * 3 + 1) buf = pathScratch[slot] = new Uint8Array(path.length * 3 + 64);
+    const { written } = encoder.encodeInto(path, buf);
+    buf[written] = 0;
+    return buf.subarray(0, written + 1);
+  }
+  const nul = path.indexOf(0);
+  if (nul === path.length - 1) return path;
+  if (nul !== -1) throw new TypeError(`path contains a NUL byte: ${displayPath(path)}`);
+  let buf = pathScratch[slot];
+  if (buf.length < path.length + 1) buf = pathScratch[slot] = new Uint8Array(path.length + 64);
+  buf.set(path);
+  buf[path.length] = 0;
+  return buf.subarray(0, path.length + 1);
+}
+
+/**
+ * Lossy UTF-8 decoding of a byte path for messages and logs (invalid bytes become U+FFFD; a
+ * trailing NUL is dropped). Not reversible — keep the bytes for filesystem calls.
+ *
+ * @example
+ * ```ts
+ * import { displayPath } from "./libc.ts";
+ * displayPath(new Uint8Array([0x62, 0xff, 0x63])); // "b\uFFFDc"
+ * ```
+ */
+export function displayPath(path: string | Uint8Array): string {
+  if (typeof path === "string") return path;
+  const end = path.length > 0 && path[path.length - 1] === 0 ? path.length - 1 : path.length;
+  return lossyDecoder.decode(path.subarray(0, end));
+}
+
+/**
+ * Strict UTF-8 validity check (a `TextDecoder` with `fatal: true`). A file name for which this is
+ * false cannot be handled by Deno's fs API and must go through the byte-path functions here.
+ *
+ * @example
+ * ```ts
+ * import { isUtf8 } from "./libc.ts";
+ * isUtf8(new TextEncoder().encode("héllo")); // true
+ * isUtf8(new Uint8Array([0x62, 0x61, 0x64, 0xff])); // false
+ * ```
+ */
+export function isUtf8(bytes: Uint8Array): boolean {
+  return decodeUtf8(bytes) !== null;
+}
+
+/**
+ * Strictly decodes UTF-8: the string, or `null` when `bytes` is not valid UTF-8. Use it instead of
+ * {@link isUtf8} followed by a second decode.
+ *
+ * @example
+ * ```ts
+ * import { decodeUtf8, readDirRaw } from "./libc.ts";
+ * for (const e of readDirRaw("/tmp")) {
+ *   const name = decodeUtf8(e.name); // null → needs the byte-path API
+ *   console.log(name ?? e.name);
+ * }
+ * ```
+ */
+export function decodeUtf8(bytes: Uint8Array): string | null {
+  // Fast path: pure ASCII needs no decoder and cannot be invalid.
+  let ascii = true;
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii && bytes.length < 64) return String.fromCharCode(...bytes);
+  try {
+    return strictDecoder.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Joins a directory path and an entry name as bytes (`dir + "/" + name`), for walking trees whose
+ * names may not be UTF-8.
+ *
+ * @example
+ * ```ts
+ * import { joinBytes, lstatNs, readDirRaw } from "./libc.ts";
+ * for (const e of readDirRaw("/tmp")) lstatNs(joinBytes("/tmp", e.name));
+ * ```
+ */
+export function joinBytes(dir: string | Uint8Array, name: Uint8Array): Uint8Array {
+  const d = typeof dir === "string" ? encoder.encode(dir) : dir;
+  const dl = d.length > 0 && d[d.length - 1] === 0 ? d.length - 1 : d.length;
+  const slash = dl > 0 && d[dl - 1] === 0x2f ? 0 : 1;
+  const out = new Uint8Array(dl + slash + name.length);
+  out.set(d.subarray(0, dl));
+  if (slash) out[dl] = 0x2f;
+  out.set(name, dl + slash);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// statx
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Result of {@link lstatNs}: `struct statx` with nanosecond times.
+ *
+ * @example
+ * ```ts
+ * import { lstatNs, type StatNs } from "./libc.ts";
+ * const st: StatNs = lstatNs("/etc/hostname");
+ * const changed = (old: StatNs) => old.ctimeNs !== st.ctimeNs || old.ino !== st.ino;
+ * console.log(changed(st)); // false
+ * ```
+ */
+export interface StatNs {
+  /** Modification time, ns since the epoch. */
+  mtimeNs: bigint;
+  /** Status change time, ns since the epoch. */
+  ctimeNs: bigint;
+  /** Access time, ns since the epoch. */
+  atimeNs: bigint;
+  /** Birth time, ns since the epoch, or `null` when the filesystem does not report it. */
+  birthtimeNs: bigint | null;
+  ino: bigint;
+  /** Device of the filesystem, glibc-encoded (`makedev(major, minor)`). */
+  dev: bigint;
+  nlink: number;
+  /** Type and permission bits (`S_IF*` | 0o7777). */
+  mode: number;
+  uid: number;
+  gid: number;
+  size: bigint;
+  /** 512-byte blocks allocated. */
+  blocks: bigint;
+  /** Device number for char/block devices, glibc-encoded. */
+  rdev: bigint;
+}
+
+const statxBuf = new Uint8Array(256);
+const statxView = new DataView(statxBuf.buffer);
+const STATX_BTIME = 0x800;
+
+function tsAt(off: number): bigint {
+  return statxView.getBigInt64(off, true) * NS_PER_S + BigInt(statxView.getUint32(off + 8, true));
+}
+
+function parseStatx(): StatNs {
+  const v = statxView;
+  return {
+    mtimeNs: tsAt(112),
+    ctimeNs: tsAt(96),
+    atimeNs: tsAt(64),
+    birthtimeNs: (v.getUint32(0, true) & STATX_BTIME) !== 0 ? tsAt(80) : null,
+    ino: v.getBigUint64(32, true),
+    dev: makedev(v.getUint32(136, true), v.getUint32(140, true)),
+    nlink: v.getUint32(16, true),
+    mode: v.getUint16(28, true),
+    uid: v.getUint32(20, true),
+    gid: v.getUint32(24, true),
+    size: v.getBigUint64(40, true),
+    blocks: v.getBigUint64(48, true),
+    rdev: makedev(v.getUint32(128, true), v.getUint32(132, true)),
+  };
+}
+
+/**
+ * `lstat` with nanosecond times via `statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW,
+ * STATX_BASIC_STATS | STATX_BTIME)`. Does not follow a final symlink. Accepts byte paths, so it
+ * reaches names Deno's `lstat` cannot.
+ *
+ * @example
+ * ```ts
+ * import { lstatNs, S_IF } from "./libc.ts";
+ * const st = lstatNs("/etc/hostname");
+ * const isFile = (st.mode & S_IF.MT) === S_IF.REG;
+ * console.log(isFile, st.size, st.ctimeNs % 1_000_000_000n); // sub-second ctime
+ * ```
+ */
+export function lstatNs(path: string | Uint8Array): StatNs {
+  const c = libc();
+  if (c.statx(AT_FDCWD, cpath(path), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, statxBuf) !== 0) {
+    fail("statx", path);
+  }
+  return parseStatx();
+}
+
+/**
+ * `fstat` with nanosecond times (`statx` with `AT_EMPTY_PATH` on an open fd), e.g. to check that
+ * a file did not change while it was being read.
+ *
+ * @example
+ * ```ts
+ * import { closeFd, fstatNs, openRead } from "./libc.ts";
+ * const fd = openRead(new TextEncoder().encode("/etc/hostname"));
+ * try { console.log(fstatNs(fd).size); } finally { closeFd(fd); }
+ * ```
+ */
+export function fstatNs(fd: number): StatNs {
+  const c = libc();
+  if (c.statx(fd, EMPTY_CSTR, AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, statxBuf) !== 0) {
+    fail("statx", `fd ${fd}`);
+  }
+  return parseStatx();
+}
+const EMPTY_CSTR = new Uint8Array(1);
+
+/**
+ * glibc's `makedev`: combines major and minor numbers into a `dev_t` as `lstatNs().rdev` reports
+ * it and {@link mknod} expects.
+ *
+ * @example
+ * ```ts
+ * import { makedev } from "./libc.ts";
+ * makedev(1, 3); // 259n, /dev/null
+ * ```
+ */
+export function makedev(major: number, minor: number): bigint {
+  const ma = BigInt(major >>> 0);
+  const mi = BigInt(minor >>> 0);
+  return ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) | (mi & 0xffn);
+}
+
+/**
+ * Splits a glibc `dev_t` into `[major, minor]` (inverse of {@link makedev}).
+ *
+ * @example
+ * ```ts
+ * import { splitDev } from "./libc.ts";
+ * splitDev(259n); // [1, 3]
+ * ```
+ */
+export function splitDev(dev: bigint | number): [number, number] {
+  const d = BigInt(dev);
+  const major = ((d >> 32n) & 0xfffff000n) | ((d >> 8n) & 0xfffn);
+  const minor = ((d >> 12n) & 0xffffff00n) | (d & 0xffn);
+  return [Number(major), Number(minor)];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Directories
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * One entry of {@link readDirRaw}.
+ *
+ * @example
+ * ```ts
+ * import { decodeUtf8, type RawDirEntry, readDirRaw } from "./libc.ts";
+ * const entries: RawDirEntry[] = readDirRaw("/tmp");
+ * console.log(entries.map((e) => decodeUtf8(e.name) ?? e.name));
+ * ```
+ */
+export interface RawDirEntry {
+  /** The name's raw bytes (no NUL, no directory part). */
+  name: Uint8Array;
+  /** `d_type`, one of {@link DT}; `DT.UNKNOWN` means the filesystem did not say — lstat it. */
+  type: number;
+}
+
+/** getdents64 result buffer (glibc's own readdir uses 32 KiB). */
+const direntBuf = new Uint8Array(64 * 1024);
+const direntView = new DataView(direntBuf.buffer);
+const DIRENT_BUF_SIZE = BigInt(direntBuf.byteLength);
+
+/**
+ * Lists a directory, returning raw byte names (excluding `.` and `..`) and `d_type`. Names that
+ * are not valid UTF-8 come back intact.
+ *
+ * Implementation: `open(O_RDONLY | O_DIRECTORY | O_CLOEXEC)` then `getdents64` (glibc ≥ 2.30) into
+ * a 64 KiB scratch buffer, parsing the `struct dirent64` records in JS — the same records glibc's
+ * `readdir64` hands out one at a time, but one FFI call per ~2,000 entries instead of one per entry
+ * (about 1.5× faster than `opendir`/`readdir64`/`closedir`, and faster than `Deno.readDirSync`).
+ *
+ * @example
+ * ```ts
+ * import { DT, isUtf8, readDirRaw } from "./libc.ts";
+ * for (const { name, type } of readDirRaw("/tmp")) {
+ *   if (type === DT.DIR) console.log("dir", isUtf8(name) ? new TextDecoder().decode(name) : name);
+ * }
+ * ```
+ */
+export function readDirRaw(dir: string | Uint8Array): RawDirEntry[] {
+  const c = libc();
+  const fd = c.open(cpath(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (fd < 0) fail("open", dir);
+  const buf = direntBuf;
+  const out: RawDirEntry[] = [];
+  try {
+    for (;;) {
+      const n = Number(c.getdents64(fd, buf, DIRENT_BUF_SIZE));
+      if (n === 0) break;
+      if (n < 0) {
+        if (errnoCell[0] === EINTR) continue;
+        fail("getdents64", dir);
+      }
+      // struct dirent64: d_ino u64 @0, d_off i64 @8, d_reclen u16 @16, d_type u8 @18, d_name @19.
+      for (let off = 0; off < n;) {
+        const reclen = direntView.getUint16(off + 16, true);
+        if (reclen === 0) break; // cannot happen; guards against an infinite loop
+        const start = off + 19;
+        const limit = off + reclen;
+        let end = start;
+        while (end < limit && buf[end] !== 0) end++;
+        const len = end - start;
+        // Skip "." and "..".
+        if (!(buf[start] === 0x2e && (len === 1 || (len === 2 && buf[start + 1] === 0x2e)))) {
+          out.push({ name: buf.slice(start, end), type: buf[off + 18] });
+        }
+        off = limit;
+      }
+    }
+  } finally {
+    c.close(fd);
+  }
+  return out;
+}
+
+/**
+ * `mkdir(2)` on a string or byte path (mode is filtered by the umask).
+ *
+ * @example
+ * ```ts
+ * import { mkdirBytes } from "./libc.ts";
+ * mkdirBytes(new Uint8Array([0x2f, 0x74, 0x6d, 0x70, 0x2f, 0x64, 0xff]), 0o755); // "/tmp/d\xff"
+ * ```
+ */
+export function mkdirBytes(path: string | Uint8Array, mode = 0o777): void {
+  if (libc().mkdir(cpath(path), mode) !== 0) fail("mkdir", path);
+}
+
+/**
+ * `symlink(2)`: creates `path` as a symlink pointing to `target`; both may be byte strings.
+ *
+ * @example
+ * ```ts
+ * import { symlinkBytes } from "./libc.ts";
+ * symlinkBytes(new Uint8Array([0x78, 0xff]), "/tmp/link-to-x-ff");
+ * ```
+ */
+export function symlinkBytes(target: string | Uint8Array, path: string | Uint8Array): void {
+  if (libc().symlink(cpath(target, 1), cpath(path, 0)) !== 0) fail("symlink", path);
+}
+
+/**
+ * `readlink(2)`: a symlink's target as raw bytes (targets, like names, need not be UTF-8).
+ *
+ * @example
+ * ```ts
+ * import { readlinkBytes } from "./libc.ts";
+ * const target = readlinkBytes("/proc/self/exe");
+ * console.log(target.length);
+ * ```
+ */
+export function readlinkBytes(path: string | Uint8Array): Uint8Array {
+  const c = libc();
+  const p = cpath(path);
+  for (let size = 256;; size *= 4) {
+    const buf = new Uint8Array(size);
+    const n = Number(c.readlink(p, buf, BigInt(size)));
+    if (n < 0) fail("readlink", path);
+    if (n < size) return buf.slice(0, n);
+  }
+}
+
+/**
+ * `link(2)`: creates `path` as a hard link to `existing` (for restoring hard links).
+ *
+ * @example
+ * ```ts
+ * import { linkBytes } from "./libc.ts";
+ * linkBytes("/tmp/a", new Uint8Array([0x2f, 0x74, 0x6d, 0x70, 0x2f, 0xff]));
+ * ```
+ */
+export function linkBytes(existing: string | Uint8Array, path: string | Uint8Array): void {
+  if (libc().link(cpath(existing, 1), cpath(path, 0)) !== 0) fail("link", path);
+}
+
+/**
+ * `rename(2)`: atomically moves `from` to `to`, replacing `to` if it exists.
+ *
+ * @example
+ * ```ts
+ * import { renameBytes } from "./libc.ts";
+ * renameBytes("/tmp/.partial", new Uint8Array([0x2f, 0x74, 0x6d, 0x70, 0x2f, 0xff]));
+ * ```
+ */
+export function renameBytes(from: string | Uint8Array, to: string | Uint8Array): void {
+  if (libc().rename(cpath(from, 1), cpath(to, 0)) !== 0) fail("rename", to);
+}
+
+/**
+ * `unlink(2)`: removes a non-directory (a symlink itself, not its target).
+ *
+ * @example
+ * ```ts
+ * import { unlinkBytes } from "./libc.ts";
+ * unlinkBytes(new Uint8Array([0x2f, 0x74, 0x6d, 0x70, 0x2f, 0xff]));
+ * ```
+ */
+export function unlinkBytes(path: string | Uint8Array): void {
+  if (libc().unlink(cpath(path)) !== 0) fail("unlink", path);
+}
+
+/**
+ * `rmdir(2)`: removes an empty directory.
+ *
+ * @example
+ * ```ts
+ * import { rmdirBytes } from "./libc.ts";
+ * rmdirBytes(new Uint8Array([0x2f, 0x74, 0x6d, 0x70, 0x2f, 0x64, 0xff]));
+ * ```
+ */
+export function rmdirBytes(path: string | Uint8Array): void {
+  if (libc().rmdir(cpath(path)) !== 0) fail("rmdir", path);
+}
+
+/**
+ * `chmod(2)`: sets permission bits (0o7777, not filtered by the umask). Follows symlinks — Linux
+ * has no way to change a symlink's own mode (and it is meaningless), so skip symlinks.
+ *
+ * @example
+ * ```ts
+ * import { chmodBytes } from "./libc.ts";
+ * chmodBytes(new Uint8Array([0x2f, 0x74, 0x6d, 0x70, 0x2f, 0xff]), 0o4755);
+ * ```
+ */
+export function chmodBytes(path: string | Uint8Array, mode: number): void {
+  if (libc().chmod(cpath(path), mode & 0o7777) !== 0) fail("chmod", path);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Special files, ownership, times
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * `mkfifo(3)`: creates a named pipe (mode is filtered by the umask).
+ *
+ * @example
+ * ```ts
+ * import { mkfifo } from "./libc.ts";
+ * mkfifo("/tmp/my.fifo", 0o600);
+ * ```
+ */
+export function mkfifo(path: string | Uint8Array, mode: number): void {
+  if (libc().mkfifo(cpath(path), mode) !== 0) fail("mkfifo", path);
+}
+
+/**
+ * `mknod(2)`: creates a char/block device (needs CAP_MKNOD), FIFO or socket node. `mode` includes
+ * the type bits ({@link S_IF}); `dev` is a glibc `dev_t` as `lstatNs().rdev` returns.
+ *
+ * @example
+ * ```ts
+ * import { makedev, mknod, S_IF } from "./libc.ts";
+ * mknod("/tmp/null2", S_IF.CHR | 0o666, makedev(1, 3)); // as root
+ * ```
+ */
+export function mknod(path: string | Uint8Array, mode: number, dev: bigint | number = 0n): void {
+  if (libc().mknod(cpath(path), mode, BigInt(dev)) !== 0) fail("mknod", path);
+}
+
+/**
+ * `lchown(2)`: changes owner and group of `path` itself, not following a symlink. Pass `-1` to
+ * leave the uid or gid unchanged.
+ *
+ * @example
+ * ```ts
+ * import { lchown } from "./libc.ts";
+ * lchown("/tmp/some-symlink", 1000, 1000); // as root
+ * ```
+ */
+export function lchown(path: string | Uint8Array, uid: number, gid: number): void {
+  if (libc().lchown(cpath(path), uid >>> 0, gid >>> 0) !== 0) fail("lchown", path);
+}
+
+const timesBuf = new BigInt64Array(4);
+
+function putTime(i: number, ns: bigint | null): void {
+  if (ns === null) {
+    timesBuf[i] = 0n;
+    timesBuf[i + 1] = UTIME_OMIT;
+    return;
+  }
+  let s = ns / NS_PER_S;
+  let n = ns % NS_PER_S;
+  if (n < 0n) {
+    n += NS_PER_S;
+    s -= 1n;
+  }
+  timesBuf[i] = s;
+  timesBuf[i + 1] = n;
+}
+
+/**
+ * `utimensat(AT_FDCWD, path, [atime, mtime], noFollow ? AT_SYMLINK_NOFOLLOW : 0)`: sets access and
+ * modification times with nanosecond precision, on a symlink itself when `noFollow` is set. A
+ * `null` time is left unchanged (`UTIME_OMIT`). Times before 1970 (negative) are supported.
+ *
+ * @example
+ * ```ts
+ * import { lstatNs, setTimes } from "./libc.ts";
+ * setTimes("/tmp/link", 1_700_000_000_123_456_789n, 1_700_000_000_987_654_321n, { noFollow: true });
+ * lstatNs("/tmp/link").mtimeNs; // 1700000000987654321n
+ * ```
+ */
+export function setTimes(
+  path: string | Uint8Array,
+  atimeNs: bigint | null,
+  mtimeNs: bigint | null,
+  options: { noFollow?: boolean } = {},
+): void {
+  putTime(0, atimeNs);
+  putTime(2, mtimeNs);
+  const flags = options.noFollow ? AT_SYMLINK_NOFOLLOW : 0;
+  if (libc().utimensat(AT_FDCWD, cpath(path), timesBuf, flags) !== 0) fail("utimensat", path);
+}
+
+// ---------------------------------------------------------------------------------------------
+// File descriptors
+// ---------------------------------------------------------------------------------------------
+
+function openPath(path: string | Uint8Array, flags: number, mode: number): number {
+  const fd = libc().open(cpath(path), flags | O_CLOEXEC, mode);
+  if (fd < 0) fail("open", path);
+  return fd;
+}
+
+/**
+ * Opens a file for reading (`O_RDONLY | O_CLOEXEC`, plus `O_NOFOLLOW` with `noFollow`) and returns
+ * the fd. Close it with {@link closeFd}. Opening a FIFO this way blocks until a writer appears —
+ * check the type first.
+ *
+ * @example
+ * ```ts
+ * import { closeFd, openRead, readFd } from "./libc.ts";
+ * const fd = openRead(new Uint8Array([0x2f, 0x74, 0x6d, 0x70, 0x2f, 0xff])); // "/tmp/\xff"
+ * try {
+ *   const buf = new Uint8Array(65536);
+ *   for (let n; (n = readFd(fd, buf)) > 0;) console.log(buf.subarray(0, n));
+ * } finally {
+ *   closeFd(fd);
+ * }
+ * ```
+ */
+export function openRead(path: string | Uint8Array, options: { noFollow?: boolean } = {}): number {
+  return openPath(path, O_RDONLY | (options.noFollow ? O_NOFOLLOW : 0), 0);
+}
+
+/**
+ * Opens (creating or truncating) a file for writing: `O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC`.
+ * `mode` applies only when the file is created, filtered by the umask.
+ *
+ * @example
+ * ```ts
+ * import { closeFd, openWrite, writeFd } from "./libc.ts";
+ * const fd = openWrite(new Uint8Array([0x2f, 0x74, 0x6d, 0x70, 0x2f, 0xff]), 0o644);
+ * try { writeFd(fd, new TextEncoder().encode("hello")); } finally { closeFd(fd); }
+ * ```
+ */
+export function openWrite(path: string | Uint8Array, mode = 0o666): number {
+  return openPath(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+}
+
+/**
+ * `read(2)` into `buf` (a view's offset is honoured); returns the byte count, 0 at end of file.
+ * Retries on EINTR.
+ *
+ * @example
+ * ```ts
+ * import { closeFd, openRead, readFd } from "./libc.ts";
+ * const fd = openRead("/etc/hostname");
+ * const buf = new Uint8Array(4096);
+ * const n = readFd(fd, buf);
+ * closeFd(fd);
+ * console.log(new TextDecoder().decode(buf.subarray(0, n)));
+ * ```
+ */
+export function readFd(fd: number, buf: Uint8Array): number {
+  const c = libc();
+  for (;;) {
+    const n = Number(c.read(fd, buf, BigInt(buf.byteLength)));
+    if (n >= 0) return n;
+    if (errnoCell[0] !== EINTR) fail("read", `fd ${fd}`);
+  }
+}
+
+/**
+ * Writes all of `buf` with `write(2)`, looping over short writes and EINTR; returns
+ * `buf.byteLength`.
+ *
+ * @example
+ * ```ts
+ * import { closeFd, openWrite, writeFd } from "./libc.ts";
+ * const fd = openWrite("/tmp/out.txt", 0o644);
+ * writeFd(fd, new TextEncoder().encode("data"));
+ * closeFd(fd);
+ * ```
+ */
+export function writeFd(fd: number, buf: Uint8Array): number {
+  const c = libc();
+  let off = 0;
+  while (off < buf.byteLength) {
+    const n = Number(c.write(fd, off === 0 ? buf : buf.subarray(off), BigInt(buf.byteLength - off)));
+    if (n < 0) {
+      if (errnoCell[0] === EINTR) continue;
+      fail("write", `fd ${fd}`);
+    }
+    off += n;
+  }
+  return off;
+}
+
+/**
+ * `close(2)`. EINTR is not retried (on Linux the fd is released regardless).
+ *
+ * @example
+ * ```ts
+ * import { closeFd, openRead } from "./libc.ts";
+ * closeFd(openRead("/etc/hostname"));
+ * ```
+ */
+export function closeFd(fd: number): void {
+  if (libc().close(fd) !== 0 && errnoCell[0] !== EINTR) fail("close", `fd ${fd}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Extended attributes
+// ---------------------------------------------------------------------------------------------
+
+/** Calls a size-probing xattr function: first with size 0, then with a buffer, retrying on ERANGE. */
+function sizedCall(
+  call: (buf: Uint8Array | null, size: number) => number | bigint,
+  syscall: string,
+  path: string | Uint8Array,
+): Uint8Array {
+  for (let attempt = 0;; attempt++) {
+    const need = Number(call(null, 0));
+    if (need < 0) fail(syscall, path);
+    if (need === 0) return new Uint8Array(0);
+    const buf = new Uint8Array(need);
+    const n = Number(call(buf, need));
+    if (n >= 0) return n === need ? buf : buf.slice(0, n);
+    // The attribute grew between the two calls; probe again.
+    if (errnoCell[0] !== ERANGE || attempt >= 8) fail(syscall, path);
+  }
+}
+
+/**
+ * `llistxattr(2)`: the names of a file's extended attributes (symlinks not followed), e.g.
+ * `user.floe`, `security.selinux`, `system.posix_acl_access`. Only namespaces the caller may read
+ * are listed (`trusted.*` needs root). Throws `NotSupported` (ENOTSUP) on filesystems without
+ * xattrs.
+ *
+ * @example
+ * ```ts
+ * import { lgetxattr, llistxattr } from "./libc.ts";
+ * for (const name of llistxattr("/tmp/file")) console.log(name, lgetxattr("/tmp/file", name));
+ * ```
+ */
+export function llistxattr(path: string | Uint8Array): string[] {
+  const c = libc();
+  const p = cpath(path);
+  const list = sizedCall((buf, size) => c.llistxattr(p, buf, BigInt(size)), "llistxattr", path);
+  const names: string[] = [];
+  let start = 0;
+  for (let i = 0; i < list.length; i++) {
+    if (list[i] === 0) {
+      if (i > start) names.push(lossyDecoder.decode(list.subarray(start, i)));
+      start = i + 1;
+    }
+  }
+  return names;
+}
+
+/**
+ * `lgetxattr(2)`: one extended attribute's value (symlinks not followed). A missing attribute
+ * throws with code `ENODATA`.
+ *
+ * @example
+ * ```ts
+ * import { lgetxattr } from "./libc.ts";
+ * const acl = lgetxattr("/srv/data", "system.posix_acl_access");
+ * console.log(acl.length);
+ * ```
+ */
+export function lgetxattr(path: string | Uint8Array, name: string): Uint8Array {
+  const c = libc();
+  const p = cpath(path, 0);
+  const n = cpath(name, 2);
+  return sizedCall((buf, size) => c.lgetxattr(p, n, buf, BigInt(size)), "lgetxattr", path);
+}
+
+/**
+ * `lsetxattr(2)`: sets an extended attribute (symlinks not followed; the kernel refuses `user.*`
+ * on symlinks with EPERM). `flags`: 0 = create or replace, 1 = `XATTR_CREATE`, 2 = `XATTR_REPLACE`.
+ *
+ * @example
+ * ```ts
+ * import { lsetxattr } from "./libc.ts";
+ * lsetxattr("/tmp/file", "user.floe", new TextEncoder().encode("v1"));
+ * ```
+ */
+export function lsetxattr(path: string | Uint8Array, name: string, value: Uint8Array, flags = 0): void {
+  const c = libc();
+  if (c.lsetxattr(cpath(path, 0), cpath(name, 2), value, BigInt(value.byteLength), flags) !== 0) {
+    fail("lsetxattr", path);
+  }
+}

@@ -1,0 +1,484 @@
+/**
+ * Tests for the libc FFI layer, on real files in temporary directories (`/tmp` is ext4 here,
+ * `/dev/shm` tmpfs). Run with `deno test -A plugins/source/fs/libc_test.ts`.
+ *
+ * @module
+ */
+import { assert, assertEquals, assertNotEquals, assertThrows } from "../../../tests/assert.ts";
+import {
+  available,
+  chmodBytes,
+  closeFd,
+  decodeUtf8,
+  displayPath,
+  DT,
+  errnoError,
+  fstatNs,
+  isUtf8,
+  joinBytes,
+  lchown,
+  lgetxattr,
+  linkBytes,
+  llistxattr,
+  lsetxattr,
+  lstatNs,
+  makedev,
+  mkdirBytes,
+  mkfifo,
+  mknod,
+  openRead,
+  openWrite,
+  readDirRaw,
+  readFd,
+  readlinkBytes,
+  renameBytes,
+  rmdirBytes,
+  S_IF,
+  setTimes,
+  splitDev,
+  symlinkBytes,
+  unavailableReason,
+  unlinkBytes,
+  writeFd,
+} from "./libc.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const isRoot = Deno.uid() === 0;
+
+/** Concatenates byte chunks / strings into one byte path. */
+function bytes(...parts: (string | number[])[]): Uint8Array {
+  const chunks = parts.map((p) => typeof p === "string" ? enc.encode(p) : new Uint8Array(p));
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+function withTempDir(fn: (dir: string) => void | Promise<void>, base?: string): () => Promise<void> {
+  return async () => {
+    const dir = Deno.makeTempDirSync({ prefix: "floe-libc-", dir: base });
+    try {
+      await fn(dir);
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  };
+}
+
+function readAll(path: Uint8Array): Uint8Array {
+  const fd = openRead(path);
+  const parts: Uint8Array[] = [];
+  try {
+    const buf = new Uint8Array(7); // small on purpose: exercises the read loop
+    for (let n; (n = readFd(fd, buf)) > 0;) parts.push(buf.slice(0, n));
+  } finally {
+    closeFd(fd);
+  }
+  return bytes(...parts.map((p) => Array.from(p)));
+}
+
+/** Whether `dir`'s filesystem accepts `user.*` xattrs on regular files. */
+function userXattrSupport(dir: string): boolean {
+  if (!available()) return false;
+  const f = Deno.makeTempFileSync({ dir, prefix: "floe-xattr-probe-" });
+  try {
+    lsetxattr(f, "user.floe.probe", new Uint8Array([1]));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    Deno.removeSync(f);
+  }
+}
+
+Deno.test("available() is true with --allow-ffi on Linux x86_64", () => {
+  assert(available(), `unavailable: ${unavailableReason()}`);
+  assertEquals(unavailableReason(), undefined);
+});
+
+Deno.test("available() is false (and does not throw or prompt) without --allow-ffi", async () => {
+  const url = new URL("./libc.ts", import.meta.url).href;
+  const script = `import { available, unavailableReason, lstatNs } from ${JSON.stringify(url)};
+let threw = "";
+try { lstatNs("/"); } catch (e) { threw = e.message; }
+console.log(JSON.stringify({ ok: available(), reason: unavailableReason(), threw }));`;
+  // `deno eval` always has all permissions, so run a script file with read access only.
+  const file = Deno.makeTempFileSync({ prefix: "floe-libc-noffi-", suffix: ".ts" });
+  Deno.writeTextFileSync(file, script);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", "--no-check", "--allow-read", file],
+    stdout: "piped",
+    stderr: "piped",
+  }).output().finally(() => Deno.removeSync(file));
+  assert(out.success, dec.decode(out.stderr));
+  const res = JSON.parse(dec.decode(out.stdout));
+  assertEquals(res.ok, false);
+  assert(String(res.reason).includes("FFI"), res.reason);
+  assert(String(res.threw).includes("libc FFI unavailable"), res.threw);
+});
+
+Deno.test(
+  "a file named bad\\xffname: create with openWrite/writeFd, list, lstat and read back",
+  withTempDir((dir) => {
+    const name = bytes("bad", [0xff], "name");
+    const path = joinBytes(dir, name);
+    assertEquals(isUtf8(name), false);
+    const content = enc.encode("hello from a non-UTF-8 name\n".repeat(3));
+
+    const fd = openWrite(path, 0o640);
+    try {
+      assertEquals(writeFd(fd, content), content.length);
+      assertEquals(fstatNs(fd).size, BigInt(content.length));
+    } finally {
+      closeFd(fd);
+    }
+
+    const entries = readDirRaw(dir);
+    assertEquals(entries.length, 1);
+    assertEquals(entries[0].name, name);
+    assertEquals(entries[0].type, DT.REG);
+
+    const st = lstatNs(joinBytes(dir, entries[0].name));
+    assertEquals(st.mode & S_IF.MT, S_IF.REG);
+    assertEquals(st.mode & 0o7777 & ~0o640, 0); // 0o640 filtered by the umask
+    assertEquals(st.size, BigInt(content.length));
+    assertEquals(st.nlink, 1);
+
+    assertEquals(readAll(path), content);
+    // readFd/writeFd honour a view's byteOffset.
+    const big = new Uint8Array(content.length + 10).fill(7);
+    const rfd = openRead(path);
+    try {
+      assertEquals(readFd(rfd, big.subarray(10)), content.length);
+    } finally {
+      closeFd(rfd);
+    }
+    assertEquals(big.subarray(0, 10), new Uint8Array(10).fill(7));
+    assertEquals(big.subarray(10), content);
+    const copy = joinBytes(dir, bytes("copy", [0xfe]));
+    const wfd = openWrite(copy, 0o600);
+    try {
+      writeFd(wfd, big.subarray(10, 15));
+    } finally {
+      closeFd(wfd);
+    }
+    assertEquals(readAll(copy), content.subarray(0, 5));
+    unlinkBytes(copy);
+    assertEquals(readDirRaw(dir).length, 1);
+    // An already NUL-terminated byte path is accepted as is.
+    assertEquals(lstatNs(bytes(dir, "/bad", [0xff], "name", [0])).ino, st.ino);
+    // Deno's own API only sees a lossy name.
+    const lossy = [...Deno.readDirSync(dir)][0].name;
+    assert(lossy.includes("\uFFFD"), lossy);
+    assertEquals(displayPath(name), lossy);
+  }),
+);
+
+Deno.test(
+  "byte paths for restore: mkdirBytes, symlinkBytes, readlinkBytes with non-UTF-8 bytes",
+  withTempDir((dir) => {
+    const sub = joinBytes(dir, bytes("d", [0xc3, 0x28])); // invalid 2-byte sequence
+    mkdirBytes(sub, 0o750);
+    assertEquals(lstatNs(sub).mode & S_IF.MT, S_IF.DIR);
+    const target = bytes("../t", [0xfe, 0x80], "x");
+    const link = joinBytes(sub, bytes("l", [0xff]));
+    symlinkBytes(target, link);
+    assertEquals(readlinkBytes(link), target);
+    assertEquals(lstatNs(link).mode & S_IF.MT, S_IF.LNK);
+    assertEquals(lstatNs(link).size, BigInt(target.length));
+    const top = readDirRaw(dir);
+    assertEquals(top.map((e) => [e.name, e.type]), [[bytes("d", [0xc3, 0x28]), DT.DIR]]);
+    assertEquals(readDirRaw(sub).map((e) => [e.name, e.type]), [[bytes("l", [0xff]), DT.LNK]]);
+    // A long target exercises readlink's buffer growth.
+    const long = "x/".repeat(700) + "end";
+    symlinkBytes(long, `${dir}/long`);
+    assertEquals(dec.decode(readlinkBytes(`${dir}/long`)), long);
+    assertEquals(Deno.readLinkSync(`${dir}/long`), long);
+
+    // Hard link, chmod, rename, unlink, rmdir on byte paths.
+    const f = joinBytes(sub, bytes("f", [0xff]));
+    closeFd(openWrite(f, 0o600));
+    chmodBytes(f, 0o4751);
+    assertEquals(lstatNs(f).mode, S_IF.REG | 0o4751);
+    const hard = joinBytes(dir, bytes("h", [0x80]));
+    linkBytes(f, hard);
+    assertEquals(lstatNs(hard).ino, lstatNs(f).ino);
+    assertEquals(lstatNs(f).nlink, 2);
+    const moved = joinBytes(dir, bytes("m", [0xfe]));
+    renameBytes(hard, moved);
+    assert(assertThrows(() => lstatNs(hard)) instanceof Deno.errors.NotFound);
+    assertEquals(lstatNs(moved).ino, lstatNs(f).ino);
+    unlinkBytes(moved);
+    assertEquals(lstatNs(f).nlink, 1);
+    assertThrows(() => rmdirBytes(sub), "ENOTEMPTY");
+    unlinkBytes(f);
+    unlinkBytes(link);
+    rmdirBytes(sub);
+    assertEquals(readDirRaw(dir).map((e) => dec.decode(e.name)), ["long"]);
+  }),
+);
+
+Deno.test(
+  "readDirRaw agrees with Deno.readDirSync on UTF-8 names and spans several getdents64 buffers",
+  withTempDir((dir) => {
+    const names = new Set<string>();
+    for (let i = 0; i < 3000; i++) {
+      const n = `entry-${i}-${"é".repeat(i % 20)}-${"x".repeat(i % 50)}`;
+      names.add(n);
+      Deno.writeFileSync(`${dir}/${n}`, new Uint8Array(0));
+    }
+    Deno.mkdirSync(`${dir}/a-dir`);
+    Deno.symlinkSync("nowhere", `${dir}/a-link`);
+    names.add("a-dir").add("a-link");
+    const raw = readDirRaw(dir);
+    assertEquals(raw.length, names.size);
+    const got = new Map(raw.map((e) => [decodeUtf8(e.name), e.type]));
+    assert(!got.has(".") && !got.has(".."));
+    for (const e of Deno.readDirSync(dir)) {
+      const t = got.get(e.name);
+      assert(t !== undefined, `missing ${e.name}`);
+      assertEquals(t, e.isDirectory ? DT.DIR : e.isSymlink ? DT.LNK : DT.REG);
+    }
+    assertEquals(readDirRaw(`${dir}/a-dir`), []);
+  }),
+);
+
+Deno.test(
+  "mkfifo creates a FIFO; mknod creates a char device (root)",
+  withTempDir((dir) => {
+    mkfifo(`${dir}/p`, 0o600);
+    const st = Deno.lstatSync(`${dir}/p`);
+    assert(st.isFifo);
+    assertEquals(lstatNs(`${dir}/p`).mode, S_IF.FIFO | 0o600);
+    assertEquals(readDirRaw(dir)[0].type, DT.FIFO);
+    const e = assertThrows(() => mkfifo(`${dir}/p`, 0o600), "EEXIST: file exists: ");
+    assert(e instanceof Deno.errors.AlreadyExists);
+
+    mknod(`${dir}/p2`, S_IF.FIFO | 0o644, 0);
+    assert(Deno.lstatSync(`${dir}/p2`).isFifo);
+
+    if (!isRoot) return console.log("  (not root: mknod char device skipped)");
+    try {
+      mknod(`${dir}/null`, S_IF.CHR | 0o666, makedev(1, 3));
+    } catch (err) {
+      if (err instanceof Deno.errors.PermissionDenied) return console.log("  (no CAP_MKNOD: skipped)");
+      throw err;
+    }
+    const dst = Deno.lstatSync(`${dir}/null`);
+    assert(dst.isCharDevice);
+    assertEquals(lstatNs(`${dir}/null`).rdev, makedev(1, 3));
+    assertEquals(BigInt(dst.rdev ?? -1), makedev(1, 3));
+    // A big major/minor pair survives the glibc dev_t encoding both ways.
+    mknod(`${dir}/blk`, S_IF.BLK | 0o600, makedev(259, 70000));
+    assertEquals(splitDev(lstatNs(`${dir}/blk`).rdev), [259, 70000]);
+    assert(Deno.lstatSync(`${dir}/blk`).isBlockDevice);
+  }),
+);
+
+Deno.test({
+  name: "lchown on a symlink changes the link, not the target (root)",
+  ignore: !isRoot,
+  fn: withTempDir((dir) => {
+    Deno.writeFileSync(`${dir}/target`, enc.encode("t"));
+    Deno.symlinkSync("target", `${dir}/link`);
+    lchown(`${dir}/link`, 1234, 5678);
+    const l = lstatNs(`${dir}/link`);
+    assertEquals([l.uid, l.gid], [1234, 5678]);
+    const t = Deno.statSync(`${dir}/link`); // follows → the target
+    assertEquals([t.uid, t.gid], [0, 0]);
+    // -1 leaves a field unchanged.
+    lchown(`${dir}/link`, -1, 42);
+    const l2 = lstatNs(`${dir}/link`);
+    assertEquals([l2.uid, l2.gid], [1234, 42]);
+    // Byte paths work too.
+    lchown(joinBytes(dir, enc.encode("link")), 7, 7);
+    assertEquals(lstatNs(`${dir}/link`).uid, 7);
+  }),
+});
+
+Deno.test(
+  "setTimes with noFollow sets a symlink's own times with ns precision",
+  withTempDir((dir) => {
+    Deno.writeFileSync(`${dir}/target`, enc.encode("t"));
+    Deno.symlinkSync("target", `${dir}/link`);
+    const before = lstatNs(`${dir}/target`);
+    const atime = 1_600_000_000_123_456_789n;
+    const mtime = 1_700_000_000_987_654_321n;
+    setTimes(`${dir}/link`, atime, mtime, { noFollow: true });
+    const l = lstatNs(`${dir}/link`);
+    assertEquals(l.mtimeNs, mtime);
+    assertEquals(l.atimeNs, atime);
+    const t = lstatNs(`${dir}/target`);
+    assertEquals(t.mtimeNs, before.mtimeNs);
+
+    // Without noFollow the target changes.
+    setTimes(`${dir}/link`, atime, 1_000_000_001n, { noFollow: false });
+    assertEquals(lstatNs(`${dir}/target`).mtimeNs, 1_000_000_001n);
+    assertEquals(lstatNs(`${dir}/link`).mtimeNs, mtime);
+
+    // null = UTIME_OMIT; negative (pre-1970) times keep their sub-second part.
+    setTimes(`${dir}/target`, null, -1_500_000_000n);
+    const t2 = lstatNs(`${dir}/target`);
+    assertEquals(t2.atimeNs, atime);
+    assertEquals(t2.mtimeNs, -1_500_000_000n);
+    assertEquals(Deno.lstatSync(`${dir}/target`).mtime?.getTime(), -1500);
+
+    // Byte path with a non-UTF-8 name.
+    const bad = joinBytes(dir, bytes([0xff]));
+    closeFd(openWrite(bad, 0o600));
+    setTimes(bad, 5n, 999_999_999n, { noFollow: true });
+    assertEquals([lstatNs(bad).atimeNs, lstatNs(bad).mtimeNs], [5n, 999_999_999n]);
+  }),
+);
+
+for (const base of ["/tmp", "/dev/shm"]) {
+  Deno.test(
+    `lstatNs agrees with Deno.lstatSync and has sub-second ctime (${base})`,
+    withTempDir(async (dir) => {
+      let subSecond = 0;
+      for (let i = 0; i < 5; i++) {
+        Deno.writeFileSync(`${dir}/f${i}`, enc.encode("x".repeat(i * 1000)));
+        const ns = lstatNs(`${dir}/f${i}`);
+        const d = Deno.lstatSync(`${dir}/f${i}`);
+        if (ns.ctimeNs % 1_000_000_000n !== 0n) subSecond++;
+        // Deno gives ctime in whole seconds, mtime in ms.
+        assertEquals(Number(ns.ctimeNs / 1_000_000_000n) * 1000, d.ctime?.getTime());
+        assertEquals(Number(ns.mtimeNs / 1_000_000n), d.mtime?.getTime());
+        assertEquals(Number(ns.atimeNs / 1_000_000n), d.atime?.getTime());
+        assertEquals(
+          [ns.ino, ns.dev, ns.nlink, ns.mode, ns.uid, ns.gid, ns.size, ns.blocks, ns.rdev],
+          [d.ino, d.dev, d.nlink, d.mode, d.uid, d.gid, d.size, d.blocks, d.rdev].map((v, j) =>
+            j >= 2 && j <= 5 ? v : BigInt(v ?? -1)
+          ),
+        );
+        await new Promise((r) => setTimeout(r, 3));
+      }
+      assert(subSecond >= 4, `only ${subSecond}/5 ctimes had a sub-second part`);
+      // Directories and symlinks too.
+      Deno.symlinkSync("f1", `${dir}/ln`);
+      assertEquals(lstatNs(`${dir}/ln`).mode & S_IF.MT, S_IF.LNK);
+      assertEquals(lstatNs(dir).mode & S_IF.MT, S_IF.DIR);
+      assertEquals(lstatNs(dir).nlink, Deno.lstatSync(dir).nlink);
+    }, base),
+  );
+
+  const xattrs = userXattrSupport(base);
+  Deno.test({
+    name: `xattr round trip user.floe (${base})${xattrs ? "" : " — fs lacks user xattrs, skipped"}`,
+    ignore: !xattrs,
+    fn: withTempDir((dir) => {
+      const f = joinBytes(dir, bytes("x", [0xff]));
+      closeFd(openWrite(f, 0o600));
+      assertEquals(llistxattr(f).filter((n) => n.startsWith("user.")), []);
+      const value = new Uint8Array([0, 1, 2, 255, 0, 42]);
+      lsetxattr(f, "user.floe", value);
+      lsetxattr(f, "user.empty", new Uint8Array(0));
+      const big = new Uint8Array(3000).map((_, i) => i & 0xff);
+      lsetxattr(f, "user.big", big);
+      assertEquals(llistxattr(f).filter((n) => n.startsWith("user.")).sort(), [
+        "user.big",
+        "user.empty",
+        "user.floe",
+      ]);
+      assertEquals(lgetxattr(f, "user.floe"), value);
+      assertEquals(lgetxattr(f, "user.empty"), new Uint8Array(0));
+      assertEquals(lgetxattr(f, "user.big"), big);
+      // Replace, then XATTR_CREATE on an existing name fails with EEXIST.
+      lsetxattr(f, "user.floe", enc.encode("v2"));
+      assertEquals(dec.decode(lgetxattr(f, "user.floe")), "v2");
+      assert(assertThrows(() => lsetxattr(f, "user.floe", value, 1)) instanceof Deno.errors.AlreadyExists);
+      const e = assertThrows(() => lgetxattr(f, "user.missing"), "ENODATA");
+      assertEquals((e as unknown as { code: string }).code, "ENODATA");
+      // user.* is not allowed on symlinks: EPERM → PermissionDenied, and the target is untouched.
+      Deno.symlinkSync("x", `${dir}/ln`);
+      const pe = assertThrows(() => lsetxattr(`${dir}/ln`, "user.floe", value), "EPERM");
+      assert(pe instanceof Deno.errors.PermissionDenied);
+    }),
+  });
+}
+
+Deno.test("errors carry the errno name, the path, and map to Deno.errors classes", () => {
+  const missing = bytes("/tmp/floe-definitely-missing-", [0xff]);
+  const e = assertThrows(() => lstatNs(missing));
+  assert(e instanceof Deno.errors.NotFound);
+  assertEquals(e.message, "ENOENT: no such file or directory: /tmp/floe-definitely-missing-\uFFFD");
+  const fields = e as unknown as { code: string; errno: number; syscall: string; path: string };
+  assertEquals([fields.code, fields.errno, fields.syscall], ["ENOENT", 2, "statx"]);
+
+  assert(assertThrows(() => readDirRaw("/etc/hostname"), "ENOTDIR") instanceof Deno.errors.NotADirectory);
+  assert(assertThrows(() => openRead("/nonexistent/x")) instanceof Deno.errors.NotFound);
+  assert(assertThrows(() => mkdirBytes("/tmp")) instanceof Deno.errors.AlreadyExists);
+  assert(errnoError(13, "open", "/x") instanceof Deno.errors.PermissionDenied);
+  assert(errnoError(1, "open", "/x") instanceof Deno.errors.PermissionDenied);
+  assertEquals(errnoError(13, "open", "/x").message, "EACCES: permission denied: /x");
+  assertEquals(errnoError(9999, "open", "/x").message, "E9999: errno 9999: /x");
+  assertThrows(() => readFd(-1, new Uint8Array(1)), "EBADF");
+  // Interior NUL bytes are refused rather than silently truncating the path.
+  assert(assertThrows(() => lstatNs("/tmp\0/etc")) instanceof TypeError);
+  assert(assertThrows(() => lstatNs(bytes("/tmp", [0], "x"))) instanceof TypeError);
+});
+
+Deno.test("isUtf8 / decodeUtf8 are strict", () => {
+  assert(isUtf8(new Uint8Array(0)));
+  assert(isUtf8(enc.encode("plain-ascii.txt")));
+  assert(isUtf8(enc.encode("héllo wörld 日本 🎉")));
+  assert(isUtf8(enc.encode("a".repeat(100) + "é")));
+  assert(!isUtf8(new Uint8Array([0x62, 0x61, 0x64, 0xff])));
+  assert(!isUtf8(new Uint8Array([0xc0, 0xaf]))); // overlong "/"
+  assert(!isUtf8(new Uint8Array([0xed, 0xa0, 0x80]))); // UTF-16 surrogate
+  assert(!isUtf8(new Uint8Array([0xe6, 0x97]))); // truncated
+  assert(!isUtf8(new Uint8Array([0xf4, 0x90, 0x80, 0x80]))); // > U+10FFFF
+  assertEquals(decodeUtf8(enc.encode("日本")), "日本");
+  assertEquals(decodeUtf8(new Uint8Array([0xff])), null);
+  // A BOM is kept, not stripped: names must round-trip exactly.
+  assertEquals(decodeUtf8(new Uint8Array([0xef, 0xbb, 0xbf, 0x61])), "\uFEFFa");
+});
+
+Deno.test("makedev/splitDev and joinBytes", () => {
+  assertEquals(makedev(1, 3), 259n);
+  assertEquals(makedev(8, 1), 2049n);
+  assertEquals(splitDev(makedev(4095, 255)), [4095, 255]);
+  assertEquals(splitDev(makedev(0xfffff, 0xfffff)), [0xfffff, 0xfffff]);
+  assertEquals(Number(makedev(...splitDev(Deno.lstatSync("/").dev))), Deno.lstatSync("/").dev);
+  assertEquals(joinBytes("/a/", enc.encode("b")), enc.encode("/a/b"));
+  assertEquals(joinBytes(enc.encode("/a\0"), enc.encode("b")), enc.encode("/a/b"));
+  assertNotEquals(joinBytes("/a", enc.encode("b")), enc.encode("/ab"));
+});
+
+Deno.test(
+  "POSIX ACLs round-trip as system.posix_acl_access xattrs",
+  withTempDir((dir) => {
+    // struct posix_acl_xattr: u32 version (2), then {u16 tag, u16 perm, u32 id} entries, sorted by tag.
+    const entries: [number, number, number][] = [
+      [0x01, 6, 0xffffffff], // USER_OBJ rw-
+      [0x02, 4, 1000], // USER 1000 r--
+      [0x04, 4, 0xffffffff], // GROUP_OBJ r--
+      [0x10, 5, 0xffffffff], // MASK r-x
+      [0x20, 0, 0xffffffff], // OTHER ---
+    ];
+    const acl = new Uint8Array(4 + 8 * entries.length);
+    const v = new DataView(acl.buffer);
+    v.setUint32(0, 2, true);
+    entries.forEach(([tag, perm, id], i) => {
+      v.setUint16(4 + i * 8, tag, true);
+      v.setUint16(6 + i * 8, perm, true);
+      v.setUint32(8 + i * 8, id, true);
+    });
+    const f = joinBytes(dir, bytes("acl", [0xff]));
+    closeFd(openWrite(f, 0o644));
+    try {
+      lsetxattr(f, "system.posix_acl_access", acl);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotSupported) return console.log("  (fs without POSIX ACLs: skipped)");
+      throw e;
+    }
+    assert(llistxattr(f).includes("system.posix_acl_access"));
+    assertEquals(lgetxattr(f, "system.posix_acl_access"), acl);
+    // The kernel mirrors USER_OBJ / MASK / OTHER into the mode bits.
+    assertEquals(lstatNs(f).mode & 0o777, 0o650);
+  }),
+);

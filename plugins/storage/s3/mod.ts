@@ -1,0 +1,510 @@
+/**
+ * `s3`: a repository in an S3 bucket (AWS or any S3-compatible store: MinIO, Ceph RGW, Swift s3api…).
+ *
+ * Uses `@aws-sdk/client-s3`, loaded lazily on first use so that floe starts fast when S3 is not used.
+ * One client per storage, keep-alive connections. Credentials come from explicit options, else from the
+ * SDK's standard chain (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`, `AWS_PROFILE`
+ * and the shared config/credentials files, …). Objects above `multipartThreshold` go up as multipart
+ * uploads. The SDK's own retries are off by default (`sdkMaxAttempts: 1`): wrap the storage in
+ * `retry` (plugins/storage/retry) so that retries know about `create` puts.
+ *
+ * @example
+ * ```ts
+ * import s3 from "./mod.ts";
+ * const storage = s3({ bucket: "backups", prefix: "host1", endpoint: "http://127.0.0.1:9000" });
+ * await storage.create();
+ * await storage.put("config", new TextEncoder().encode("{}"));
+ * await storage.close?.();
+ * ```
+ * @module
+ */
+import {
+  API_VERSION,
+  type CallOptions,
+  type ObjectInfo,
+  StorageError,
+  type StoragePlugin,
+} from "../../../core/contracts.ts";
+import type { S3Client } from "@aws-sdk/client-s3";
+
+/** Options of the s3 storage. */
+export interface Options {
+  /** The bucket. */
+  bucket: string;
+  /** A key prefix inside the bucket (no leading or trailing `/` needed), e.g. `floe/host1`. */
+  prefix?: string;
+  /** A custom endpoint, e.g. `http://127.0.0.1:9000`; AWS when absent. */
+  endpoint?: string;
+  /** Region; default `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's, else `us-east-1`. */
+  region?: string;
+  /** Path-style addressing (`host/bucket/key`); default true when `endpoint` is given, else false. */
+  forcePathStyle?: boolean;
+  /** Access key id; overrides the SDK's credential chain (needs `secretAccessKey`). */
+  accessKeyId?: string;
+  /** Secret access key, with `accessKeyId`. */
+  secretAccessKey?: string;
+  /** Session token, with `accessKeyId`. */
+  sessionToken?: string;
+  /** A profile of the shared config/credentials files; default `AWS_PROFILE`. */
+  profile?: string;
+  /** Requests callers keep in flight, and the parallel part uploads of one multipart upload (default 8). */
+  concurrency?: number;
+  /** Objects larger than this many bytes are uploaded in parts (default 64 MiB). */
+  multipartThreshold?: number;
+  /** Size of one multipart part in bytes (default 16 MiB; S3 needs at least 5 MiB but for the last part). */
+  partSize?: number;
+  /** Attempts the SDK itself makes per request (default 1: retries belong to floe's `retry` wrapper). */
+  sdkMaxAttempts?: number;
+  /**
+   * Use `If-None-Match: *` for `put(…, {create: true})` (default true). Stores that answer it with 501
+   * (Swift s3api, older MinIO/Ceph) are detected on first use and get a non-atomic check-then-put,
+   * and `capabilities.atomicCreate` turns false.
+   */
+  conditionalWrites?: boolean;
+  /** Milliseconds to wait for a connection (default 10 000). */
+  connectTimeoutMs?: number;
+  /** Milliseconds of socket inactivity before a request fails as transient (default 120 000). */
+  requestTimeoutMs?: number;
+}
+
+/** Defaults of the s3 storage. */
+export const defaults: Required<
+  Pick<
+    Options,
+    | "concurrency"
+    | "multipartThreshold"
+    | "partSize"
+    | "sdkMaxAttempts"
+    | "connectTimeoutMs"
+    | "requestTimeoutMs"
+  >
+> = {
+  concurrency: 8,
+  multipartThreshold: 64 * 1024 * 1024,
+  partSize: 16 * 1024 * 1024,
+  sdkMaxAttempts: 1,
+  connectTimeoutMs: 10_000,
+  requestTimeoutMs: 120_000,
+};
+
+const NOT_FOUND = new Set(["NoSuchKey", "NotFound", "NoSuchBucket", "NoSuchUpload"]);
+const AUTH = new Set([
+  "InvalidAccessKeyId",
+  "SignatureDoesNotMatch",
+  "AccessDenied",
+  "InvalidToken",
+  "ExpiredToken",
+  "TokenRefreshRequired",
+  "CredentialsProviderError",
+  "InvalidClientTokenId",
+  "AuthorizationHeaderMalformed",
+]);
+const TRANSIENT = new Set([
+  "SlowDown",
+  "ServiceUnavailable",
+  "InternalError",
+  "RequestTimeout",
+  "RequestTimeoutException",
+  "Throttling",
+  "ThrottlingException",
+  "TooManyRequestsException",
+  "TimeoutError",
+  "RequestTimeTooSkewed",
+]);
+const NET_CODES = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EAI_AGAIN",
+  "ENOTFOUND",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ERR_STREAM_PREMATURE_CLOSE",
+  "UND_ERR_SOCKET",
+]);
+
+/** What `$metadata` and friends look like on an SDK error. */
+interface SdkError {
+  name?: string;
+  code?: string;
+  message?: string;
+  Code?: string;
+  $metadata?: { httpStatusCode?: number };
+  $response?: { statusCode?: number };
+}
+
+function isAbort(e: unknown, signal?: AbortSignal): boolean {
+  if (signal?.aborted) return true;
+  const err = e as SdkError;
+  return err?.name === "AbortError" && !!signal?.aborted;
+}
+
+/** Decides the StorageError code of an SDK or network error (exported for tests). */
+export function classify(e: unknown): StorageError["code"] {
+  const err = e as SdkError;
+  const name = err?.name ?? "";
+  const code = err?.code ?? err?.Code ?? "";
+  const status = err?.$metadata?.httpStatusCode ?? err?.$response?.statusCode;
+  if (NOT_FOUND.has(name) || NOT_FOUND.has(code) || status === 404) return "not-found";
+  if (name === "PreconditionFailed" || status === 412) return "exists";
+  if (AUTH.has(name) || AUTH.has(code) || status === 401 || status === 403) return "auth";
+  if (TRANSIENT.has(name) || TRANSIENT.has(code) || NET_CODES.has(code)) return "transient";
+  if (name === "NotImplemented" || status === 501) return "permanent";
+  if (status !== undefined && (status >= 500 || status === 429 || status === 408)) return "transient";
+  if (status === undefined) {
+    // No HTTP answer at all: a reset, a timeout, a truncated or unparsable body.
+    if (
+      e instanceof TypeError ||
+      /socket|network|reset|aborted|premature|timeout|ECONN|EPIPE/i.test(err?.message ?? "")
+    ) {
+      return "transient";
+    }
+    if (/Deserializ|char '|Unexpected end|XML/i.test(err?.message ?? "")) return "transient";
+  }
+  return "permanent";
+}
+
+/**
+ * Builds an s3 storage.
+ *
+ * @example
+ * ```ts
+ * import s3 from "./mod.ts";
+ * const storage = s3({ bucket: "my-backups" }); // AWS, credentials from the environment
+ * console.log(storage.location); // s3:my-backups
+ * ```
+ */
+export default function s3(options: Options): StoragePlugin {
+  if (!options?.bucket) throw new Error("s3 storage: option 'bucket' is required");
+  const bucket = options.bucket;
+  const prefix = (options.prefix ?? "").replace(/^\/+/, "").replace(/\/+$/, "");
+  const keyPrefix = prefix ? `${prefix}/` : "";
+  const endpoint = options.endpoint?.replace(/\/+$/, "");
+  const forcePathStyle = options.forcePathStyle ?? !!endpoint;
+  const concurrency = Math.max(1, options.concurrency ?? defaults.concurrency);
+  const threshold = Math.max(1, options.multipartThreshold ?? defaults.multipartThreshold);
+  const partSize = Math.max(1, options.partSize ?? defaults.partSize);
+  let conditional = options.conditionalWrites ?? true;
+  const location = `s3:${endpoint ? `${endpoint}/` : ""}${bucket}${prefix ? `/${prefix}` : ""}`;
+  const secrets = [options.secretAccessKey, options.sessionToken, Deno.env.get("AWS_SECRET_ACCESS_KEY")]
+    .filter((s): s is string => !!s && s.length >= 4);
+
+  type Sdk = typeof import("@aws-sdk/client-s3");
+  let loaded: Promise<{ sdk: Sdk; client: S3Client }> | undefined;
+  const load = () =>
+    loaded ??= (async () => {
+      const sdk = await import("@aws-sdk/client-s3");
+      const region = options.region ?? Deno.env.get("AWS_REGION") ?? Deno.env.get("AWS_DEFAULT_REGION") ??
+        "us-east-1";
+      const credentials = options.accessKeyId
+        ? {
+          accessKeyId: options.accessKeyId,
+          secretAccessKey: options.secretAccessKey ?? "",
+          ...(options.sessionToken ? { sessionToken: options.sessionToken } : {}),
+        }
+        : undefined;
+      const client = new sdk.S3Client({
+        region,
+        ...(endpoint ? { endpoint } : {}),
+        forcePathStyle,
+        ...(credentials ? { credentials } : {}),
+        ...(options.profile ? { profile: options.profile } : {}),
+        maxAttempts: options.sdkMaxAttempts ?? defaults.sdkMaxAttempts,
+        requestChecksumCalculation: "WHEN_REQUIRED",
+        responseChecksumValidation: "WHEN_REQUIRED",
+        requestHandler: {
+          connectionTimeout: options.connectTimeoutMs ?? defaults.connectTimeoutMs,
+          requestTimeout: options.requestTimeoutMs ?? defaults.requestTimeoutMs,
+          httpAgent: { keepAlive: true, maxSockets: Math.max(50, concurrency * 2) },
+          httpsAgent: { keepAlive: true, maxSockets: Math.max(50, concurrency * 2) },
+        },
+      });
+      return { sdk, client };
+    })();
+
+  const scrub = (text: string) => secrets.reduce((t, s) => t.split(s).join("***"), text);
+
+  function fail(e: unknown, what: string, signal?: AbortSignal): never {
+    if (e instanceof StorageError) throw e;
+    if (isAbort(e, signal)) throw signal?.reason ?? e;
+    const code = classify(e);
+    const err = e as SdkError;
+    const name = err?.name ?? "Error";
+    const status = err?.$metadata?.httpStatusCode;
+    const detail = `${name}${status ? ` (HTTP ${status})` : ""}`;
+    let message: string;
+    switch (code) {
+      case "auth":
+        message =
+          `${location}: access refused for ${what}: ${detail}; check the credentials for this location`;
+        break;
+      case "not-found":
+        message = name === "NoSuchBucket"
+          ? `${location}: bucket ${JSON.stringify(bucket)} does not exist (${what})`
+          : `${location}: ${what}: no such object`;
+        break;
+      case "exists":
+        message = `${location}: ${what}: already exists`;
+        break;
+      default:
+        message = `${location}: ${what}: ${detail}: ${scrub(err?.message ?? String(e))}`;
+    }
+    throw new StorageError(code, message, { cause: e });
+  }
+
+  const checkName = (name: string) => {
+    if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(name)) {
+      throw new StorageError("permanent", `invalid object name ${JSON.stringify(name)}`);
+    }
+  };
+
+  async function readBody(body: unknown, expected: number | undefined, what: string): Promise<Uint8Array> {
+    const b = body as { transformToByteArray?: () => Promise<Uint8Array> } | undefined;
+    const out = b?.transformToByteArray ? await b.transformToByteArray() : new Uint8Array(0);
+    if (expected !== undefined && out.length !== expected) {
+      throw new StorageError(
+        "transient",
+        `${location}: ${what}: short body (${out.length} of ${expected} bytes)`,
+      );
+    }
+    return out;
+  }
+
+  /** Throws `exists` when the object is there. */
+  async function headAbsent(key: string, name: string, signal?: AbortSignal) {
+    const { sdk, client } = await load();
+    try {
+      await client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
+    } catch (e) {
+      if (classify(e) === "not-found") return;
+      fail(e, name, signal);
+    }
+    throw new StorageError("exists", `${location}: ${name}: already exists`);
+  }
+
+  async function putMultipart(
+    key: string,
+    name: string,
+    data: Uint8Array,
+    create: boolean,
+    signal?: AbortSignal,
+  ) {
+    const { sdk, client } = await load();
+    // A cheap early refusal; stores honouring If-None-Match on CompleteMultipartUpload make it atomic.
+    if (create) await headAbsent(key, name, signal);
+    const started = await client.send(new sdk.CreateMultipartUploadCommand({ Bucket: bucket, Key: key }), {
+      abortSignal: signal,
+    });
+    const uploadId = started.UploadId!;
+    try {
+      const count = Math.ceil(data.length / partSize);
+      const parts: { PartNumber: number; ETag: string }[] = new Array(count);
+      let next = 0;
+      const worker = async () => {
+        while (next < count) {
+          const i = next++;
+          signal?.throwIfAborted();
+          const body = data.subarray(i * partSize, Math.min(data.length, (i + 1) * partSize));
+          const r = await client.send(
+            new sdk.UploadPartCommand({
+              Bucket: bucket,
+              Key: key,
+              UploadId: uploadId,
+              PartNumber: i + 1,
+              Body: body,
+              ContentLength: body.length,
+            }),
+            { abortSignal: signal },
+          );
+          parts[i] = { PartNumber: i + 1, ETag: r.ETag! };
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+      await client.send(
+        new sdk.CompleteMultipartUploadCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts },
+          ...(create && conditional ? { IfNoneMatch: "*" } : {}),
+        }),
+        { abortSignal: signal },
+      );
+    } catch (e) {
+      await client.send(new sdk.AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }))
+        .catch(() => {});
+      throw e;
+    }
+  }
+
+  return {
+    kind: "storage",
+    name: "s3",
+    apiVersion: API_VERSION,
+    location,
+    capabilities: {
+      maxObjectSize: Math.min(5 * 1024 ** 4, partSize * 10_000),
+      get atomicCreate() {
+        return conditional;
+      },
+      concurrency,
+    },
+
+    async create(opts?: CallOptions) {
+      opts?.signal?.throwIfAborted();
+      const { sdk, client } = await load();
+      try {
+        await client.send(new sdk.HeadBucketCommand({ Bucket: bucket }), { abortSignal: opts?.signal });
+        return;
+      } catch (e) {
+        if (classify(e) !== "not-found") fail(e, `bucket ${bucket}`, opts?.signal);
+      }
+      try {
+        const region = await client.config.region();
+        await client.send(
+          new sdk.CreateBucketCommand({
+            Bucket: bucket,
+            ...(region && region !== "us-east-1" && !endpoint
+              ? { CreateBucketConfiguration: { LocationConstraint: region as never } }
+              : {}),
+          }),
+          { abortSignal: opts?.signal },
+        );
+      } catch (e) {
+        const name = (e as SdkError)?.name;
+        if (name === "BucketAlreadyOwnedByYou") return;
+        fail(e, `create bucket ${bucket}`, opts?.signal);
+      }
+    },
+
+    async put(name, data, opts) {
+      opts?.signal?.throwIfAborted();
+      checkName(name);
+      const key = keyPrefix + name;
+      try {
+        if (data.length > threshold) {
+          await putMultipart(key, name, data, !!opts?.create, opts?.signal);
+          return;
+        }
+        const { sdk, client } = await load();
+        const send = (ifNoneMatch: boolean) =>
+          client.send(
+            new sdk.PutObjectCommand({
+              Bucket: bucket,
+              Key: key,
+              Body: data,
+              ContentLength: data.length,
+              ...(ifNoneMatch ? { IfNoneMatch: "*" } : {}),
+            }),
+            { abortSignal: opts?.signal },
+          );
+        if (!opts?.create) return void await send(false);
+        if (conditional) {
+          try {
+            return void await send(true);
+          } catch (e) {
+            const err = e as SdkError;
+            if (err?.name !== "NotImplemented" && err?.$metadata?.httpStatusCode !== 501) throw e;
+            conditional = false; // the store does not do conditional writes: check, then put
+          }
+        }
+        await headAbsent(key, name, opts.signal);
+        await send(false);
+      } catch (e) {
+        fail(e, name, opts?.signal);
+      }
+    },
+
+    async get(name, opts) {
+      opts?.signal?.throwIfAborted();
+      checkName(name);
+      const key = keyPrefix + name;
+      const { sdk, client } = await load();
+      const range = opts?.range;
+      if (range && range.length <= 0) {
+        await this.stat(name, opts);
+        return new Uint8Array(0);
+      }
+      try {
+        const r = await client.send(
+          new sdk.GetObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            ...(range ? { Range: `bytes=${range.offset}-${range.offset + range.length - 1}` } : {}),
+          }),
+          { abortSignal: opts?.signal },
+        );
+        return await readBody(r.Body, r.ContentLength, name);
+      } catch (e) {
+        const err = e as SdkError;
+        if (range && (err?.name === "InvalidRange" || err?.$metadata?.httpStatusCode === 416)) {
+          return new Uint8Array(0); // the offset is at or past the end
+        }
+        fail(e, name, opts?.signal);
+      }
+    },
+
+    async stat(name, opts) {
+      opts?.signal?.throwIfAborted();
+      checkName(name);
+      const { sdk, client } = await load();
+      try {
+        const r = await client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: keyPrefix + name }), {
+          abortSignal: opts?.signal,
+        });
+        return { name, size: r.ContentLength ?? 0 };
+      } catch (e) {
+        fail(e, name, opts?.signal);
+      }
+    },
+
+    async *list(listPrefix, opts): AsyncIterable<ObjectInfo> {
+      const { sdk, client } = await load();
+      let token: string | undefined;
+      do {
+        opts?.signal?.throwIfAborted();
+        let r;
+        try {
+          r = await client.send(
+            new sdk.ListObjectsV2Command({
+              Bucket: bucket,
+              Prefix: keyPrefix + listPrefix,
+              ...(token ? { ContinuationToken: token } : {}),
+            }),
+            { abortSignal: opts?.signal },
+          );
+        } catch (e) {
+          fail(e, `list ${listPrefix || "/"}`, opts?.signal);
+        }
+        for (const o of r.Contents ?? []) {
+          if (!o.Key?.startsWith(keyPrefix)) continue;
+          yield { name: o.Key.slice(keyPrefix.length), size: o.Size ?? 0 };
+        }
+        token = r.IsTruncated ? r.NextContinuationToken : undefined;
+      } while (token);
+    },
+
+    async delete(name, opts) {
+      opts?.signal?.throwIfAborted();
+      checkName(name);
+      const { sdk, client } = await load();
+      try {
+        await client.send(new sdk.DeleteObjectCommand({ Bucket: bucket, Key: keyPrefix + name }), {
+          abortSignal: opts?.signal,
+        });
+      } catch (e) {
+        if (classify(e) === "not-found" && (e as SdkError)?.name !== "NoSuchBucket") return;
+        fail(e, name, opts?.signal);
+      }
+    },
+
+    async close() {
+      if (!loaded) return;
+      const { client } = await loaded;
+      loaded = undefined;
+      client.destroy();
+    },
+  };
+}

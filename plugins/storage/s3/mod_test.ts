@@ -1,0 +1,159 @@
+/**
+ * Tests of the s3 storage against a real S3 API: Swift's s3api on a throw-away Swift node.
+ *
+ * @example
+ * ```sh
+ * deno test --allow-all plugins/storage/s3/mod_test.ts
+ * ```
+ * @module
+ */
+import s3, { classify, type Options } from "./mod.ts";
+import { parseS3Location } from "./location.ts";
+import { parseLocation } from "../location.ts";
+import { storageConformance } from "../../../tests/storage/conformance.ts";
+import { sharedSwift, stopSharedSwift, swiftMissing } from "../../../tests/fixtures/servers/swift.ts";
+import { assert, assertEquals, assertRejects } from "../../../tests/assert.ts";
+import { StorageError } from "../../../core/contracts.ts";
+
+const missing = swiftMissing();
+if (missing) console.warn(`skipping s3 tests against Swift: ${missing}`);
+const ignore = !!missing;
+
+let buckets = 0;
+async function storageOn(extra: Partial<Options> = {}) {
+  const swift = await sharedSwift();
+  return s3({
+    bucket: `floe-s3-${Date.now().toString(36)}-${++buckets}`,
+    prefix: "repo/one",
+    endpoint: swift.s3Endpoint,
+    region: swift.region,
+    accessKeyId: swift.accessKey,
+    secretAccessKey: swift.secretKey,
+    ...extra,
+  });
+}
+
+function bytes(n: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed * 2654435761 >>> 0;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+Deno.test("s3 location parsing", () => {
+  assertEquals(parseS3Location("s3:http://127.0.0.1:9000/bkt/a/b"), {
+    storage: "s3",
+    options: { endpoint: "http://127.0.0.1:9000", bucket: "bkt", prefix: "a/b" },
+  });
+  assertEquals(parseS3Location("s3:https://s3.example.com/bkt"), {
+    storage: "s3",
+    options: { endpoint: "https://s3.example.com", bucket: "bkt" },
+  });
+  assertEquals(parseS3Location("s3:bkt/floe/"), {
+    storage: "s3",
+    options: { bucket: "bkt", prefix: "floe" },
+  });
+  assertEquals(parseLocation("s3:bkt"), { storage: "s3", options: { bucket: "bkt" } });
+  assertEquals(s3({ bucket: "b", prefix: "p", endpoint: "http://h:1" }).location, "s3:http://h:1/b/p");
+});
+
+Deno.test("s3 error classification", () => {
+  assertEquals(classify({ name: "NoSuchKey", $metadata: { httpStatusCode: 404 } }), "not-found");
+  assertEquals(classify({ name: "SignatureDoesNotMatch", $metadata: { httpStatusCode: 403 } }), "auth");
+  assertEquals(classify({ name: "SlowDown", $metadata: { httpStatusCode: 503 } }), "transient");
+  assertEquals(classify({ name: "Unknown", $metadata: { httpStatusCode: 429 } }), "transient");
+  assertEquals(classify(Object.assign(new Error("socket hang up"), { code: "ECONNRESET" })), "transient");
+  assertEquals(classify({ name: "InvalidArgument", $metadata: { httpStatusCode: 400 } }), "permanent");
+});
+
+storageConformance("s3 (Swift s3api)", async () => ({ storage: await storageOn() }), { ignore });
+
+Deno.test({
+  name: "s3: multipart upload path, forced with a small threshold",
+  ignore,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const storage = await storageOn({ multipartThreshold: 1024 * 1024, partSize: 5 * 1024 * 1024 });
+    try {
+      await storage.create();
+      const data = bytes(11 * 1024 * 1024 + 123, 5);
+      await storage.put("data/mp/big", data);
+      assertEquals((await storage.stat("data/mp/big")).size, data.length);
+      assertEquals(await storage.get("data/mp/big"), data);
+      assertEquals(
+        await storage.get("data/mp/big", { range: { offset: 5 * 1024 * 1024 - 10, length: 20 } }),
+        data.subarray(5 * 1024 * 1024 - 10, 5 * 1024 * 1024 + 10),
+      );
+      const e = await assertRejects(() => storage.put("data/mp/big", data, { create: true }), StorageError);
+      assertEquals(e.code, "exists");
+      const listed = [];
+      for await (const o of storage.list("data/mp/")) listed.push(o);
+      assertEquals(listed, [{ name: "data/mp/big", size: data.length }]);
+    } finally {
+      await storage.close?.();
+    }
+  },
+});
+
+Deno.test({
+  name: "s3: wrong credentials are auth errors without the secret",
+  ignore,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const secret = "not-the-right-secret-1234";
+    const storage = await storageOn({ secretAccessKey: secret });
+    try {
+      for (
+        const call of [
+          () => storage.create(),
+          () => storage.put("keys/k", bytes(10)),
+          () => storage.get("keys/k"),
+        ]
+      ) {
+        const e = await assertRejects(call, StorageError);
+        assertEquals(e.code, "auth", e.message);
+        assert(!e.message.includes(secret), e.message);
+        assert(e.message.includes(storage.location), e.message);
+      }
+      const wrongKey = await storageOn({ accessKeyId: "nobody:none", secretAccessKey: secret });
+      const e = await assertRejects(() => wrongKey.stat("keys/k"), StorageError);
+      assertEquals(e.code, "auth", e.message);
+      assert(!e.message.includes(secret), e.message);
+      await wrongKey.close?.();
+    } finally {
+      await storage.close?.();
+    }
+  },
+});
+
+Deno.test({
+  name: "s3: a missing bucket is not-found with a clear message",
+  ignore,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const storage = await storageOn();
+    try {
+      const e = await assertRejects(() => storage.get("config"), StorageError);
+      assertEquals(e.code, "not-found");
+      assert(/bucket|no such object/.test(e.message), e.message);
+    } finally {
+      await storage.close?.();
+    }
+  },
+});
+
+Deno.test({
+  name: "s3: stop the Swift node",
+  ignore,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () => stopSharedSwift(),
+});
