@@ -149,17 +149,34 @@ export async function backup(options: BackupOptions): Promise<BackupResult> {
 
   const known = (id: string) => pending.has(id) || catalog.hasBlob(id);
 
+  const inflight = new Set<Promise<void>>();
+  let failure: unknown = null;
+  const WINDOW = 8;
+
+  /** Hashes, dedups and starts encoding a blob; at most {@link WINDOW} encodes run at once. */
   async function saveBlob(type: "data" | "tree", data: Uint8Array): Promise<string> {
+    if (failure) throw failure;
     const id = repo.hasher.id(data);
     if (known(id)) return id;
     pending.add(id);
-    const blob = await repo.encodeBlob(type, id, data, compress);
-    if (type === "data") summary.data_blobs++;
-    else summary.tree_blobs++;
-    summary.data_added += blob.length;
-    summary.data_added_raw += data.length;
-    await packer.add(blob);
+    const raw = data.length;
+    const p: Promise<void> = repo.encodeBlob(type, id, data, compress).then(async (blob) => {
+      if (type === "data") summary.data_blobs++;
+      else summary.tree_blobs++;
+      summary.data_added += blob.length;
+      summary.data_added_raw += raw;
+      await packer.add(blob);
+    }).catch((e) => {
+      failure ??= e;
+    }).finally(() => inflight.delete(p));
+    inflight.add(p);
+    while (inflight.size >= WINDOW) await Promise.race(inflight);
     return id;
+  }
+
+  async function drain(): Promise<void> {
+    while (inflight.size) await Promise.race(inflight);
+    if (failure) throw failure;
   }
 
   async function loadOld(subtree: string | undefined): Promise<Map<string, Node> | null> {
@@ -323,6 +340,7 @@ export async function backup(options: BackupOptions): Promise<BackupResult> {
   if (!stack.length) await push("/", null);
   while (stack.length) await finalize(stack.pop()!);
 
+  await drain();
   await packer.flush();
   signal?.throwIfAborted();
   const index: IndexFile = { version: 1, packs: packer.packs };

@@ -388,19 +388,43 @@ export class Repository {
   // Blobs and packs
   // ---------------------------------------------------------------------------------------------
 
-  /** Compresses (when it helps) and seals one blob whose id is already known. */
-  async encodeBlob(type: BlobType, id: string, plain: Uint8Array, compress = true): Promise<EncodedBlob> {
-    let body = plain;
+  /**
+   * Compresses (when it helps) and seals one blob whose id is already known. `plain` is consumed before
+   * this returns (built-in transforms copy synchronously; asynchronous third-party ones get a copy), so
+   * the caller may reuse its buffer at once and keep several encodes in flight.
+   */
+  encodeBlob(type: BlobType, id: string, plain: Uint8Array, compress = true): Promise<EncodedBlob> {
+    const rawLength = plain.length;
+    let body: Uint8Array | Promise<Uint8Array> = plain;
     let compressed = false;
     if (compress && this.compression && plain.length > 64) {
-      const c = await this.compression.encode(plain);
-      if (c.length < plain.length - (plain.length >>> 5)) {
+      const c = this.compression.encode(plain);
+      if (c instanceof Promise) {
+        const copy = plain.slice();
+        body = c.then((out) => {
+          if (out.length < rawLength - (rawLength >>> 5)) {
+            compressed = true;
+            return out;
+          }
+          return copy;
+        });
+      } else if (c.length < rawLength - (rawLength >>> 5)) {
         body = c;
         compressed = true;
       }
     }
-    const sealed = await this.cipher.encode(body, { associatedData: blobAad(type, id) });
-    return { id, type, compressed, length: sealed.length, rawLength: plain.length, sealed };
+    const aad = blobAad(type, id);
+    const sealed = body instanceof Promise
+      ? body.then((b) => this.cipher.encode(b, { associatedData: aad }))
+      : this.cipher.encode(body, { associatedData: aad });
+    return Promise.resolve(sealed).then((bytes) => ({
+      id,
+      type,
+      compressed,
+      length: bytes.length,
+      rawLength,
+      sealed: bytes,
+    }));
   }
 
   /** Opens a sealed blob and checks its id; throws {@link IntegrityError} when it was altered. */

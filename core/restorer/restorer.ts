@@ -18,7 +18,7 @@ import type { Repository } from "../repository/repository.ts";
 import type { Node } from "../repository/types.ts";
 import { TreeLoader } from "../trees.ts";
 import { compileGlobs } from "../globs.ts";
-import { platform } from "../platform.ts";
+import { platform } from "../platform/mod.ts";
 
 /** What to do with files already in the target. */
 export type OverwriteMode = "always" | "if-changed" | "never";

@@ -83,35 +83,32 @@ export default function local(options: Options): StoragePlugin {
       return Promise.resolve();
     },
 
-    put(name, data, opts) {
+    async put(name, data, opts) {
       opts?.signal?.throwIfAborted();
       checkName(name);
       const path = full(name);
       const dir = path.slice(0, path.lastIndexOf("/"));
       const tmp = `${dir}/.tmp-${Deno.pid}-${++tmpCounter}-${name.slice(name.lastIndexOf("/") + 1)}`;
       try {
-        try {
-          Deno.mkdirSync(dir, { recursive: true });
-        } catch (e) {
-          if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-        }
-        const f = Deno.openSync(tmp, { write: true, createNew: true, mode: 0o644 });
+        await Deno.mkdir(dir, { recursive: true });
+        // Asynchronous writes and fsync run off the main thread, so packing goes on meanwhile.
+        const f = await Deno.open(tmp, { write: true, createNew: true, mode: 0o644 });
         try {
           let off = 0;
-          while (off < data.length) off += f.writeSync(data.subarray(off));
-          f.syncSync();
+          while (off < data.length) off += await f.write(data.subarray(off));
+          await f.sync();
         } finally {
           f.close();
         }
         if (opts?.create) {
           // link() fails when the target exists: an atomic create-if-absent.
           try {
-            Deno.linkSync(tmp, path);
+            await Deno.link(tmp, path);
           } finally {
-            Deno.removeSync(tmp);
+            await Deno.remove(tmp);
           }
         } else {
-          Deno.renameSync(tmp, path);
+          await Deno.rename(tmp, path);
         }
         fsyncDir(dir);
       } catch (e) {
@@ -120,7 +117,6 @@ export default function local(options: Options): StoragePlugin {
         } catch { /* already gone */ }
         mapError(e, name);
       }
-      return Promise.resolve();
     },
 
     get(name, opts) {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { assert, assertEquals, assertNotEquals, assertThrows } from "../../../tests/assert.ts";
+import { assert, assertEquals, assertNotEquals, assertThrows } from "../../tests/assert.ts";
 import {
   available,
   chmodBytes,

@@ -1,0 +1,210 @@
+import { assert, assertEquals } from "../../tests/assert.ts";
+import { newEngine, randomBytes, tempDir } from "../../tests/helpers.ts";
+import { Engine } from "../engine.ts";
+import { loadPlugin } from "../registry.ts";
+import type { IndexFile, Snapshot } from "../repository/types.ts";
+import { Catalog } from "./catalog.ts";
+import { syncCatalog } from "./sync.ts";
+
+const snapshot = (time: string, tree: string): Snapshot => ({
+  version: 1,
+  time,
+  host: "h",
+  username: "u",
+  paths: ["/a", "/b"],
+  tags: ["t1"],
+  tree,
+  source: "fs",
+  program_version: "0.1.0",
+});
+
+Deno.test("catalog: snapshots, blobs and trees round trip (in memory and on disk)", async () => {
+  const dir = await tempDir("floe-catalog-");
+  try {
+    for (const path of [":memory:", `${dir.path}/sub/catalog.db`]) {
+      const c = Catalog.open(path);
+      const index: IndexFile = {
+        version: 1,
+        packs: [{
+          id: "aa".repeat(32),
+          size: 1000,
+          blobs: [
+            { id: "01".repeat(32), type: "data", offset: 0, length: 100, rawLength: 80, compressed: false },
+            { id: "02".repeat(32), type: "tree", offset: 100, length: 200, rawLength: 500, compressed: true },
+          ],
+        }],
+      };
+      c.transaction(() => c.addIndex("ii".repeat(32), index));
+      assert(c.hasBlob("01".repeat(32)));
+      assert(!c.hasBlob("03".repeat(32)));
+      assertEquals(c.lookupBlob("02".repeat(32)), { ...index.packs[0].blobs[1], pack: "aa".repeat(32) });
+      assertEquals(c.lookupBlob("03".repeat(32)), undefined);
+      assertEquals(c.indexIds(), new Set(["ii".repeat(32)]));
+      assertEquals(c.indexStats(), { blobs: 2, packs: 1, rawBytes: 580, storedBytes: 300 });
+      assertEquals([...c.allBlobs()].map((b) => b.id), ["01".repeat(32), "02".repeat(32)]);
+
+      const s1 = snapshot("2024-02-01T10:00:00.000+01:00", "t1");
+      const s2 = snapshot("2024-01-01T10:00:00.000+01:00", "t2");
+      c.addSnapshot("s1", s1);
+      c.addSnapshot("s2", s2);
+      const list = c.snapshots();
+      assertEquals(list.map((s) => s.id), ["s2", "s1"], "oldest first");
+      assertEquals(list[1].snapshot, s1);
+      assertEquals(list[1].timeMs, Date.parse(s1.time));
+      c.removeSnapshot("s2");
+      assertEquals(c.snapshotIds(), new Set(["s1"]));
+
+      const tree = { nodes: [{ name: "x", type: "file" as const, mode: 0o644, mtime: 5 }] };
+      c.putTree("t1", JSON.stringify(tree));
+      assertEquals(c.getTree("t1"), tree);
+      assertEquals(c.getTree("t9"), undefined);
+      c.setMeta("k", "v");
+      assertEquals(c.getMeta("k"), "v");
+      c.clearIndex();
+      assert(!c.hasBlob("01".repeat(32)));
+      c.close();
+    }
+    // Reopened from disk, the data is still there.
+    const c = Catalog.open(`${dir.path}/sub/catalog.db`);
+    assertEquals(c.snapshotIds(), new Set(["s1"]));
+    assertEquals(c.getMeta("k"), "v");
+    c.close();
+  } finally {
+    await dir.cleanup();
+  }
+});
+
+async function backupDir(engine: Engine, path: string) {
+  const source = await loadPlugin("source", "fs", { paths: [path] });
+  return await engine.backup(source);
+}
+
+Deno.test("catalog: syncCatalog picks up new index and snapshot files and forgets removed ones", async () => {
+  const dir = await tempDir("floe-catalog-");
+  try {
+    const data = `${dir.path}/data`;
+    Deno.mkdirSync(data);
+    Deno.writeFileSync(`${data}/a.bin`, randomBytes(300_000, 1));
+    const writer = await newEngine(dir.path);
+    const reader = await Engine.open({
+      location: `${dir.path}/repo`,
+      password: "test-password",
+      catalogPath: `${dir.path}/cache2/catalog.db`,
+    });
+    try {
+      assertEquals(reader.snapshots().length, 0);
+      const r1 = await backupDir(writer, data);
+      let res = await syncCatalog(reader.repo, reader.catalog);
+      assertEquals(res.indexAdded, 1);
+      assertEquals(res.snapshotsAdded, 1);
+      assertEquals(reader.snapshots().map((s) => s.id), [r1.snapshotId]);
+      // Every blob of the writer's catalog is now known to the reader.
+      for (const b of writer.catalog.allBlobs()) assertEquals(reader.catalog.lookupBlob(b.id), b);
+
+      // Nothing new: nothing read.
+      res = await syncCatalog(reader.repo, reader.catalog);
+      assertEquals([res.indexAdded, res.snapshotsAdded, res.snapshotsRemoved], [0, 0, 0]);
+
+      Deno.writeFileSync(`${data}/b.bin`, randomBytes(200_000, 2));
+      const r2 = await backupDir(writer, data);
+      res = await syncCatalog(reader.repo, reader.catalog);
+      assertEquals([res.indexAdded, res.snapshotsAdded], [1, 1]);
+      assertEquals(reader.snapshots().map((s) => s.id).sort(), [r1.snapshotId, r2.snapshotId].sort());
+
+      // A snapshot file removed (forget) is forgotten.
+      await writer.repo.storage.delete(`snapshots/${r1.snapshotId}`);
+      res = await syncCatalog(reader.repo, reader.catalog);
+      assertEquals(res.snapshotsRemoved, 1);
+      assertEquals(reader.snapshots().map((s) => s.id), [r2.snapshotId]);
+
+      // An index file removed: the index is re-read and its blobs forgotten.
+      const indexIds = await writer.repo.listIds("index");
+      const second = writer.catalog.indexIds();
+      assertEquals(second.size, 2);
+      const idx = await writer.repo.loadIndex(indexIds[0]);
+      await writer.repo.storage.delete(`index/${indexIds[0]}`);
+      res = await syncCatalog(reader.repo, reader.catalog);
+      assert(res.rebuiltIndex);
+      assertEquals(reader.catalog.indexIds(), new Set([indexIds[1]]));
+      for (const p of idx.packs) {
+        for (const b of p.blobs) assert(!reader.catalog.hasBlob(b.id), "stale blob survived");
+      }
+    } finally {
+      await writer.close();
+      await reader.close();
+    }
+  } finally {
+    await dir.cleanup();
+  }
+});
+
+Deno.test("catalog: a catalog of another repository is emptied on sync", async () => {
+  const dir = await tempDir("floe-catalog-");
+  try {
+    const catalogPath = `${dir.path}/shared/catalog.db`;
+    const data = `${dir.path}/data`;
+    Deno.mkdirSync(data);
+    Deno.writeTextFileSync(`${data}/f`, "hello");
+    const one = await Engine.init({ location: `${dir.path}/r1`, password: "pw", catalogPath });
+    await backupDir(one, data);
+    await one.close();
+    const two = await Engine.init({ location: `${dir.path}/r2`, password: "pw", catalogPath });
+    try {
+      assertEquals(two.snapshots().length, 0);
+      assertEquals(two.catalog.indexStats().blobs, 0);
+    } finally {
+      await two.close();
+    }
+  } finally {
+    await dir.cleanup();
+  }
+});
+
+Deno.test("catalog: a deleted catalog is rebuilt by Engine.open; ls and restore still work", async () => {
+  const dir = await tempDir("floe-catalog-");
+  try {
+    const data = `${dir.path}/data`;
+    Deno.mkdirSync(`${data}/sub`, { recursive: true });
+    const big = randomBytes(700_000, 3);
+    Deno.writeFileSync(`${data}/sub/big.bin`, big);
+    Deno.writeTextFileSync(`${data}/small.txt`, "small");
+    const engine = await newEngine(dir.path);
+    const { snapshotId } = await backupDir(engine, data);
+    const paths: string[] = [];
+    for await (const e of engine.ls(engine.resolveSnapshot("latest"), data)) paths.push(e.path);
+    await engine.close();
+
+    for (const suffix of ["", "-wal", "-shm"]) {
+      try {
+        Deno.removeSync(`${dir.path}/cache/catalog.db${suffix}`);
+      } catch { /* not there */ }
+    }
+    const reopened = await Engine.open({
+      location: `${dir.path}/repo`,
+      password: "test-password",
+      catalogPath: `${dir.path}/cache/catalog.db`,
+    });
+    try {
+      assertEquals(reopened.snapshots().map((s) => s.id), [snapshotId]);
+      const snap = reopened.resolveSnapshot(snapshotId.slice(0, 10));
+      const again: string[] = [];
+      for await (const e of reopened.ls(snap, data)) again.push(e.path);
+      assertEquals(again, paths);
+      assertEquals(again, [`${data}/small.txt`, `${data}/sub`, `${data}/sub/big.bin`]);
+      const target = `${dir.path}/out`;
+      await reopened.restore({ snapshot: snap, subpath: data, target });
+      assertEquals(Deno.readFileSync(`${target}/sub/big.bin`), big);
+      assertEquals(Deno.readTextFileSync(`${target}/small.txt`), "small");
+      // rebuildCatalog gives the same result and caches every tree.
+      await reopened.rebuildCatalog();
+      assertEquals(reopened.snapshots().map((s) => s.id), [snapshotId]);
+      const treeCount =
+        (reopened.catalog.db.prepare("SELECT count(*) AS n FROM trees").get() as { n: number }).n;
+      assert(treeCount >= 3, `trees cached: ${treeCount}`);
+    } finally {
+      await reopened.close();
+    }
+  } finally {
+    await dir.cleanup();
+  }
+});
