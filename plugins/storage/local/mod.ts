@@ -74,13 +74,12 @@ export default function local(options: Options): StoragePlugin {
     location: root,
     capabilities: { maxObjectSize: Number.MAX_SAFE_INTEGER, atomicCreate: true, concurrency },
 
-    create() {
+    async create() {
       try {
-        Deno.mkdirSync(root, { recursive: true });
+        await Deno.mkdir(root, { recursive: true });
       } catch (e) {
         mapError(e, root);
       }
-      return Promise.resolve();
     },
 
     async put(name, data, opts) {
@@ -119,21 +118,23 @@ export default function local(options: Options): StoragePlugin {
       }
     },
 
-    get(name, opts) {
+    // deno-lint-ignore require-await
+    async get(name, opts) {
       opts?.signal?.throwIfAborted();
       checkName(name);
       try {
+        // Synchronous reads: measured faster than async ones for restore's many small range reads.
         const f = Deno.openSync(full(name), { read: true });
         try {
           let offset = 0;
           let length: number;
+          const size = f.statSync().size;
           if (opts?.range) {
             offset = opts.range.offset;
-            const size = f.statSync().size;
             length = Math.max(0, Math.min(opts.range.length, size - offset));
             f.seekSync(offset, Deno.SeekMode.Start);
           } else {
-            length = f.statSync().size;
+            length = size;
           }
           const out = new Uint8Array(length);
           let got = 0;
@@ -145,7 +146,7 @@ export default function local(options: Options): StoragePlugin {
           if (got !== length) {
             throw new StorageError("transient", `${name}: short read (${got} of ${length})`);
           }
-          return Promise.resolve(out);
+          return out;
         } finally {
           f.close();
         }
@@ -155,13 +156,13 @@ export default function local(options: Options): StoragePlugin {
       }
     },
 
-    stat(name, opts) {
+    async stat(name, opts) {
       opts?.signal?.throwIfAborted();
       checkName(name);
       try {
-        const st = Deno.statSync(full(name));
+        const st = await Deno.stat(full(name));
         if (!st.isFile) throw new Deno.errors.NotFound(name);
-        return Promise.resolve({ name, size: st.size });
+        return { name, size: st.size };
       } catch (e) {
         mapError(e, name);
       }
@@ -203,15 +204,14 @@ export default function local(options: Options): StoragePlugin {
       }
     },
 
-    delete(name, opts) {
+    async delete(name, opts) {
       opts?.signal?.throwIfAborted();
       checkName(name);
       try {
-        Deno.removeSync(full(name));
+        await Deno.remove(full(name));
       } catch (e) {
         if (!(e instanceof Deno.errors.NotFound)) mapError(e, name);
       }
-      return Promise.resolve();
     },
   };
 }
