@@ -19,7 +19,11 @@ function run(cmd: string, args: string[], env?: Record<string, string>): boolean
 }
 
 function installed(pkg: string): boolean {
-  const r = new Deno.Command("dpkg-query", { args: ["-W", "-f=${Status}", pkg], stdout: "piped", stderr: "null" })
+  const r = new Deno.Command("dpkg-query", {
+    args: ["-W", "-f=${Status}", pkg],
+    stdout: "piped",
+    stderr: "null",
+  })
     .outputSync();
   return new TextDecoder().decode(r.stdout).includes("install ok installed");
 }

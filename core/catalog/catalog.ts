@@ -44,10 +44,40 @@ export class Catalog {
   /** Opens (creating) a catalog file. A catalog of an older schema is emptied and rebuilt later. */
   static open(path: string): Catalog {
     if (path !== ":memory:") Deno.mkdirSync(path.slice(0, path.lastIndexOf("/")) || "/", { recursive: true });
+    // Switching a new database to WAL can fail with "database is locked" without waiting for the busy
+    // timeout when another process does the same: retry for a while.
+    for (let attempt = 0;; attempt++) {
+      try {
+        return Catalog.#open(path);
+      } catch (e) {
+        if (attempt >= 100 || !/database is locked|SQLITE_BUSY/i.test(String((e as Error)?.message))) throw e;
+        const until = Date.now() + 20 + Math.random() * 80;
+        while (Date.now() < until) { /* brief synchronous back-off; open is synchronous */ }
+      }
+    }
+  }
+
+  static #open(path: string): Catalog {
     const db = new DatabaseSync(path, { timeout: 30_000 });
+    try {
+      return Catalog.#init(db, path);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+
+  static #init(db: DatabaseSync, path: string): Catalog {
     db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;");
-    const version = (db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
-    if (version !== SCHEMA) {
+    const version = () => (db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
+    if (version() !== SCHEMA) {
+      // Several processes may open a new catalog at once: create the schema in one write transaction,
+      // after checking again under the lock.
+      db.exec("BEGIN IMMEDIATE");
+      if (version() === SCHEMA) {
+        db.exec("COMMIT");
+        return new Catalog(db, path);
+      }
       db.exec(`
         DROP TABLE IF EXISTS blobs; DROP TABLE IF EXISTS index_files; DROP TABLE IF EXISTS snapshots;
         DROP TABLE IF EXISTS trees; DROP TABLE IF EXISTS meta;
@@ -65,6 +95,7 @@ export class Catalog {
         CREATE INDEX snapshots_time ON snapshots(time_ms);
         CREATE TABLE trees (id TEXT PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID;
         PRAGMA user_version = ${SCHEMA};
+        COMMIT;
       `);
     }
     return new Catalog(db, path);

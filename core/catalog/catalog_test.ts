@@ -208,3 +208,33 @@ Deno.test("catalog: a deleted catalog is rebuilt by Engine.open; ls and restore 
     await dir.cleanup();
   }
 });
+
+// Regression: several processes creating the same new catalog at once (cron and a user) used to
+// interleave their schema scripts ("table meta already exists"); the schema is now made in one
+// IMMEDIATE transaction with a re-check.
+Deno.test({
+  name: "catalog: processes opening the same new catalog at once all succeed",
+  fn: async () => {
+    const dir = await tempDir("floe-catalog-race-");
+    try {
+      const script = new URL("../../tests/fixtures/catalog-open.ts", import.meta.url).pathname;
+      const failures: string[] = [];
+      for (let round = 0; round < 3; round++) {
+        const at = Date.now() + 2000;
+        const outs = await Promise.all(Array.from({ length: 6 }, () =>
+          new Deno.Command(Deno.execPath(), {
+            args: ["run", "-A", "--quiet", script, `${dir.path}/r${round}/catalog.db`, String(at)],
+            stdout: "piped",
+            stderr: "piped",
+          }).output()));
+        for (const o of outs) {
+          const text = new TextDecoder().decode(o.stdout).trim();
+          if (text !== "ok") failures.push(text || new TextDecoder().decode(o.stderr));
+        }
+      }
+      assertEquals(failures, []);
+    } finally {
+      await dir.cleanup();
+    }
+  },
+});

@@ -25,8 +25,18 @@
  * @module
  */
 import { API_VERSION, type ObjectInfo, StorageError, type StoragePlugin } from "../../../core/contracts.ts";
-// @ts-types="@types/ssh2"
-import type { Client, ConnectConfig, FileEntryWithStats, SFTPWrapper, Stats } from "ssh2";
+// ssh2's own typings (@types/ssh2) pull in @types/node@18, which would shadow Deno's node types (zstd,
+// node:sqlite) for the whole program; the few shapes used here are declared loosely instead.
+// deno-lint-ignore no-explicit-any
+type Client = any;
+// deno-lint-ignore no-explicit-any
+type ConnectConfig = any;
+// deno-lint-ignore no-explicit-any
+type FileEntryWithStats = any;
+// deno-lint-ignore no-explicit-any
+type SFTPWrapper = any;
+// deno-lint-ignore no-explicit-any
+type Stats = any;
 
 /** Options of the SFTP storage. */
 export interface Options {
@@ -382,8 +392,8 @@ export default function sftp(options: Options): StoragePlugin {
       import("node:crypto"),
       import("node:buffer"),
     ]);
-    const Ssh2Client = (ssh2 as unknown as { Client?: typeof Client }).Client ??
-      (ssh2 as unknown as { default: { Client: typeof Client } }).default.Client;
+    const Ssh2Client = (ssh2 as unknown as { Client?: Client }).Client ??
+      (ssh2 as unknown as { default: { Client: Client } }).default.Client;
     const hostName = knownHostsName(host, port);
     const hmac: Hmac = (salt, text) => crypto.createHmac("sha1", salt).update(text).digest();
     const keys = knownHostKeys(known.text, hostName, hmac);

@@ -1,0 +1,159 @@
+import { assert, assertEquals, assertNotEquals, assertRejects } from "../../tests/assert.ts";
+import { randomBytes } from "../../tests/helpers.ts";
+import type { TransformPlugin } from "../../core/contracts.ts";
+import zstd from "./zstd/mod.ts";
+import gzip from "./gzip/mod.ts";
+import none from "./none/mod.ts";
+import aes from "./aes-256-gcm/mod.ts";
+import chacha from "./chacha20-poly1305/mod.ts";
+
+const text = new TextEncoder().encode("floe ".repeat(10_000));
+const samples: [string, Uint8Array][] = [
+  ["empty", new Uint8Array(0)],
+  ["one byte", new Uint8Array([42])],
+  ["repetitive", text],
+  ["random 1 MiB", randomBytes(1 << 20, 4)],
+];
+
+const compressors: [string, () => TransformPlugin][] = [
+  ["zstd", () => zstd({ level: 3 })],
+  ["gzip", () => gzip({ level: 6 })],
+  ["none", () => none()],
+];
+
+for (const [name, make] of compressors) {
+  Deno.test(`transform ${name}: round trip`, async () => {
+    const t = make();
+    assertEquals(t.kind, "transform");
+    assertEquals(t.id, name);
+    assertEquals(t.role, "compression");
+    for (const [label, data] of samples) {
+      const encoded = await t.encode(data);
+      const decoded = await t.decode(encoded);
+      assertEquals(new Uint8Array(decoded), data, `${name} ${label}`);
+    }
+    if (name !== "none") {
+      assert((await t.encode(text)).length < text.length / 10, `${name} does not compress`);
+    }
+  });
+}
+
+Deno.test("transform zstd/gzip: out-of-range levels are refused", () => {
+  for (const bad of [0, 20, 1.5]) {
+    let threw = false;
+    try {
+      zstd({ level: bad });
+    } catch {
+      threw = true;
+    }
+    assert(threw, `zstd level ${bad}`);
+  }
+  for (const bad of [0, 10]) {
+    let threw = false;
+    try {
+      gzip({ level: bad });
+    } catch {
+      threw = true;
+    }
+    assert(threw, `gzip level ${bad}`);
+  }
+});
+
+const ciphers: [string, (key: Uint8Array) => TransformPlugin][] = [
+  ["aes-256-gcm", (key) => aes({ key })],
+  ["chacha20-poly1305", (key) => chacha({ key })],
+];
+
+const aad = new TextEncoder().encode("blob aad");
+
+for (const [name, make] of ciphers) {
+  const key = randomBytes(32, 77);
+
+  Deno.test(`transform ${name}: round trip, with and without associated data`, async () => {
+    const t = make(key);
+    assertEquals(t.role, "cipher");
+    assertEquals(t.id, name);
+    for (const [label, data] of samples) {
+      const sealed = await t.encode(data, { associatedData: aad });
+      assertEquals(sealed.length, data.length + 28, label);
+      assertEquals(new Uint8Array(await t.decode(sealed, { associatedData: aad })), data, label);
+      const plainSealed = await t.encode(data);
+      assertEquals(new Uint8Array(await t.decode(plainSealed)), data, label);
+    }
+    // Fresh nonce each time.
+    assertNotEquals(await t.encode(text), await t.encode(text));
+  });
+
+  Deno.test(`transform ${name}: flipping any single byte of a small sealed blob is detected`, async () => {
+    const t = make(key);
+    const sealed = await t.encode(randomBytes(100, 5), { associatedData: aad });
+    for (let i = 0; i < sealed.length; i++) {
+      for (const mask of [0x01, 0x80]) {
+        const bad = new Uint8Array(sealed);
+        bad[i] ^= mask;
+        await assertRejects(() => Promise.resolve().then(() => t.decode(bad, { associatedData: aad })));
+      }
+    }
+  });
+
+  Deno.test(`transform ${name}: flipped bytes at sampled positions of a large sealed blob are detected`, async () => {
+    const t = make(key);
+    const sealed = await t.encode(randomBytes(4 << 20, 6), { associatedData: aad });
+    const positions = [
+      0,
+      11,
+      12,
+      13,
+      sealed.length >> 1,
+      sealed.length - 17,
+      sealed.length - 16,
+      sealed.length - 1,
+    ];
+    const rnd = randomBytes(4 * 24, 9);
+    const view = new DataView(rnd.buffer);
+    for (let k = 0; k < 24; k++) positions.push(view.getUint32(k * 4, true) % sealed.length);
+    for (const i of positions) {
+      const bad = new Uint8Array(sealed);
+      bad[i] ^= 0x20;
+      await assertRejects(() => Promise.resolve().then(() => t.decode(bad, { associatedData: aad })));
+    }
+  });
+
+  Deno.test(`transform ${name}: wrong associated data, wrong key and truncation are detected`, async () => {
+    const t = make(key);
+    const data = randomBytes(1000, 8);
+    const sealed = await t.encode(data, { associatedData: aad });
+    const decode = (bytes: Uint8Array, context?: { associatedData?: Uint8Array }, with_ = t) => () =>
+      Promise.resolve().then(() => with_.decode(bytes, context));
+    // Associated data.
+    await assertRejects(decode(sealed, { associatedData: new TextEncoder().encode("blob aaD") }));
+    await assertRejects(decode(sealed));
+    await assertRejects(decode(sealed, { associatedData: new Uint8Array(0) }));
+    const sealedNoAad = await t.encode(data);
+    await assertRejects(decode(sealedNoAad, { associatedData: aad }));
+    // Key.
+    const other = make(randomBytes(32, 78));
+    await assertRejects(decode(sealed, { associatedData: aad }, other));
+    // Truncation: any shorter prefix, a missing head, an empty input.
+    for (const n of [0, 1, 27, 28, 29, sealed.length - 16, sealed.length - 1]) {
+      await assertRejects(decode(sealed.subarray(0, n), { associatedData: aad }));
+    }
+    await assertRejects(decode(sealed.subarray(1), { associatedData: aad }));
+    // An appended byte.
+    const longer = new Uint8Array(sealed.length + 1);
+    longer.set(sealed);
+    await assertRejects(decode(longer, { associatedData: aad }));
+  });
+
+  Deno.test(`transform ${name}: a key that is not 32 bytes is refused`, () => {
+    for (const k of [new Uint8Array(16), new Uint8Array(0), undefined]) {
+      let threw = false;
+      try {
+        make(k as Uint8Array);
+      } catch {
+        threw = true;
+      }
+      assert(threw);
+    }
+  });
+}

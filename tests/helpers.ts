@@ -1,0 +1,114 @@
+/**
+ * Shared helpers for floe's tests: temp dirs, pseudo-random bytes, hashing, an engine on a local
+ * repository and a CLI runner.
+ */
+import { createHash } from "node:crypto";
+import { Engine } from "../core/engine.ts";
+import type { InitOptions } from "../core/repository/repository.ts";
+
+/** Pseudo-random bytes (xorshift32), deterministic for a seed. */
+export function randomBytes(n: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = (seed * 2654435761) >>> 0 || 1;
+  const words = n >>> 2;
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < words; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    view.setUint32(i * 4, x, true);
+  }
+  for (let i = words * 4; i < n; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** SHA-256 hex of bytes. */
+export function sha256(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** Makes a temp dir and returns it with a clean-up. */
+export async function tempDir(
+  prefix = "floe-test-",
+): Promise<{ path: string; cleanup: () => Promise<void> }> {
+  const path = await Deno.makeTempDir({ prefix });
+  return {
+    path,
+    cleanup: async () => {
+      try {
+        await Deno.remove(path, { recursive: true });
+      } catch { /* already gone */ }
+    },
+  };
+}
+
+/** Small chunks and packs keep the tests fast. */
+export const SMALL_REPO: InitOptions = {
+  chunker: { min: 16 * 1024, avg: 64 * 1024, max: 256 * 1024 },
+  packSize: 1024 * 1024,
+};
+
+/** Creates a repository under `dir/repo` with its catalog under `dir/cache` and opens it. */
+export async function newEngine(
+  dir: string,
+  password = "test-password",
+  options: InitOptions = SMALL_REPO,
+): Promise<Engine> {
+  return await Engine.init({
+    location: `${dir}/repo`,
+    password,
+    catalogPath: `${dir}/cache/catalog.db`,
+    ...options,
+  });
+}
+
+/** Result of a CLI run. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  stdoutBytes: Uint8Array;
+}
+
+const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
+
+function denoDir(): string {
+  const explicit = Deno.env.get("DENO_DIR");
+  if (explicit) return explicit;
+  const xdg = Deno.env.get("XDG_CACHE_HOME");
+  return `${xdg || `${Deno.env.get("HOME") ?? "/root"}/.cache`}/deno`;
+}
+
+/** Runs the CLI with the given env (only what is given plus PATH), returning code and output. */
+export async function runCli(
+  args: string[],
+  env: Record<string, string>,
+  options: { cwd?: string; stdin?: "null" | "piped" } = {},
+): Promise<CliResult> {
+  const cmd = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", MAIN, ...args],
+    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", NO_COLOR: "1", DENO_DIR: denoDir(), ...env },
+    clearEnv: true,
+    cwd: options.cwd,
+    stdin: options.stdin ?? "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const out = await cmd.output();
+  const dec = new TextDecoder();
+  return {
+    code: out.code,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+    stdoutBytes: out.stdout,
+  };
+}
