@@ -52,6 +52,7 @@ export default async function backup(
         parent,
         force: !!opts.force,
         noCompression,
+        workers: Deno.env.get("FLOE_WORKERS") ? Number(Deno.env.get("FLOE_WORKERS")) : undefined,
         signal: ac.signal,
       });
     } finally {

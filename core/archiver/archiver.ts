@@ -19,6 +19,7 @@ import type { BackupSummary, IndexFile, Node, Snapshot, Tree } from "../reposito
 import { TreeLoader } from "../trees.ts";
 import { utf8 } from "../encoding.ts";
 import { Packer } from "./packer.ts";
+import { EncoderPool } from "./encoder-pool.ts";
 import type { EngineEvent } from "../events.ts";
 import { formatTime } from "../dates.ts";
 
@@ -42,6 +43,8 @@ export interface BackupOptions {
   force?: boolean;
   /** Skip compression for this run. */
   noCompression?: boolean;
+  /** Compress and seal on this many worker threads (0: on the main thread). Default: one per core. */
+  workers?: number;
   /** Aborts the run; nothing becomes visible. */
   signal?: AbortSignal;
   /** Progress and warnings. */
@@ -107,6 +110,16 @@ export function findParent(catalog: Catalog, host: string, paths: readonly strin
 
 /** Runs one backup. */
 export async function backup(options: BackupOptions): Promise<BackupResult> {
+  const workers = options.workers ?? Math.max(1, navigator.hardwareConcurrency || 2);
+  const pool = workers > 0 ? new EncoderPool(options.repo, workers) : null;
+  try {
+    return await run(options, pool);
+  } finally {
+    pool?.close();
+  }
+}
+
+async function run(options: BackupOptions, pool: EncoderPool | null): Promise<BackupResult> {
   const { repo, catalog, source, signal } = options;
   const emit = options.onEvent ?? (() => {});
   const started = performance.now();
@@ -119,6 +132,9 @@ export async function backup(options: BackupOptions): Promise<BackupResult> {
   const hardlinks = new Map<string, { size: number; mtime: number; content: string[] }>();
   const buf = new Uint8Array(BUFFER_SIZE);
   const compress = !options.noCompression;
+  const encode = pool
+    ? pool.encode.bind(pool)
+    : (type: "data" | "tree", id: string, data: Uint8Array, c: boolean) => repo.encodeBlob(type, id, data, c);
   const summary: BackupSummary = {
     files_new: 0,
     files_changed: 0,
@@ -151,7 +167,7 @@ export async function backup(options: BackupOptions): Promise<BackupResult> {
 
   const inflight = new Set<Promise<void>>();
   let failure: unknown = null;
-  const WINDOW = 8;
+  const WINDOW = pool ? 16 : 8;
 
   /** Hashes, dedups and starts encoding a blob; at most {@link WINDOW} encodes run at once. */
   async function saveBlob(type: "data" | "tree", data: Uint8Array): Promise<string> {
@@ -160,7 +176,7 @@ export async function backup(options: BackupOptions): Promise<BackupResult> {
     if (known(id)) return id;
     pending.add(id);
     const raw = data.length;
-    const p: Promise<void> = repo.encodeBlob(type, id, data, compress).then(async (blob) => {
+    const p: Promise<void> = encode(type, id, data, compress).then(async (blob) => {
       if (type === "data") summary.data_blobs++;
       else summary.tree_blobs++;
       summary.data_added += blob.length;

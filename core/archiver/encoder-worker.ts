@@ -1,0 +1,99 @@
+/**
+ * Worker side of the {@link ./encoder-pool.ts} pool: compresses (when it helps) and seals blobs with the
+ * repository's transforms. Input buffers come in transferred and go back transferred for reuse.
+ *
+ * @example
+ * ```ts
+ * // Started by EncoderPool: new Worker(new URL("./encoder-worker.ts", import.meta.url), { type: "module" })
+ * ```
+ * @module
+ */
+/// <reference lib="deno.worker" />
+import { loadPlugin } from "../registry.ts";
+import type { TransformPlugin } from "../contracts.ts";
+import { decodeHex } from "../encoding.ts";
+
+/** The first message: which transforms, with which key. */
+export interface InitMessage {
+  /** Message kind. */
+  kind: "init";
+  /** Cipher transform id. */
+  cipher: string;
+  /** Encryption key. */
+  key: Uint8Array;
+  /** Compression transform id, or null for none. */
+  compression: string | null;
+  /** Compression options. */
+  compressionOptions: Record<string, unknown>;
+}
+
+/** A blob to encode. */
+export interface JobMessage {
+  /** Message kind. */
+  kind: "job";
+  /** Job number. */
+  job: number;
+  /** Blob type. */
+  type: "data" | "tree";
+  /** Blob id (hex). */
+  id: string;
+  /** The buffer holding the plaintext at [0, length). */
+  buffer: ArrayBuffer;
+  /** Plaintext length. */
+  length: number;
+  /** Try compression. */
+  compress: boolean;
+}
+
+/** The encoded blob, with the input buffer handed back. */
+export interface ResultMessage {
+  /** Job number. */
+  job: number;
+  /** Sealed bytes, or an error message. */
+  sealed?: Uint8Array;
+  /** Whether it was compressed. */
+  compressed?: boolean;
+  /** Error text. */
+  error?: string;
+  /** The input buffer, for reuse. */
+  buffer: ArrayBuffer;
+}
+
+let cipher: TransformPlugin;
+let compression: TransformPlugin | null = null;
+let ready: Promise<void>;
+
+self.onmessage = async (e: MessageEvent<InitMessage | JobMessage>) => {
+  const msg = e.data;
+  if (msg.kind === "init") {
+    ready = (async () => {
+      cipher = await loadPlugin("transform", msg.cipher, { key: msg.key });
+      if (msg.compression) {
+        compression = await loadPlugin("transform", msg.compression, msg.compressionOptions);
+      }
+    })();
+    return;
+  }
+  await ready;
+  const plain = new Uint8Array(msg.buffer, 0, msg.length);
+  try {
+    let body: Uint8Array = plain;
+    let compressed = false;
+    if (msg.compress && compression && msg.length > 64) {
+      const c = await compression.encode(plain);
+      if (c.length < msg.length - (msg.length >>> 5)) {
+        body = c;
+        compressed = true;
+      }
+    }
+    const aad = new Uint8Array(33);
+    aad[0] = msg.type === "tree" ? 1 : 0;
+    aad.set(decodeHex(msg.id), 1);
+    const sealed = await cipher.encode(body, { associatedData: aad });
+    const out: ResultMessage = { job: msg.job, sealed, compressed, buffer: msg.buffer };
+    self.postMessage(out, [msg.buffer, sealed.buffer as ArrayBuffer]);
+  } catch (err) {
+    const out: ResultMessage = { job: msg.job, error: (err as Error).message, buffer: msg.buffer };
+    self.postMessage(out, [msg.buffer]);
+  }
+};
