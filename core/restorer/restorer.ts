@@ -167,6 +167,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   }
 
   const SPARSE_BLOCK = 64 * 1024;
+  const READ_AHEAD = 4;
 
   /** Writes `data` at `pos`, leaving holes for all-zero 64 KiB blocks; returns the new file position. */
   function writeSparse(file: Deno.FsFile, data: Uint8Array, pos: number, filePos: number): number {
@@ -198,11 +199,25 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
     try {
       let pos = 0;
       let filePos = 0;
-      for (const id of node.content ?? []) {
+      const ids = node.content ?? [];
+      const load = (i: number) => {
+        const entry = catalog.lookupBlob(ids[i]);
+        if (!entry) throw new IntegrityError(`blob ${ids[i].slice(0, 12)} of ${dest} is not in the index`);
+        return repo.loadBlob(entry, signal);
+      };
+      // Read ahead a few blobs so decryption overlaps reading and writing.
+      const ahead: Promise<Uint8Array>[] = [];
+      for (let i = 0; i < Math.min(READ_AHEAD, ids.length); i++) ahead.push(load(i));
+      ahead.forEach((p) => p.catch(() => {}));
+      for (let i = 0; i < ids.length; i++) {
         signal?.throwIfAborted();
-        const entry = catalog.lookupBlob(id);
-        if (!entry) throw new IntegrityError(`blob ${id.slice(0, 12)} of ${dest} is not in the index`);
-        const data = await repo.loadBlob(entry, signal);
+        const data = await ahead[i];
+        if (i + READ_AHEAD < ids.length) {
+          const next = load(i + READ_AHEAD);
+          next.catch(() => {});
+          ahead.push(next);
+        }
+        delete ahead[i];
         filePos = writeSparse(file, data, pos, filePos);
         pos += data.length;
         result.bytes += data.length;
