@@ -1,0 +1,227 @@
+/**
+ * Run one command and measure it: wall seconds, user+sys CPU seconds and peak RSS.
+ *
+ * The command runs under GNU `/usr/bin/time -f "%e %U %S %M"` (wrapped in coreutils `timeout`).
+ * `%U`/`%S` include every reaped descendant; `%M` is the `ru_maxrss` of the child tree as the kernel
+ * reports it to `wait4`, i.e. the peak RSS of the *largest single process* in the tree (not a sum).
+ * The tools measured here (restic, borg, floe on deno) each run as one process, so this is their peak.
+ *
+ * @module
+ */
+
+/** A command to run: argv, extra environment and working directory. */
+export interface CommandSpec {
+  /** Program and arguments. */
+  cmd: string[];
+  /** Environment added to the inherited one. */
+  env?: Record<string, string>;
+  /** Working directory. */
+  cwd?: string;
+}
+
+/** The outcome of {@link measure}. */
+export interface Measurement {
+  /** Exit code 0 and not timed out. */
+  ok: boolean;
+  /** Exit code (124 = timed out). */
+  code: number;
+  /** Wall-clock seconds. */
+  wall: number;
+  /** User CPU seconds. */
+  user: number;
+  /** System CPU seconds. */
+  sys: number;
+  /** Peak RSS in KiB (largest process of the tree); NaN when unknown. */
+  rssKiB: number;
+  /** CPU seconds the whole machine spent busy during the command (from /proc/stat; NaN if unknown). */
+  machineCpu: number;
+  /** The last lines of stderr (or stdout) when the command failed. */
+  error?: string;
+}
+
+/**
+ * Busy CPU seconds of the whole machine since boot (user+nice+system+irq+softirq+steal in
+ * /proc/stat, at USER_HZ = 100); NaN when /proc/stat cannot be read.
+ *
+ * @example
+ * ```ts
+ * import { machineBusySeconds } from "./measure.ts";
+ * const before = machineBusySeconds();
+ * // … work …
+ * console.log(machineBusySeconds() - before, "CPU s used by everything");
+ * ```
+ */
+export function machineBusySeconds(): number {
+  try {
+    const f = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal …
+    return (f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] ?? 0)) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+const TIME = "/usr/bin/time";
+
+/**
+ * Whether GNU time is installed at /usr/bin/time.
+ *
+ * @example
+ * ```ts
+ * import { haveGnuTime } from "./measure.ts";
+ * if (!haveGnuTime()) console.log("apt-get install -y time");
+ * ```
+ */
+export function haveGnuTime(): boolean {
+  try {
+    return Deno.statSync(TIME).isFile;
+  } catch {
+    return false;
+  }
+}
+
+function tail(text: string, lines = 6): string {
+  // deno prints coloured errors and a "Stack backtrace:" section; keep the message only.
+  // deno-lint-ignore no-control-regex
+  const plain = text.replace(/\x1b\[[0-9;]*m/g, "").replace(/\n\s*Stack backtrace:[\s\S]*$/, "");
+  return plain.trimEnd().split("\n").slice(-lines).join("\n");
+}
+
+/**
+ * Run `spec` and measure it. stdout/stderr go to `logFile` (appended) when given.
+ *
+ * @example
+ * ```ts
+ * import { measure } from "./measure.ts";
+ * const m = await measure({ cmd: ["sleep", "0.1"] });
+ * console.log(m.wall, m.user + m.sys, m.rssKiB);
+ * ```
+ */
+export async function measure(
+  spec: CommandSpec,
+  opts: { logFile?: string; timeoutSec?: number } = {},
+): Promise<Measurement> {
+  const timeoutSec = opts.timeoutSec ?? 3600;
+  const timeFile = await Deno.makeTempFile({ prefix: "floe-bench-time-" });
+  const gnu = haveGnuTime();
+  const inner = ["timeout", "-k", "10", String(timeoutSec), ...spec.cmd];
+  const argv = gnu ? [TIME, "-o", timeFile, "-f", "%e %U %S %M", ...inner] : inner;
+  const busy0 = machineBusySeconds();
+  const t0 = performance.now();
+  let code = 127;
+  let stdout = "";
+  let stderr = "";
+  try {
+    const out = await new Deno.Command(argv[0], {
+      args: argv.slice(1),
+      env: spec.env,
+      cwd: spec.cwd,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    code = out.code;
+    stdout = new TextDecoder().decode(out.stdout);
+    stderr = new TextDecoder().decode(out.stderr);
+  } catch (e) {
+    stderr = String(e);
+  }
+  const wallFallback = (performance.now() - t0) / 1000;
+  const machineCpu = machineBusySeconds() - busy0;
+  let wall = wallFallback, user = NaN, sys = NaN, rssKiB = NaN;
+  if (gnu) {
+    const lines = (await Deno.readTextFile(timeFile).catch(() => "")).trim().split("\n");
+    const f = (lines.at(-1) ?? "").trim().split(/\s+/).map(Number);
+    if (f.length === 4 && f.every((x) => Number.isFinite(x))) [wall, user, sys, rssKiB] = f;
+  }
+  await Deno.remove(timeFile).catch(() => {});
+  if (opts.logFile) {
+    const header = `\n=== ${new Date().toISOString()} ${spec.cwd ? `(cwd ${spec.cwd}) ` : ""}${
+      spec.cmd.join(" ")
+    }\n--- exit ${code}, wall ${wall}s\n`;
+    await Deno.writeTextFile(opts.logFile, header + stdout + (stderr ? `--- stderr\n${stderr}` : ""), {
+      append: true,
+    });
+  }
+  const ok = code === 0;
+  return {
+    ok,
+    code,
+    wall,
+    user,
+    sys,
+    rssKiB,
+    machineCpu,
+    ...(ok ? {} : { error: code === 124 ? `timed out after ${timeoutSec}s` : tail(stderr || stdout) }),
+  };
+}
+
+/**
+ * Run a short helper command and return its stdout ("" on failure).
+ *
+ * @example
+ * ```ts
+ * import { capture } from "./measure.ts";
+ * console.log(await capture(["uname", "-r"]));
+ * ```
+ */
+export async function capture(cmd: string[], env?: Record<string, string>): Promise<string> {
+  try {
+    const out = await new Deno.Command(cmd[0], {
+      args: cmd.slice(1),
+      env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout).trim();
+    return out.success ? text : "";
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Flush dirty pages (`sync`) before a measured step; the page cache is left warm on purpose.
+ *
+ * @example
+ * ```ts
+ * import { sync } from "./measure.ts";
+ * await sync();
+ * ```
+ */
+export async function sync(): Promise<void> {
+  await capture(["sync"]);
+}
+
+/**
+ * Apparent size in bytes of a directory tree (`du -sb`); NaN when it cannot be measured.
+ *
+ * @example
+ * ```ts
+ * import { duBytes } from "./measure.ts";
+ * console.log(await duBytes("/tmp"));
+ * ```
+ */
+export async function duBytes(path: string): Promise<number> {
+  const out = await capture(["du", "-sb", path]);
+  const n = Number(out.split(/\s+/)[0]);
+  return out && Number.isFinite(n) ? n : NaN;
+}
+
+/**
+ * The machine's load average line from /proc/loadavg.
+ *
+ * @example
+ * ```ts
+ * import { loadAvg } from "./measure.ts";
+ * console.log(loadAvg()); // "0.12 0.30 0.25 1/180 12345"
+ * ```
+ */
+export function loadAvg(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").trim();
+  } catch {
+    return "unknown";
+  }
+}

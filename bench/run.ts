@@ -1,0 +1,567 @@
+/**
+ * Side-by-side benchmark of floe, restic and borg: `deno task bench [options]`.
+ *
+ * Options: `--scale N` (1 ≈ 2 GB), `--only floe,restic,borg`, `--skip-scaling`,
+ * `--workdir DIR` (default /tmp/floe-bench), `--keep`, `--seed N`, `--timeout SECONDS`,
+ * `--floe-main PATH` (another floe CLI entry point, e.g. a second checkout).
+ * See bench/README.md for what is measured and how to read the tables.
+ *
+ * @module
+ */
+
+import { join, resolve } from "node:path";
+import {
+  type DatasetSummary,
+  diffManifests,
+  generateDataset,
+  manifest,
+  type ManifestEntry,
+  mutate,
+  summarize,
+} from "./dataset.ts";
+import {
+  capture,
+  type CommandSpec,
+  duBytes,
+  haveGnuTime,
+  loadAvg,
+  measure,
+  type Measurement,
+  sync,
+} from "./measure.ts";
+import { fmtCount, fmtMiB, fmtRatio, fmtSeconds, ratio, renderTable } from "./table.ts";
+import { ensureApt, FLOE_MAIN, makeTool, type Tool, TOOL_NAMES } from "./tools.ts";
+
+/** A tool name accepted by `--only`. */
+export type ToolName = (typeof TOOL_NAMES)[number];
+
+/** Parsed command line. */
+export interface BenchArgs {
+  /** Dataset scale; 1 ≈ 2 GB. */
+  scale: number;
+  /** Tools to run, in table order. */
+  only: ToolName[];
+  /** Skip the scaling table. */
+  skipScaling: boolean;
+  /** Work directory (created; must be empty or a previous bench work dir). */
+  workdir: string;
+  /** Keep data, repositories and restores afterwards. */
+  keep: boolean;
+  /** Dataset seed. */
+  seed: number;
+  /** Per-command timeout in seconds. */
+  timeout: number;
+  /** floe's CLI entry point (default /work/main/cli/main.ts). */
+  floeMain: string;
+}
+
+const USAGE = `usage: deno task bench [--scale N] [--only floe,restic,borg] [--skip-scaling]
+                       [--workdir DIR] [--keep] [--seed N] [--timeout SECONDS] [--floe-main PATH]`;
+
+/**
+ * Parse the benchmark's command line.
+ *
+ * @example
+ * ```ts
+ * import { parseArgs } from "./run.ts";
+ * const a = parseArgs(["--scale", "0.1", "--only", "restic,borg"]);
+ * console.log(a.scale, a.only); // 0.1 ["restic", "borg"]
+ * ```
+ */
+export function parseArgs(argv: string[]): BenchArgs {
+  const a: BenchArgs = {
+    scale: 1,
+    only: [...TOOL_NAMES],
+    skipScaling: false,
+    workdir: "/tmp/floe-bench",
+    keep: false,
+    seed: 1,
+    timeout: 3600,
+    floeMain: FLOE_MAIN,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].includes("=") ? argv[i].split(/=(.*)/s, 2) : [argv[i], undefined];
+    const value = () => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new Error(`${flag} needs a value\n${USAGE}`);
+      return v;
+    };
+    const num = () => {
+      const n = Number(value());
+      if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} needs a positive number\n${USAGE}`);
+      return n;
+    };
+    switch (flag) {
+      case "--scale":
+        a.scale = num();
+        break;
+      case "--only": {
+        const names = value().split(",").map((s) => s.trim()).filter(Boolean);
+        for (const n of names) {
+          if (!(TOOL_NAMES as readonly string[]).includes(n)) throw new Error(`unknown tool ${n}\n${USAGE}`);
+        }
+        a.only = TOOL_NAMES.filter((t) => names.includes(t));
+        break;
+      }
+      case "--skip-scaling":
+        a.skipScaling = true;
+        break;
+      case "--workdir":
+        a.workdir = value();
+        break;
+      case "--keep":
+        a.keep = true;
+        break;
+      case "--seed":
+        a.seed = Math.floor(num());
+        break;
+      case "--timeout":
+        a.timeout = num();
+        break;
+      case "--floe-main":
+        a.floeMain = resolve(value());
+        break;
+      case "-h":
+      case "--help":
+        console.log(USAGE);
+        Deno.exit(0);
+        break;
+      default:
+        throw new Error(`unknown option ${argv[i]}\n${USAGE}`);
+    }
+  }
+  if (a.only.length === 0) throw new Error(`--only selects no tool\n${USAGE}`);
+  return a;
+}
+
+/** The measured steps, in order. */
+const STEPS = [
+  { id: "init", label: "init" },
+  { id: "initial", label: "initial backup" },
+  { id: "unchanged", label: "unchanged re-backup" },
+  { id: "changed", label: "backup after 1% change" },
+  { id: "restore", label: "restore (empty dir)" },
+  { id: "check", label: "check" },
+] as const;
+type StepId = (typeof STEPS)[number]["id"];
+
+/** floe/restic targets on wall time per step (the brief's goals). */
+const WALL_TARGET: Partial<Record<StepId, number>> = {
+  initial: 0.6,
+  unchanged: 0.5,
+  changed: 0.6,
+  restore: 0.7,
+};
+const RSS_TARGET = 1.0;
+const REPO_TARGET = 1.0;
+
+interface StepResult extends Measurement {
+  /** `du -sb` of the repository after a backup step. */
+  repoBytes?: number;
+}
+
+type Results = Record<string, Partial<Record<StepId, StepResult>>>;
+
+const MARKER = ".floe-bench-workdir";
+const PASSWORD = "floe-bench-password";
+
+function log(msg: string): void {
+  console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+}
+
+function rm(path: string): void {
+  try {
+    Deno.removeSync(path, { recursive: true });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}
+
+/** Create the work dir, or empty one left by a previous run; refuse any other non-empty dir. */
+function prepareWorkdir(dir: string): void {
+  let entries: string[];
+  try {
+    entries = [...Deno.readDirSync(dir)].map((e) => e.name);
+  } catch {
+    Deno.mkdirSync(dir, { recursive: true });
+    entries = [];
+  }
+  if (entries.length > 0 && !entries.includes(MARKER)) {
+    throw new Error(`refusing to use ${dir}: not empty and not a floe bench work dir (no ${MARKER})`);
+  }
+  for (const e of entries) if (e !== MARKER) rm(join(dir, e));
+  Deno.writeTextFileSync(join(dir, MARKER), "floe bench work dir; everything here may be deleted\n");
+  for (const sub of ["logs", "repos", "home", "restore"]) Deno.mkdirSync(join(dir, sub), { recursive: true });
+}
+
+class Bench {
+  readonly results: Results = {};
+  readonly errors: string[] = [];
+  readonly verification: Record<string, string> = {};
+
+  constructor(readonly args: BenchArgs, readonly tools: Tool[]) {
+    for (const t of tools) this.results[t.name] = {};
+  }
+
+  repo(tool: Tool, tag = "main"): string {
+    return join(this.args.workdir, "repos", `${tool.name}-${tag}`);
+  }
+
+  /** Run and record one step of one tool. */
+  async step(
+    tool: Tool,
+    id: StepId,
+    spec: CommandSpec,
+    opts: { repo?: string; record?: Results; label?: string } = {},
+  ): Promise<StepResult> {
+    await sync();
+    const label = opts.label ?? STEPS.find((s) => s.id === id)!.label;
+    log(`${tool.name}: ${label} …`);
+    const m: StepResult = await measure(spec, {
+      logFile: join(this.args.workdir, "logs", `${tool.name}.log`),
+      timeoutSec: this.args.timeout,
+    });
+    if (opts.repo) m.repoBytes = m.ok ? await duBytes(opts.repo) : NaN;
+    const rec = opts.record ?? this.results;
+    (rec[tool.name] ??= {})[id] = m;
+    if (m.ok) {
+      log(
+        `${tool.name}: ${label}: ${m.wall.toFixed(2)} s wall, ${(m.user + m.sys).toFixed(2)} s CPU, ` +
+          `${(m.rssKiB / 1024).toFixed(0)} MiB RSS${
+            m.repoBytes !== undefined ? `, repo ${fmtMiB(m.repoBytes)} MiB` : ""
+          }`,
+      );
+    } else {
+      const err = `${tool.name} ${label}: exit ${m.code}: ${m.error ?? ""}`.replace(/\s+/g, " ").slice(
+        0,
+        400,
+      );
+      this.errors.push(err);
+      log(`FAILED ${err}`);
+    }
+    return m;
+  }
+}
+
+function summaryLine(s: DatasetSummary): string {
+  return `${fmtCount(s.files)} files, ${fmtCount(s.dirs)} dirs, ${fmtCount(s.symlinks)} symlinks, ` +
+    `${fmtCount(s.bytes)} bytes (${(s.bytes / 1073741824).toFixed(2)} GiB)`;
+}
+
+function cpu(m: StepResult | undefined): number | undefined {
+  return m === undefined ? undefined : m.ok ? m.user + m.sys : NaN;
+}
+function wall(m: StepResult | undefined): number | undefined {
+  return m === undefined ? undefined : m.ok ? m.wall : NaN;
+}
+function rss(m: StepResult | undefined): number | undefined {
+  return m === undefined ? undefined : m.ok ? m.rssKiB * 1024 : NaN;
+}
+function repoBytes(m: StepResult | undefined): number | undefined {
+  return m?.repoBytes === undefined ? undefined : m.ok ? m.repoBytes : NaN;
+}
+
+/** The main comparison table. */
+function mainTable(b: Bench): string {
+  const names = b.tools.map((t) => t.name);
+  const headers = ["step"];
+  for (const n of names) headers.push(`${n} wall`, `${n} cpu`, `${n} rss`, `${n} repo`);
+  const pairs = ["restic", "borg"].filter((o) => names.includes("floe") && names.includes(o));
+  for (const o of pairs) headers.push(`f/${o[0]} wall`, `f/${o[0]} rss`, `f/${o[0]} repo`);
+  const rows: string[][] = [];
+  for (const s of STEPS) {
+    const row: string[] = [s.label];
+    for (const n of names) {
+      const m = b.results[n][s.id];
+      row.push(fmtSeconds(wall(m)), fmtSeconds(cpu(m)), fmtMiB(rss(m)), fmtMiB(repoBytes(m)));
+    }
+    for (const o of pairs) {
+      const f = b.results.floe[s.id];
+      const r = b.results[o][s.id];
+      const withTarget = o === "restic";
+      row.push(
+        fmtRatio(ratio(wall(f), wall(r)), withTarget ? WALL_TARGET[s.id] : undefined),
+        fmtRatio(ratio(rss(f), rss(r)), withTarget ? RSS_TARGET : undefined),
+        fmtRatio(ratio(repoBytes(f), repoBytes(r)), withTarget ? REPO_TARGET : undefined),
+      );
+    }
+    rows.push(row);
+  }
+  return renderTable(headers, rows);
+}
+
+/**
+ * Other load during each measured step: the machine's busy CPU (/proc/stat) minus the tool's own
+ * CPU, per second of wall time (in cores). Steps over 0.1 cores are listed: their figures are suspect.
+ */
+function interference(b: Bench): string {
+  const noisy: string[] = [];
+  for (const s of STEPS) {
+    for (const t of b.tools) {
+      const m = b.results[t.name][s.id];
+      if (!m || !m.ok || !Number.isFinite(m.machineCpu) || m.wall <= 0) continue;
+      const other = (m.machineCpu - m.user - m.sys) / m.wall;
+      if (other > 0.1) noisy.push(`${t.name} ${s.label} ${other.toFixed(2)}`);
+    }
+  }
+  return noisy.length === 0
+    ? "other load during the steps: < 0.1 cores throughout (machine quiet)"
+    : `other load during the steps (cores busy outside the tool; > 0.1 listed — treat these figures with care): ${
+      noisy.join(", ")
+    }`;
+}
+
+interface Variant {
+  label: string;
+  small: number;
+  bytes: number;
+}
+
+const VARIANTS: Variant[] = [
+  { label: "1× (base)", small: 1, bytes: 1 },
+  { label: "4× small files", small: 4, bytes: 1 },
+  { label: "4× bytes", small: 1, bytes: 4 },
+];
+
+function scalingTable(
+  tools: string[],
+  perVariant: { v: Variant; summary?: DatasetSummary; results: Results }[],
+): string {
+  const headers = ["dataset", "step", "files", "GiB"];
+  for (const n of tools) headers.push(`${n} wall s`, `${n} rss MiB`, `${n} wall ×`, `${n} rss ×`);
+  const base = perVariant[0];
+  const rows: string[][] = [];
+  for (const pv of perVariant) {
+    for (const id of ["initial", "unchanged"] as const) {
+      const row = [
+        pv.v.label,
+        id === "initial" ? "initial backup" : "unchanged re-backup",
+        pv.summary ? fmtCount(pv.summary.files) : "—",
+        pv.summary ? (pv.summary.bytes / 1073741824).toFixed(2) : "—",
+      ];
+      for (const n of tools) {
+        const m = pv.results[n]?.[id];
+        const m0 = base.results[n]?.[id];
+        const gw = ratio(wall(m), wall(m0));
+        const gr = ratio(rss(m), rss(m0));
+        row.push(
+          fmtSeconds(wall(m)),
+          fmtMiB(rss(m)),
+          gw === undefined ? "—" : gw.toFixed(2),
+          gr === undefined ? "—" : gr.toFixed(2),
+        );
+      }
+      rows.push(row);
+    }
+  }
+  return renderTable(headers, rows, headers.map((_, i) => (i < 2 ? "left" : "right")));
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(Deno.args);
+  const W = args.workdir;
+  const out: string[] = [];
+  const print = (s = "") => {
+    console.log(s);
+    out.push(s);
+  };
+
+  prepareWorkdir(W);
+  const loadBefore = loadAvg();
+  log(`work dir ${W}, scale ${args.scale}, tools ${args.only.join(",")}`);
+  if (!haveGnuTime()) {
+    const err = await ensureApt("/usr/bin/time", ["time"]);
+    if (err) log(`GNU time unavailable (${err}); only wall time will be measured`);
+  }
+
+  const tools: Tool[] = [];
+  const versions: string[] = [];
+  for (const name of args.only) {
+    const tool = makeTool(name, { home: join(W, "home", name), password: PASSWORD }, args.floeMain);
+    Deno.mkdirSync(join(W, "home", name), { recursive: true });
+    const err = await tool.prepare();
+    if (err) log(`${name}: ${err} — its cells will read "error"`);
+    versions.push(`${name}: ${err ? `unavailable (${err})` : (await tool.version()).split("\n")[0]}`);
+    tools.push(tool);
+  }
+
+  // Dataset.
+  const data = join(W, "data");
+  let t0 = performance.now();
+  const generated = generateDataset(data, { seed: args.seed, scale: args.scale });
+  log(`dataset generated in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${summaryLine(generated)}`);
+  t0 = performance.now();
+  let source: Map<string, ManifestEntry> = manifest(data); // reads every file: warms the page cache
+  log(`source hashed (page cache warmed) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+  const b = new Bench(args, tools);
+  const labels: Record<string, string> = {};
+  const backup = async (id: StepId, n: number) => {
+    for (const t of tools) {
+      labels[t.name] = `bench-${n}`;
+      await b.step(t, id, t.backup(b.repo(t), data, labels[t.name]), { repo: b.repo(t) });
+    }
+  };
+
+  for (const t of tools) await b.step(t, "init", t.init(b.repo(t)));
+  await backup("initial", 1);
+  await backup("unchanged", 2);
+  const changed = mutate(data, { seed: args.seed + 1, scale: args.scale });
+  log(
+    `mutated: ${changed.modified} modified, ${changed.added} added, ${changed.deleted} deleted, ` +
+      `${changed.appended} bytes appended`,
+  );
+  source = manifest(data);
+  const mutatedSummary = summarize(source);
+  await backup("changed", 3);
+  for (const t of tools) {
+    const target = join(W, "restore", t.name);
+    rm(target);
+    Deno.mkdirSync(target, { recursive: true });
+    const m = await b.step(t, "restore", t.restore(b.repo(t), target, labels[t.name] ?? "bench-3"));
+    if (m.ok) {
+      try {
+        const diffs = diffManifests(source, manifest(t.restoredRoot(target, data)));
+        b.verification[t.name] = diffs.length === 0
+          ? "ok (identical)"
+          : `${diffs.length} differences, e.g. ${diffs.slice(0, 3).join("; ")}`;
+      } catch (e) {
+        b.verification[t.name] = `cannot read restore: ${e instanceof Error ? e.message : e}`;
+      }
+    } else b.verification[t.name] = "restore failed";
+    log(`${t.name}: restore verification: ${b.verification[t.name]}`);
+    if (!args.keep) rm(target);
+  }
+  for (const t of tools) await b.step(t, "check", t.check(b.repo(t)));
+
+  const loadAfterMain = loadAvg();
+  print(`# floe benchmark — scale ${args.scale}, seed ${args.seed}, ${new Date().toISOString()}`);
+  print();
+  print(
+    `machine: ${Deno.build.target}, ${navigator.hardwareConcurrency} CPUs, kernel ${await capture([
+      "uname",
+      "-r",
+    ])}`,
+  );
+  print(`load average before: ${loadBefore}`);
+  print(`load average after main run: ${loadAfterMain}`);
+  print("versions:");
+  for (const v of versions) print(`  ${v}`);
+  print(`dataset: ${summaryLine(generated)}`);
+  print(
+    `after 1% change: ${summaryLine(mutatedSummary)} ` +
+      `(${changed.modified} modified, ${changed.added} added, ${changed.deleted} deleted, 1 MiB appended)`,
+  );
+  print(
+    "measurement: /usr/bin/time (wall, user+sys CPU of the tree, peak RSS = largest process); " +
+      "page cache warm; `sync` before each step; repo = `du -sb` after the step",
+  );
+  print(
+    "columns: wall = wall-clock s, cpu = user+sys s, rss = peak RSS MiB, repo = repository MiB after the step; " +
+      "f/r = floe/restic, f/b = floe/borg (✓/✗ against the floe/restic targets)",
+  );
+  print();
+  print(mainTable(b));
+  print();
+  print(
+    `targets (floe/restic): wall ≤ ${WALL_TARGET.initial} initial, ≤ ${WALL_TARGET.unchanged} unchanged, ` +
+      `≤ ${WALL_TARGET.changed} 1% change, ≤ ${WALL_TARGET.restore} restore; RSS ≤ ${RSS_TARGET}; repo ≤ ${REPO_TARGET}`,
+  );
+  print(interference(b));
+  print("restore verification (against the mutated source):");
+  for (const t of tools) print(`  ${t.name}: ${b.verification[t.name]}`);
+  if (b.errors.length) {
+    print("errors:");
+    for (const e of b.errors) print(`  ${e}`);
+  }
+
+  // Scaling.
+  const scaleTools = tools.filter((t) => t.name === "floe" || t.name === "restic");
+  if (!args.keep) {
+    rm(data);
+    rm(join(W, "repos"));
+    Deno.mkdirSync(join(W, "repos"));
+  }
+  if (!args.skipScaling && scaleTools.length > 0) {
+    const base: Results = {};
+    for (const t of scaleTools) {
+      base[t.name] = { initial: b.results[t.name].initial, unchanged: b.results[t.name].unchanged };
+    }
+    const perVariant: { v: Variant; summary?: DatasetSummary; results: Results }[] = [
+      { v: VARIANTS[0], summary: generated, results: base },
+    ];
+    for (const v of VARIANTS.slice(1)) {
+      const dir = join(W, `data-${v.small}s-${v.bytes}b`);
+      rm(dir);
+      t0 = performance.now();
+      const summary = generateDataset(dir, {
+        seed: args.seed,
+        scale: args.scale,
+        smallFilesMultiplier: v.small,
+        bytesMultiplier: v.bytes,
+      });
+      log(
+        `scaling dataset "${v.label}" in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${
+          summaryLine(summary)
+        }`,
+      );
+      manifest(dir, { hash: true }); // warm the page cache
+      const results: Results = {};
+      const tag = `${v.small}s-${v.bytes}b`;
+      for (const t of scaleTools) {
+        const m = await measure(t.init(b.repo(t, tag)), {
+          logFile: join(W, "logs", `${t.name}.log`),
+          timeoutSec: args.timeout,
+        });
+        if (!m.ok) b.errors.push(`${t.name} init (${v.label}): exit ${m.code}`);
+      }
+      for (const id of ["initial", "unchanged"] as const) {
+        for (const t of scaleTools) {
+          await b.step(t, id, t.backup(b.repo(t, tag), dir, `bench-${id}`), {
+            repo: b.repo(t, tag),
+            record: results,
+            label: `${id} backup (${v.label})`,
+          });
+        }
+      }
+      perVariant.push({ v, summary, results });
+      if (!args.keep) {
+        rm(dir);
+        for (const t of scaleTools) rm(b.repo(t, tag));
+      }
+    }
+    print();
+    print("## scaling (initial and unchanged backup; × = growth against the 1× dataset)");
+    print();
+    print(scalingTable(scaleTools.map((t) => t.name), perVariant));
+    print(
+      "4× small files = 4× as many small files, directories, duplicates, symlinks and empty dirs; " +
+        "4× bytes = 4× as many 5–50 MiB files and 4× larger large files",
+    );
+  }
+
+  print();
+  print(`load average at the end: ${loadAvg()}`);
+  Deno.writeTextFileSync(join(W, "results.md"), out.join("\n") + "\n");
+  Deno.writeTextFileSync(
+    join(W, "results.json"),
+    JSON.stringify(
+      { args, versions, dataset: generated, results: b.results, verification: b.verification },
+      null,
+      2,
+    ),
+  );
+  if (!args.keep) {
+    for (const sub of ["data", "repos", "home", "restore"]) rm(join(W, sub));
+    log(`cleaned up; results and logs kept in ${W}/results.md, results.json, logs/`);
+  } else log(`kept everything in ${W}`);
+}
+
+if (import.meta.main) {
+  try {
+    await main();
+  } catch (e) {
+    console.error(`bench: ${e instanceof Error ? e.message : e}`);
+    Deno.exit(1);
+  }
+}
