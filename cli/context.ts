@@ -15,11 +15,23 @@ import { ExitCode, FloeError } from "../core/errors.ts";
 import type { EngineEvent } from "../core/events.ts";
 import { Repository } from "../core/repository/repository.ts";
 import { encodeBase64 } from "../core/encoding.ts";
+import type { StoragePlugin } from "../core/contracts.ts";
+import type { StorageOpenOptions } from "../core/storage_open.ts";
+import { splitLocations, storageBounds } from "./remote.ts";
+import { mirrorMembers } from "../core/mirrors.ts";
 
 /** Options valid before or after the command. */
 export interface Globals {
-  /** Repository location. */
+  /** Repository location (the first `--repo`). */
   repo?: string;
+  /** Every `--repo` given, in order: several make a mirror. */
+  repos?: string[];
+  /** `--limit-upload` (alias `--upload-limit`), e.g. `10M`. */
+  limitUpload?: string;
+  /** `--limit-download` (alias `--download-limit`). */
+  limitDownload?: string;
+  /** `--connections`. */
+  connections?: string;
   /** File holding the password. */
   passwordFile?: string;
   /** Catalog path. */
@@ -38,6 +50,11 @@ const VALUE_OPTS: Record<string, keyof Globals> = {
   "--password-file": "passwordFile",
   "-p": "passwordFile",
   "--catalog": "catalog",
+  "--limit-upload": "limitUpload",
+  "--upload-limit": "limitUpload",
+  "--limit-download": "limitDownload",
+  "--download-limit": "limitDownload",
+  "--connections": "connections",
 };
 const FLAG_OPTS: Record<string, keyof Globals> = {
   "--json": "json",
@@ -63,12 +80,15 @@ export function parseGlobals(argv: string[]): { globals: Globals; rest: string[]
       const value = eq > 0 && a.startsWith("--") ? a.slice(eq + 1) : argv[++i];
       if (value === undefined) throw new FloeError(`option ${head} needs a value`, ExitCode.Usage);
       (globals as unknown as Record<string, unknown>)[VALUE_OPTS[head]] = value;
+      if (VALUE_OPTS[head] === "repo") (globals.repos ??= []).push(value);
     } else if (a in FLAG_OPTS) {
       (globals as unknown as Record<string, unknown>)[FLAG_OPTS[a]] = true;
     } else {
       rest.push(a);
     }
   }
+  if (globals.repos?.length) globals.repo = globals.repos[0];
+  storageBounds(globals); // bad --limit-*/--connections values are usage errors before anything runs
   return { globals, rest };
 }
 
@@ -115,6 +135,8 @@ export class Context {
   readonly globals: Globals;
   /** Set when a command wants a non-zero exit without an error. */
   exitCode = 0;
+  /** Locations of the storages opened (the whole, then a mirror's members), for error messages. */
+  readonly openedLocations: string[] = [];
   #stdout = Deno.stdout;
 
   /** Build one. */
@@ -157,9 +179,43 @@ export class Context {
 
   /** The repository location: --repo, FLOE_REPOSITORY, else the embedded default. */
   location(): { location: string; isDefault: boolean } {
-    const loc = this.globals.repo ?? Deno.env.get("FLOE_REPOSITORY");
-    if (loc) return { location: loc, isDefault: false };
-    return { location: defaultPaths().repo, isDefault: true };
+    const { locations, isDefault } = this.locations();
+    return { location: locations.length > 1 ? `mirror(${locations.join(", ")})` : locations[0], isDefault };
+  }
+
+  /**
+   * Every repository location: each `--repo` (several make a mirror), else FLOE_REPOSITORY (several
+   * separated by ` , `), else the embedded default.
+   */
+  locations(): { locations: string[]; isDefault: boolean } {
+    if (this.globals.repos?.length) return { locations: [...this.globals.repos], isDefault: false };
+    if (this.globals.repo) return { locations: [this.globals.repo], isDefault: false };
+    const env = splitLocations(Deno.env.get("FLOE_REPOSITORY") ?? "");
+    if (env.length) return { locations: env, isDefault: false };
+    return { locations: [defaultPaths().repo], isDefault: true };
+  }
+
+  /** Connection and bandwidth bounds from the global options. */
+  storageOptions(): StorageOpenOptions {
+    const options = storageBounds(this.globals);
+    if (this.globals.verbose) {
+      options.retry = {
+        onRetry: ({ operation, attempt, delayMs, error }) =>
+          this.info(
+            `retrying ${operation} (attempt ${attempt + 1} in ${delayMs} ms): ${(error as Error)?.message}`,
+          ),
+      };
+    }
+    return options;
+  }
+
+  /** Builds the repository's storage (a mirror for several locations) with the global bounds. */
+  async storage(): Promise<StoragePlugin> {
+    const { locations } = this.locations();
+    this.openedLocations.push(...locations);
+    const storage = await openStorage(locations, this.storageOptions());
+    this.openedLocations.unshift(storage.location, ...(mirrorMembers(storage) ?? []).map((s) => s.location));
+    return storage;
   }
 
   /** The password: FLOE_PASSWORD, --password-file / FLOE_PASSWORD_FILE, the default key, or a prompt. */
@@ -182,14 +238,20 @@ export class Context {
 
   /** Opens the repository (exit 10 when there is none). */
   async open(): Promise<Engine> {
-    const { location, isDefault } = this.location();
+    const { isDefault } = this.location();
     const password = await this.password(isDefault);
-    return await Engine.open({
-      location,
-      password,
-      catalogPath: this.globals.catalog,
-      onEvent: this.onEvent,
-    });
+    const storage = await this.storage();
+    try {
+      return await Engine.open({
+        storage,
+        password,
+        catalogPath: this.globals.catalog,
+        onEvent: this.onEvent,
+      });
+    } catch (e) {
+      await storage.close?.().catch(() => {});
+      throw e;
+    }
   }
 
   /**

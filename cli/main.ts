@@ -14,6 +14,7 @@
 import { Command, CommanderError } from "commander";
 import { Context, parseGlobals } from "./context.ts";
 import { ExitCode, FloeError } from "../core/errors.ts";
+import { errorLine } from "./remote.ts";
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -40,7 +41,13 @@ export function program(ctx: Context): Command {
       "after",
       `
 Global options (before or after the command):
-  -r, --repo LOCATION      repository (or FLOE_REPOSITORY); default: the embedded local repository
+  -r, --repo LOCATION      repository (or FLOE_REPOSITORY); default: the embedded local repository.
+                           Path, s3:http(s)://host/bucket/prefix, s3:bucket/prefix, swift:container:/prefix,
+                           sftp://user@host[:port]//abs/path. Given several times (or FLOE_REPOSITORY
+                           "LOC1 , LOC2"): a mirror, written to all, read from the first that answers
+  --limit-upload RATE      upload bandwidth per storage, e.g. 512K, 10M, 1G (alias --upload-limit)
+  --limit-download RATE    download bandwidth per storage (alias --download-limit)
+  --connections N          at most N requests in flight per storage
   -p, --password-file F    password file (or FLOE_PASSWORD_FILE, FLOE_PASSWORD)
   --json                   machine-readable output
   -q, --quiet / -v, --verbose
@@ -97,6 +104,32 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 snapshot made but some entries unreadabl
     .option("--read-data-subset <n/t|x%>", "read and verify a subset of the data")
     .action(lazy(() => import("./commands/check.ts"), ctx));
 
+  const repair = p.command("repair").description("repair a damaged repository");
+  repair.command("index").description("rebuild the index from the pack headers")
+    .option("-n, --dry-run", "only report")
+    .action(lazy(() => import("./commands/repair.ts").then((m) => ({ default: m.index })), ctx));
+  repair.command("snapshots").description("write repaired copies of snapshots that reference lost data")
+    .argument("[ids...]").option("--read-data", "read every referenced blob back")
+    .option("--forget", "remove the damaged originals").option("-n, --dry-run", "only report")
+    .action(lazy(() => import("./commands/repair.ts").then((m) => ({ default: m.snapshots })), ctx));
+
+  p.command("diff").description("show what changed between two snapshots")
+    .argument("<snapshot1>").argument("<snapshot2>").option(
+      "--no-metadata",
+      "leave out metadata-only changes",
+    )
+    .action(lazy(() => import("./commands/diff.ts"), ctx));
+
+  p.command("find").description("find files matching patterns across snapshots").argument("<pattern...>")
+    .option("-s, --snapshot <id>", "only this snapshot (repeatable)", collect).option("-i, --ignore-case")
+    .option("--host <name>").option("--path <path>", "", collect).option("--tag <tag>", "", collect)
+    .action(lazy(() => import("./commands/find.ts"), ctx));
+
+  p.command("stats").description("sizes, deduplication and compression figures").argument("[snapshots...]")
+    .option("--mode <mode>", "all|restore-size|files-by-contents|raw", "all")
+    .option("--host <name>").option("--path <path>", "", collect).option("--tag <tag>", "", collect)
+    .action(lazy(() => import("./commands/stats.ts"), ctx));
+
   p.command("cat").description("print a repository object").argument("<type>", "config|index|snapshot|key")
     .argument("[id]")
     .action(lazy(() => import("./commands/cat.ts"), ctx));
@@ -113,6 +146,12 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 snapshot made but some entries unreadabl
   p.command("unlock").description("remove stale locks").option("--remove-all", "remove every lock")
     .action(lazy(() => import("./commands/unlock.ts"), ctx));
 
+  const mirror = p.command("mirror").description(
+    "repositories kept on several storages (--repo given twice or more)",
+  );
+  mirror.command("sync").description("copy what some storages of the mirror lack from the others")
+    .action(lazy(() => import("./commands/mirror.ts").then((m) => ({ default: m.sync })), ctx));
+
   const cat = p.command("catalog").description("manage the local catalog");
   cat.command("rebuild").description("rebuild the catalog from the repository")
     .action(lazy(() => import("./commands/catalog.ts"), ctx));
@@ -125,8 +164,14 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 snapshot made but some entries unreadabl
     .option("--group-by <fields>", "host,paths,tags", "host,paths")
     .option("--host <name>").option("--path <path>", "", collect).option("--tag <tag>", "", collect)
     .option("--unsafe-allow-remove-all").option("-n, --dry-run")
+    .option("--prune", "prune after forgetting").option("--max-unused <x%>", "with --prune (default 5%)")
     .argument("[ids...]")
     .action(lazy(() => import("./commands/forget.ts"), ctx));
+
+  p.command("prune").description("delete data no snapshot needs; repack mostly-unused packs")
+    .option("--max-unused <x%>", "unused space tolerated before repacking (or 'unlimited')", "5%")
+    .option("-n, --dry-run", "only report what would be done")
+    .action(lazy(() => import("./commands/prune.ts"), ctx));
   return p;
 }
 
@@ -155,9 +200,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const err = e as Error & { exitCode?: number; code?: string };
     const exit = e instanceof FloeError ? e.exitCode : ExitCode.Failure;
-    let message = err?.message ?? String(e);
-    if (err?.name === "StorageError") message = `storage: ${message}`;
-    console.error(`floe: ${message.split("\n")[0]}`);
+    console.error(`floe: ${errorLine(e, ctx.openedLocations)}`);
     if (globals.verbose && err?.stack) console.error(err.stack);
     return exit;
   }

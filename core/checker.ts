@@ -15,17 +15,26 @@ import type { Engine } from "./engine.ts";
 import { sha256Hex } from "./crypto/hash.ts";
 import { packName } from "./repository/repository.ts";
 import type { IndexEntry } from "./repository/types.ts";
+import { affectedFiles } from "./damage.ts";
+
+/** How many affected files a problem lists (`filesTotal` gives the full count). */
+export const MAX_FILES_PER_PROBLEM = 20;
+import { mirrorProblems } from "./mirrors.ts";
 
 /** One problem found. */
 export interface CheckProblem {
   /** What kind of object is affected. */
-  kind: "index" | "snapshot" | "tree" | "blob" | "pack";
+  kind: "index" | "snapshot" | "tree" | "blob" | "pack" | "mirror";
   /** Its id or name. */
   id: string;
   /** What is wrong. */
   message: string;
   /** Snapshots affected, where known. */
   snapshots?: string[];
+  /** Files affected (snapshot id and path; directories whose tree is lost end with `/`), at most 20. */
+  files?: { snapshot: string; path: string }[];
+  /** How many files are affected in all. */
+  filesTotal?: number;
 }
 
 /** Options of {@link check}. */
@@ -68,10 +77,13 @@ export async function check(engine: Engine, options: CheckOptions = {}): Promise
   const report: CheckReport = { snapshots: 0, packs: 0, packsRead: 0, bytesRead: 0, problems };
 
   // Index files and snapshots must authenticate (the catalog may hold them from before a tamper).
-  for (const id of await repo.listIds("index")) {
+  const indexIds = await repo.listIds("index");
+  const badIndexes = new Set<string>();
+  for (const id of indexIds) {
     try {
       await repo.loadIndex(id);
     } catch (e) {
+      badIndexes.add(id);
       problems.push({ kind: "index", id, message: (e as Error).message });
     }
   }
@@ -80,7 +92,7 @@ export async function check(engine: Engine, options: CheckOptions = {}): Promise
     try {
       await repo.loadSnapshot(id);
     } catch (e) {
-      problems.push({ kind: "snapshot", id, message: (e as Error).message });
+      problems.push({ kind: "snapshot", id, message: (e as Error).message, snapshots: [id] });
     }
   }
 
@@ -97,14 +109,20 @@ export async function check(engine: Engine, options: CheckOptions = {}): Promise
   }
   report.packs = packBlobs.size;
   const badPacks = new Map<string, string>();
+  // Blobs of a bad pack that cannot be read back ("all" when none can be told apart).
+  const lostBlobs = new Map<string, Set<string> | "all">();
   for (const [pack, blobs] of packBlobs) {
     const size = stored.get(pack);
     if (size === undefined) {
       badPacks.set(pack, "missing from storage");
+      lostBlobs.set(pack, "all");
       continue;
     }
     const end = Math.max(...blobs.map((b) => b.offset + b.length));
-    if (size < end + 4) badPacks.set(pack, `truncated (${size} bytes, index needs more than ${end})`);
+    if (size < end + 4) {
+      badPacks.set(pack, `truncated (${size} bytes, index needs more than ${end})`);
+      lostBlobs.set(pack, new Set(blobs.filter((b) => b.offset + b.length > size).map((b) => b.id)));
+    }
   }
 
   // Trees: every referenced blob must be indexed.
@@ -157,16 +175,37 @@ export async function check(engine: Engine, options: CheckOptions = {}): Promise
       try {
         const bytes = await repo.storage.get(packName(pack), { signal: options.signal });
         report.bytesRead += bytes.length;
-        if (sha256Hex(bytes) !== pack) throw new Error("content does not match its name (damaged)");
-        const header = await repo.readPackHeader(pack, bytes.length);
-        const indexed = new Set(packBlobs.get(pack)!.map((b) => `${b.id}@${b.offset}`));
-        for (const e of header) {
-          if (!indexed.has(`${e.id}@${e.offset}`)) continue;
-          await repo.decodeBlob(e, bytes.subarray(e.offset, e.offset + e.length));
-        }
+        const hashOk = sha256Hex(bytes) === pack;
         report.packsRead++;
+        if (hashOk) {
+          const header = await repo.readPackHeader(pack, bytes.length);
+          const indexed = new Set(packBlobs.get(pack)!.map((b) => `${b.id}@${b.offset}`));
+          for (const e of header) {
+            if (!indexed.has(`${e.id}@${e.offset}`)) continue;
+            await repo.decodeBlob(e, bytes.subarray(e.offset, e.offset + e.length));
+          }
+        } else {
+          // Damaged: find which of its blobs still read back, by the index's offsets.
+          const lost = new Set<string>();
+          for (const b of packBlobs.get(pack)!) {
+            try {
+              if (b.offset + b.length > bytes.length) throw new Error("beyond the end");
+              await repo.decodeBlob(b, bytes.subarray(b.offset, b.offset + b.length));
+            } catch {
+              lost.add(b.id);
+            }
+          }
+          lostBlobs.set(pack, lost);
+          badPacks.set(
+            pack,
+            `content does not match its name (damaged; ${lost.size} of ${
+              packBlobs.get(pack)!.length
+            } blobs unreadable)`,
+          );
+        }
       } catch (e) {
         badPacks.set(pack, (e as Error).message);
+        lostBlobs.set(pack, "all");
       }
       options.onProgress?.(++done, packs.length, report.bytesRead);
     }
@@ -174,5 +213,71 @@ export async function check(engine: Engine, options: CheckOptions = {}): Promise
   for (const [pack, message] of badPacks) {
     problems.push({ kind: "pack", id: pack, message, snapshots: [...(blobOwners.get(pack) ?? [])] });
   }
+  if (problems.length) {
+    await attachAffectedFiles(engine, problems, lostBlobs, packBlobs, indexIds, badIndexes, options);
+  }
+  // A repository mirrored on several storages: every object must be alike on all of them.
+  problems.push(...await mirrorProblems(repo.storage, options.signal));
   return report;
+}
+
+/** Names the files each problem affects (walking every snapshot's trees once). */
+async function attachAffectedFiles(
+  engine: Engine,
+  problems: CheckProblem[],
+  lostBlobs: Map<string, Set<string> | "all">,
+  packBlobs: Map<string, IndexEntry[]>,
+  indexIds: string[],
+  badIndexes: Set<string>,
+  options: CheckOptions,
+): Promise<void> {
+  const owner = new Map<string, number>();
+  problems.forEach((p, i) => {
+    if (p.kind === "blob" || p.kind === "tree") owner.set(p.id, i);
+    if (p.kind === "pack") {
+      const lost = lostBlobs.get(p.id);
+      if (!lost) return;
+      for (const b of lost === "all" ? packBlobs.get(p.id)!.map((e) => e.id) : lost) {
+        if (!owner.has(b)) owner.set(b, i);
+      }
+    }
+  });
+  // Blobs listed only by a damaged index file are lost to any catalog built from now on.
+  let covered: Set<string> | undefined;
+  const indexProblems = problems.flatMap((p, i) => (p.kind === "index" ? [i] : []));
+  if (indexProblems.length) {
+    covered = new Set();
+    for (const id of indexIds) {
+      if (badIndexes.has(id)) continue;
+      try {
+        for (const p of (await engine.repo.loadIndex(id)).packs) for (const b of p.blobs) covered.add(b.id);
+      } catch { /* reported above */ }
+    }
+  }
+  const problemsOf = (id: string): number[] | undefined => {
+    const i = owner.get(id);
+    if (i !== undefined) return [i];
+    if (covered && !covered.has(id)) return indexProblems;
+    return undefined;
+  };
+  const hits = await affectedFiles(engine, engine.catalog.snapshots(), (id) => problemsOf(id) !== undefined, {
+    signal: options.signal,
+  });
+  const snaps = new Map<number, Set<string>>();
+  for (const h of hits) {
+    for (const i of problemsOf(h.blob)!) {
+      const p = problems[i];
+      p.filesTotal = (p.filesTotal ?? 0) + 1;
+      if ((p.files ??= []).length < MAX_FILES_PER_PROBLEM) {
+        p.files.push({ snapshot: h.snapshot, path: h.path });
+      }
+      (snaps.get(i) ?? snaps.set(i, new Set()).get(i)!).add(h.snapshot);
+    }
+  }
+  problems.forEach((p, i) => {
+    const found = [...(snaps.get(i) ?? [])];
+    // A pack whose unreadable blobs are known affects exactly the snapshots that use them.
+    if (p.kind === "pack" && lostBlobs.get(p.id) !== "all") p.snapshots = found;
+    else if (found.length) p.snapshots = [...new Set([...(p.snapshots ?? []), ...found])];
+  });
 }

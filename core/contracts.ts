@@ -148,7 +148,10 @@ export interface TransformPlugin extends PluginBase {
   readonly id: string;
   /** `compression` transforms may be skipped per blob when they do not help; `cipher` never. */
   readonly role: "compression" | "cipher";
-  /** Encode one blob. May return a view into a reused buffer only if documented by the caller. */
+  /**
+   * Encode one blob. The caller may reuse `data`'s memory as soon as `encode` returns (before a returned
+   * promise settles): read it synchronously, or copy it first.
+   */
   encode(data: Uint8Array, context?: TransformContext): Uint8Array | Promise<Uint8Array>;
   /** Decode one blob; ciphers throw when the data was altered. */
   decode(data: Uint8Array, context?: TransformContext): Uint8Array | Promise<Uint8Array>;

@@ -16,19 +16,21 @@ import { Catalog, type CatalogSnapshot } from "./catalog/catalog.ts";
 import { syncCatalog } from "./catalog/sync.ts";
 import { ExitCode, FloeError } from "./errors.ts";
 import type { EngineEvent } from "./events.ts";
-import { loadPlugin } from "./registry.ts";
 import { type InitOptions, Repository } from "./repository/repository.ts";
 import { acquireLock, removeLocks } from "./repository/locks.ts";
 import { backup, type BackupOptions, type BackupResult } from "./archiver/archiver.ts";
 import { restore, type RestoreOptions, type RestoreResult } from "./restorer/restorer.ts";
 import { TreeLoader } from "./trees.ts";
 import type { Node } from "./repository/types.ts";
-import { parseLocation } from "../plugins/storage/location.ts";
+import { openStorages, type StorageOpenOptions } from "./storage_open.ts";
+export type { StorageOpenOptions } from "./storage_open.ts";
 
 /** Options of {@link Engine.open} and {@link Engine.init}. */
 export interface OpenOptions {
-  /** Repository location (path, file://, s3:, swift:, sftp:). */
-  location?: string;
+  /** Repository location (path, file://, s3:, swift:, sftp:); several make a mirror. */
+  location?: string | readonly string[];
+  /** Connection and bandwidth bounds, retry settings (with `location`). */
+  storageOptions?: StorageOpenOptions;
   /** A storage already built (instead of `location`). */
   storage?: StoragePlugin;
   /** The password. */
@@ -48,17 +50,15 @@ export function cacheDir(): string {
   return `${xdg || `${home}/.cache`}/floe`;
 }
 
-/** Builds the storage for a location string. */
-export async function openStorage(location: string): Promise<StoragePlugin> {
-  const parsed = parseLocation(location);
-  const storage = await loadPlugin("storage", parsed.storage, parsed.options);
-  if (parsed.storage === "local") return storage;
-  try {
-    const { default: retry } = await import("../plugins/storage/retry/mod.ts");
-    return retry({ storage });
-  } catch {
-    return storage;
-  }
+/**
+ * Builds the storage for a location string — or a mirror for several — wrapped in `retry` when remote
+ * and in `limit` when `options` bound connections or bandwidth (see core/storage_open.ts).
+ */
+export async function openStorage(
+  location: string | readonly string[],
+  options: StorageOpenOptions = {},
+): Promise<StoragePlugin> {
+  return await openStorages(location, options);
 }
 
 /** Which snapshots `latest` and `--as-of` consider. */
@@ -101,7 +101,7 @@ export class Engine {
     if (!options.location) {
       throw new FloeError("no repository given: use --repo or FLOE_REPOSITORY", ExitCode.Usage);
     }
-    return await openStorage(options.location);
+    return await openStorage(options.location, options.storageOptions);
   }
 
   static #catalog(repo: Repository, options: OpenOptions): Catalog {
@@ -157,16 +157,30 @@ export class Engine {
   ): Promise<BackupResult> {
     const lock = await acquireLock(this.repo, { exclusive: false, purpose: "backup" });
     try {
-      return await backup({
+      // Sync again under the lock: a concurrent prune then either sees this lock or has already removed
+      // the index entries of the packs it drops (see "Prune and concurrent writers" in the format doc).
+      await syncCatalog(this.repo, this.catalog, { onEvent: this.#onEvent });
+      const result = await backup({
         ...options,
         repo: this.repo,
         catalog: this.catalog,
         source,
         onEvent: this.#onEvent,
       });
+      const { indexMarkedBlobs } = await import("./prune.ts");
+      await indexMarkedBlobs(this.repo, this.catalog, [result.snapshot.tree], this.#onEvent);
+      return result;
     } finally {
       await lock.release();
     }
+  }
+
+  /** Reclaims unused packs and repacks mostly-unused ones (see core/prune.ts). */
+  async prune(
+    options: Omit<import("./prune.ts").PruneOptions, "repo" | "catalog"> = {},
+  ): Promise<import("./prune.ts").PruneResult> {
+    const { prune } = await import("./prune.ts");
+    return await prune({ onEvent: this.#onEvent, ...options, repo: this.repo, catalog: this.catalog });
   }
 
   /** Restores a snapshot. */

@@ -44,12 +44,19 @@ export default async function check(
             p.snapshots.map((s) => s.slice(0, 8)).join(", ")
           })`
           : "";
-        ctx.out(`error: ${p.kind} ${p.id.slice(0, 16)}: ${p.message}${affected}`);
+        const id = p.kind === "mirror" ? p.id : p.id.slice(0, 16); // mirror: the object name, in full
+        ctx.out(`error: ${p.kind} ${id}: ${p.message}${affected}`);
+        for (const f of p.files ?? []) ctx.out(`  ${f.snapshot.slice(0, 8)} ${f.path}`);
+        if ((p.filesTotal ?? 0) > (p.files?.length ?? 0)) {
+          ctx.out(`  … and ${p.filesTotal! - p.files!.length} more file(s)`);
+        }
       }
       ctx.info(
         `checked ${report.snapshots} snapshots, ${report.packs} packs${
           report.packsRead
-            ? `, read ${report.packsRead} packs (${(report.bytesRead / 1e6).toFixed(1)} MB)`
+            ? `, read ${report.packsRead} packs (${(report.bytesRead / 1e6).toFixed(1)} MB, ${
+              (report.bytesRead / 1e6 / Math.max(secs, 1e-3)).toFixed(0)
+            } MB/s)`
             : ""
         } in ${secs.toFixed(2)} s: ${
           report.problems.length ? `${report.problems.length} problem(s)` : "no errors"

@@ -104,6 +104,7 @@ export default async function forget(
       else ctx.out(`dry run: would remove ${remove.length} snapshot(s)`);
       return;
     }
+    if (opts.prune) (await import("./prune.ts")).parseMaxUnused(opts.maxUnused); // usage errors first
     const lock = await acquireLock(engine.repo, { exclusive: false, purpose: "forget" });
     try {
       for (const r of remove) {
@@ -114,7 +115,9 @@ export default async function forget(
       await lock.release();
     }
     if (ctx.globals.json) ctx.json({ dry_run: false, groups: report, removed: remove.map((r) => r.id) });
+    else if (opts.prune) ctx.out(`removed ${remove.length} snapshot(s)`);
     else ctx.out(`removed ${remove.length} snapshot(s); run 'floe prune' to free their space`);
+    if (opts.prune) await (await import("./prune.ts")).runPrune(ctx, engine, { maxUnused: opts.maxUnused });
   } finally {
     await engine.close();
   }

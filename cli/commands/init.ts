@@ -10,6 +10,7 @@
 import type { Context } from "../context.ts";
 import { Engine } from "../../core/engine.ts";
 import { ExitCode, FloeError } from "../../core/errors.ts";
+import { checkMirrorInit } from "../../core/mirrors.ts";
 
 /** Maps `--compression` to a transform. */
 export function compressionOf(level: string): { compression: string; level?: number } {
@@ -37,7 +38,7 @@ export default async function init(
   _args: string[],
   opts: Record<string, unknown>,
 ): Promise<void> {
-  const { location, isDefault } = ctx.location();
+  const { isDefault } = ctx.location();
   const { compression } = compressionOf(String(opts.compression ?? "default"));
   if (!["aes-256-gcm", "chacha20-poly1305"].includes(String(opts.cipher))) {
     throw new FloeError(`--cipher must be aes-256-gcm or chacha20-poly1305`, ExitCode.Usage);
@@ -47,8 +48,14 @@ export default async function init(
   }
   const password = await ctx.password(isDefault, "enter password for new repository: ");
   if (!password) throw new FloeError("the password must not be empty", ExitCode.Usage);
+  // Remote storages are retried and bounded like any other command's; a mirror is created on all.
+  const storage = await ctx.storage();
+  await checkMirrorInit(storage).catch(async (e) => {
+    await storage.close?.().catch(() => {});
+    throw e;
+  });
   const engine = await Engine.init({
-    location,
+    storage,
     password,
     compression,
     cipher: String(opts.cipher),

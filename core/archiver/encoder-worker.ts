@@ -12,6 +12,7 @@
 import { loadPlugin } from "../registry.ts";
 import type { TransformPlugin } from "../contracts.ts";
 import { decodeHex } from "../encoding.ts";
+import { compressIfWorth } from "../compressibility.ts";
 
 /** The first message: which transforms, with which key. */
 export interface InitMessage {
@@ -77,15 +78,9 @@ self.onmessage = async (e: MessageEvent<InitMessage | JobMessage>) => {
   await ready;
   const plain = new Uint8Array(msg.buffer, 0, msg.length);
   try {
-    let body: Uint8Array = plain;
-    let compressed = false;
-    if (msg.compress && compression && msg.length > 64) {
-      const c = await compression.encode(plain);
-      if (c.length < msg.length - (msg.length >>> 5)) {
-        body = c;
-        compressed = true;
-      }
-    }
+    const { body, compressed } = msg.compress && compression
+      ? await compressIfWorth(compression, plain)
+      : { body: plain, compressed: false };
     const aad = new Uint8Array(33);
     aad[0] = msg.type === "tree" ? 1 : 0;
     aad.set(decodeHex(msg.id), 1);

@@ -14,6 +14,7 @@ import type { Repository } from "../repository/repository.ts";
 import type { IndexFile, Snapshot } from "../repository/types.ts";
 import type { Catalog } from "./catalog.ts";
 import type { EngineEvent } from "../events.ts";
+import { IntegrityError } from "../errors.ts";
 
 /** Options of {@link syncCatalog}. */
 export interface SyncOptions {
@@ -23,13 +24,25 @@ export interface SyncOptions {
   concurrency?: number;
 }
 
-async function fetchAll<T>(ids: string[], load: (id: string) => Promise<T>, concurrency: number) {
+async function fetchAll<T>(
+  ids: string[],
+  load: (id: string) => Promise<T>,
+  concurrency: number,
+  onDamaged?: (id: string, e: Error) => void,
+) {
   const out: [string, T][] = [];
   let next = 0;
   await Promise.all(Array.from({ length: Math.min(concurrency, ids.length) }, async () => {
     while (next < ids.length) {
       const id = ids[next++];
-      out.push([id, await load(id)]);
+      try {
+        out.push([id, await load(id)]);
+      } catch (e) {
+        // A damaged (altered, truncated) file is skipped, not ingested, so `check` and `repair` can still
+        // run; it is tried again on the next sync. Other errors (storage) still stop the sync.
+        if (!(e instanceof IntegrityError) || !onDamaged) throw e;
+        onDamaged(id, e);
+      }
     }
   }));
   return out;
@@ -62,13 +75,20 @@ export async function syncCatalog(
   if (toLoad.length) {
     options.onEvent?.({ type: "info", message: `reading ${toLoad.length} index file(s) into the catalog` });
   }
-  const indexes = await fetchAll(toLoad, (id) => repo.loadIndex(id), concurrency);
+  const damaged = (dir: string) => (id: string, e: Error) =>
+    options.onEvent?.({
+      type: "warning",
+      path: `${dir}/${id}`,
+      message: `${e.message}; skipped (see 'floe check')`,
+    });
+  const indexes = await fetchAll(toLoad, (id) => repo.loadIndex(id), concurrency, damaged("index"));
   const haveSnaps = catalog.snapshotIds();
   const storedSnaps = new Set(snapIds);
   const newSnaps = await fetchAll(
     snapIds.filter((id) => !haveSnaps.has(id)),
     (id) => repo.loadSnapshot(id),
     concurrency,
+    damaged("snapshots"),
   );
   const removed = [...haveSnaps].filter((id) => !storedSnaps.has(id));
   catalog.transaction(() => {

@@ -31,6 +31,8 @@ export interface LockInfo {
   purpose: string;
   /** Last refresh, ms since the epoch. */
   time: number;
+  /** `prune`: a shared lock that conflicts with other prune locks (and exclusive ones) only. */
+  kind?: "prune";
 }
 
 /** A held lock. */
@@ -39,6 +41,25 @@ export interface Lock {
   name: string;
   /** Releases the lock (idempotent). */
   release(): Promise<void>;
+}
+
+/**
+ * Whether a lock's holder ran on this host and is no longer running (killed, crashed): its lock is stale
+ * at once, as restic does. False whenever that cannot be told (another host, no /proc, no permission).
+ */
+function holderGone(info: LockInfo): boolean {
+  if (!Number.isInteger(info.pid) || info.pid <= 0 || info.pid === Deno.pid) return false;
+  try {
+    if (info.host !== Deno.hostname() || !Deno.statSync("/proc/self").isDirectory) return false;
+  } catch {
+    return false;
+  }
+  try {
+    Deno.statSync(`/proc/${info.pid}`);
+    return false;
+  } catch (e) {
+    return e instanceof Deno.errors.NotFound;
+  }
 }
 
 /** Reads every lock, skipping unreadable ones; stale ones are flagged. */
@@ -50,7 +71,7 @@ export async function listLocks(
     const name = `locks/${id}`;
     try {
       const info = await repo.openJson<LockInfo>("locks", name, await repo.storage.get(name));
-      out.push({ name, info, stale: Date.now() - info.time > STALE_MS });
+      out.push({ name, info, stale: Date.now() - info.time > STALE_MS || holderGone(info) });
     } catch {
       out.push({ name, info: null, stale: true });
     }
@@ -58,19 +79,19 @@ export async function listLocks(
   return out;
 }
 
-function conflict(mine: boolean, other: LockInfo): boolean {
-  return mine || other.exclusive;
+function conflict(mine: { exclusive: boolean; kind?: "prune" }, other: LockInfo): boolean {
+  return mine.exclusive || other.exclusive || (mine.kind === "prune" && other.kind === "prune");
 }
 
 /** Takes a lock or throws a busy error (exit code 11) naming the holder. */
 export async function acquireLock(
   repo: Repository,
-  options: { exclusive: boolean; purpose: string },
+  options: { exclusive: boolean; purpose: string; kind?: "prune" },
 ): Promise<Lock> {
   const check = async (own?: string) => {
     for (const l of await listLocks(repo)) {
       if (l.name === own || l.stale || !l.info) continue;
-      if (conflict(options.exclusive, l.info)) {
+      if (conflict(options, l.info)) {
         const i = l.info;
         throw new FloeError(
           `repository is busy: ${
@@ -93,6 +114,7 @@ export async function acquireLock(
     pid: Deno.pid,
     purpose: options.purpose,
     time: Date.now(),
+    ...(options.kind ? { kind: options.kind } : {}),
   });
   const name = `locks/${encodeHex(crypto.getRandomValues(new Uint8Array(16)))}`;
   await repo.storage.put(name, await repo.sealJson("locks", info()));

@@ -25,6 +25,7 @@ import {
 import { Chunker, type ChunkerParams, DEFAULT_CHUNKER, gearTable } from "../chunker.ts";
 import { loadPlugin } from "../registry.ts";
 import { decodeHeader, encodeHeader, type PackBlob } from "./pack.ts";
+import { compressIfWorth } from "../compressibility.ts";
 import type { BlobType, IndexEntry, IndexFile, Snapshot } from "./types.ts";
 
 /** floe's version, recorded in snapshots. */
@@ -177,9 +178,17 @@ export class Repository {
     const keyId = sha256Hex(keyBytes);
     // The key first: a config without a key would be an unreadable repository.
     await storage.put(`keys/${keyId}`, keyBytes);
-    await storage.put("config", utf8(JSON.stringify(config, null, 2)), {
-      create: storage.capabilities.atomicCreate,
-    });
+    try {
+      await storage.put("config", utf8(JSON.stringify(config, null, 2)), {
+        create: storage.capabilities.atomicCreate,
+      });
+    } catch (e) {
+      await storage.delete(`keys/${keyId}`).catch(() => {}); // leave no orphan key behind
+      if (e instanceof StorageError && e.code === "exists") {
+        throw new FloeError(`a repository already exists at ${storage.location}`);
+      }
+      throw e;
+    }
     const compression = await Repository.#loadCompression(settings.compression);
     return new Repository(storage, config, settings, keyId, keys, cipher, compression);
   }
@@ -239,6 +248,7 @@ export class Repository {
     const keyNames: string[] = [];
     for await (const o of storage.list("keys/")) keyNames.push(o.name);
     keyNames.sort();
+    let configFailure: IntegrityError | null = null;
     for (const name of keyNames) {
       let file: KeyFile;
       try {
@@ -260,11 +270,16 @@ export class Repository {
           fromUtf8(await cipher.decode(decodeBase64(config.settings), { associatedData: utf8("config") })),
         );
       } catch (e) {
-        throw new IntegrityError("config failed authentication: it was altered or damaged", { cause: e });
+        // A key left over from another repository's interrupted init opens but does not fit this config.
+        configFailure = new IntegrityError("config failed authentication: it was altered or damaged", {
+          cause: e,
+        });
+        continue;
       }
       const compression = await Repository.#loadCompression(settings.compression);
       return new Repository(storage, config, settings, name.slice(5), keys, cipher, compression);
     }
+    if (configFailure) throw configFailure;
     if (!keyNames.length) throw new IntegrityError(`repository at ${storage.location} has no key files`);
     throw new FloeError("wrong password: no key of this repository opens with it", ExitCode.WrongPassword);
   }
@@ -395,36 +410,21 @@ export class Repository {
    */
   encodeBlob(type: BlobType, id: string, plain: Uint8Array, compress = true): Promise<EncodedBlob> {
     const rawLength = plain.length;
-    let body: Uint8Array | Promise<Uint8Array> = plain;
-    let compressed = false;
-    if (compress && this.compression && plain.length > 64) {
-      const c = this.compression.encode(plain);
-      if (c instanceof Promise) {
-        const copy = plain.slice();
-        body = c.then((out) => {
-          if (out.length < rawLength - (rawLength >>> 5)) {
-            compressed = true;
-            return out;
-          }
-          return copy;
-        });
-      } else if (c.length < rawLength - (rawLength >>> 5)) {
-        body = c;
-        compressed = true;
-      }
-    }
     const aad = blobAad(type, id);
-    const sealed = body instanceof Promise
-      ? body.then((b) => this.cipher.encode(b, { associatedData: aad }))
-      : this.cipher.encode(body, { associatedData: aad });
-    return Promise.resolve(sealed).then((bytes) => ({
-      id,
-      type,
-      compressed,
-      length: bytes.length,
-      rawLength,
-      sealed: bytes,
-    }));
+    const seal = (body: Uint8Array, compressed: boolean) =>
+      Promise.resolve(this.cipher.encode(body, { associatedData: aad })).then((bytes) => ({
+        id,
+        type,
+        compressed,
+        length: bytes.length,
+        rawLength,
+        sealed: bytes,
+      }));
+    if (!compress || !this.compression) return seal(plain, false);
+    const result = compressIfWorth(this.compression, plain);
+    return result instanceof Promise
+      ? result.then(({ body, compressed }) => seal(body, compressed))
+      : seal(result.body, result.compressed);
   }
 
   /** Opens a sealed blob and checks its id; throws {@link IntegrityError} when it was altered. */

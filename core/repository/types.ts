@@ -121,6 +121,8 @@ export interface Snapshot {
   tree: string;
   /** Parent snapshot id, when one was used for change detection. */
   parent?: string;
+  /** For a snapshot written by `repair snapshots`: the id of the damaged snapshot it replaces. */
+  original?: string;
   /** Source plugin that produced it. */
   source: string;
   /** Run statistics. */

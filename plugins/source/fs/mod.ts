@@ -22,6 +22,21 @@ import {
   type SourcePlugin,
 } from "../../../core/contracts.ts";
 import { compileGlobs } from "../../../core/globs.ts";
+import * as libc from "../../../core/platform/libc.ts";
+
+/**
+ * ctime with microsecond precision (ms with a fraction) through statx when FFI is granted. Deno's own
+ * ctime has whole seconds only, which would miss a same-size rewrite whose mtime was reset within the
+ * second of the previous backup.
+ */
+function preciseCtime(path: string): number | undefined {
+  if (!libc.available()) return undefined;
+  try {
+    return Number(libc.lstatNs(path).ctimeNs / 1000n) / 1000;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Options of the fs source. */
 export interface Options {
@@ -108,7 +123,7 @@ export default function fs(options: Options): SourcePlugin {
       size: type === "file" ? st.size : 0,
       mtime: st.mtime?.getTime() ?? 0,
       atime: st.atime?.getTime() ?? undefined,
-      ctime: st.ctime?.getTime() ?? undefined,
+      ctime: preciseCtime(path) ?? st.ctime?.getTime() ?? undefined,
       mode: (st.mode ?? 0) & 0o7777,
       uid: st.uid ?? undefined,
       gid: st.gid ?? undefined,

@@ -1,0 +1,54 @@
+/**
+ * `floe mirror sync`: with `--repo` given several times, copies every repository object some storages
+ * lack from one that has it (e.g. after adding an empty storage to a mirror, or after one was
+ * unreachable). Runs under the repository's exclusive lock.
+ *
+ * @example
+ * ```sh
+ * floe --repo /srv/backup --repo sftp://nas//srv/backup mirror sync
+ * ```
+ * @module
+ */
+import type { Context } from "../context.ts";
+import { ExitCode } from "../../core/errors.ts";
+import { mirrorMembers, syncMirrors } from "../../core/mirrors.ts";
+import { acquireLock } from "../../core/repository/locks.ts";
+import { FloeError } from "../../core/errors.ts";
+
+/** Runs `mirror sync`. */
+export async function sync(ctx: Context, _args: string[], _opts: Record<string, unknown>): Promise<void> {
+  if (ctx.locations().locations.length < 2) {
+    throw new FloeError(
+      "'mirror sync' needs several repository locations: give --repo twice or more",
+      ExitCode.Usage,
+    );
+  }
+  const engine = await ctx.open();
+  try {
+    if (!mirrorMembers(engine.repo.storage)) throw new FloeError("the repository storage is not a mirror");
+    const lock = await acquireLock(engine.repo, { exclusive: true, purpose: "mirror sync" });
+    let result;
+    try {
+      result = await syncMirrors(engine.repo.storage, {
+        onCopy: (name, to, bytes) => {
+          if (ctx.globals.verbose) ctx.info(`copied ${name} (${bytes} bytes) to ${to}`);
+        },
+      });
+    } finally {
+      await lock.release();
+    }
+    if (ctx.globals.json) ctx.json(result);
+    else {
+      for (const u of result.unresolved) ctx.out(`error: mirror ${u.name}: ${u.message}`);
+      ctx.info(
+        `copied ${result.copied} object(s), ${(result.bytes / 1e6).toFixed(1)} MB${
+          result.unresolved.length ? `; ${result.unresolved.length} left as they were` : ""
+        }`,
+        true,
+      );
+    }
+    if (result.unresolved.length) ctx.exitCode = ExitCode.Failure;
+  } finally {
+    await engine.close();
+  }
+}

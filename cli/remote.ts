@@ -1,0 +1,91 @@
+/**
+ * CLI helpers for remote and mirrored repositories: the storage bounds of the global options
+ * (`--limit-upload`, `--limit-download`, `--connections`), several locations in `FLOE_REPOSITORY`,
+ * and the one-line error message that names the location and never shows a secret.
+ *
+ * @example
+ * ```ts
+ * import { splitLocations } from "./remote.ts";
+ * splitLocations("/srv/a , sftp://nas//srv/b"); // ["/srv/a", "sftp://nas//srv/b"]
+ * ```
+ * @module
+ */
+import { ExitCode, FloeError } from "../core/errors.ts";
+import type { StorageOpenOptions } from "../core/storage_open.ts";
+import { parseRate } from "../plugins/storage/limit/mod.ts";
+import { maskLocation } from "../plugins/storage/location.ts";
+
+/**
+ * Splits `FLOE_REPOSITORY`: one location, or several separated by a comma with white space on both
+ * sides (`/srv/a , s3:…`). A plain comma inside a location (`/srv/a,b`) is part of it.
+ */
+export function splitLocations(value: string): string[] {
+  return value.split(/\s+,\s+/).map((l) => l.trim()).filter(Boolean);
+}
+
+/** Reads the bound options' text values into {@link StorageOpenOptions}; usage errors on bad values. */
+export function storageBounds(
+  values: { limitUpload?: string; limitDownload?: string; connections?: string },
+): StorageOpenOptions {
+  const out: StorageOpenOptions = {};
+  const rate = (text: string, option: string) => {
+    try {
+      return parseRate(text);
+    } catch (e) {
+      throw new FloeError(`${option}: ${(e as Error).message}`, ExitCode.Usage);
+    }
+  };
+  if (values.limitUpload !== undefined) out.uploadBytesPerSecond = rate(values.limitUpload, "--limit-upload");
+  if (values.limitDownload !== undefined) {
+    out.downloadBytesPerSecond = rate(values.limitDownload, "--limit-download");
+  }
+  if (values.connections !== undefined) {
+    const n = Number(values.connections);
+    if (!/^\d+$/.test(values.connections.trim()) || !Number.isSafeInteger(n) || n < 1) {
+      throw new FloeError(
+        `--connections takes a whole number ≥ 1, got '${values.connections}'`,
+        ExitCode.Usage,
+      );
+    }
+    out.connections = n;
+  }
+  return out;
+}
+
+/** Environment variables whose values must never be printed. */
+const SECRET_VARS = [
+  "AWS_SECRET_ACCESS_KEY",
+  "AWS_SESSION_TOKEN",
+  "ST_KEY",
+  "OS_PASSWORD",
+  "OS_APPLICATION_CREDENTIAL_SECRET",
+  "FLOE_PASSWORD",
+];
+
+/** Replaces secrets (from the environment, and passwords inside URLs) with `***`. */
+export function scrubSecrets(text: string): string {
+  let out = maskLocation(text).replace(/\/\/([^/@:\s]+):([^/@\s]+)@/g, "//$1:***@");
+  for (const name of SECRET_VARS) {
+    let value: string | undefined;
+    try {
+      value = Deno.env.get(name);
+    } catch { /* no env permission */ }
+    if (value && value.length >= 4) out = out.split(value).join("***");
+  }
+  return out;
+}
+
+/**
+ * The message of an error for the one stderr line: its first line, prefixed with the repository
+ * location when a storage error does not name it, with secrets masked.
+ */
+export function errorLine(e: unknown, locations: readonly string[]): string {
+  const err = e as Error & { name?: string };
+  let message = String(err?.message ?? e).split("\n")[0];
+  if (err?.name === "StorageError") {
+    const named = locations.some((l) => l && message.includes(l));
+    if (!named && locations.length) message = `${locations[0]}: ${message}`;
+    message = `storage: ${message}`;
+  }
+  return scrubSecrets(message);
+}
