@@ -43,7 +43,7 @@ function highMask(bits: number): number {
 /** Finds content-defined cut points. Stateless between calls: each call scans one chunk. */
 export class Chunker {
   readonly params: ChunkerParams;
-  readonly #gear: Uint32Array;
+  readonly #gear: Int32Array;
   readonly #maskS: number;
   readonly #maskL: number;
 
@@ -53,7 +53,9 @@ export class Chunker {
       throw new RangeError(`invalid chunker sizes ${JSON.stringify(params)}`);
     }
     this.params = params;
-    this.#gear = gear;
+    // Signed view: keeps `(h << 1) + gear[b] | 0` in int32 arithmetic (uint32 values above 2^31 would
+    // push it to float64), about twice as fast. The bits, and so the cut points, are the same.
+    this.#gear = new Int32Array(gear.buffer, gear.byteOffset, gear.length);
     const bits = Math.round(Math.log2(params.avg));
     // Normalized chunking, level 2: harder before the average, easier after.
     this.#maskS = highMask(bits + 2);

@@ -43,7 +43,8 @@ export interface BackupOptions {
   force?: boolean;
   /** Skip compression for this run. */
   noCompression?: boolean;
-  /** Compress and seal on this many worker threads (0: on the main thread). Default: one per core. */
+  /** Compress and seal on this many worker threads (default 0: on the main thread, measured faster once
+   * incompressible blobs skip zstd; workers help when most data compresses, e.g. text or databases). */
   workers?: number;
   /** Aborts the run; nothing becomes visible. */
   signal?: AbortSignal;
@@ -110,7 +111,7 @@ export function findParent(catalog: Catalog, host: string, paths: readonly strin
 
 /** Runs one backup. */
 export async function backup(options: BackupOptions): Promise<BackupResult> {
-  const workers = options.workers ?? Math.max(1, navigator.hardwareConcurrency || 2);
+  const workers = options.workers ?? 0;
   const pool = workers > 0 ? new EncoderPool(options.repo, workers) : null;
   try {
     return await run(options, pool);

@@ -56,11 +56,11 @@ export default function local(options: Options): StoragePlugin {
   const concurrency = options.concurrency ?? defaults.concurrency!;
   const full = (name: string) => `${root}/${name}`;
 
-  const fsyncDir = (dir: string) => {
+  const fsyncDir = async (dir: string) => {
     try {
-      const f = Deno.openSync(dir, { read: true });
+      const f = await Deno.open(dir, { read: true });
       try {
-        f.syncSync();
+        await f.sync();
       } finally {
         f.close();
       }
@@ -109,7 +109,7 @@ export default function local(options: Options): StoragePlugin {
         } else {
           await Deno.rename(tmp, path);
         }
-        fsyncDir(dir);
+        await fsyncDir(dir);
       } catch (e) {
         try {
           Deno.removeSync(tmp);
