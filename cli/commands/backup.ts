@@ -20,9 +20,9 @@ export default async function backup(
   opts: Record<string, unknown>,
 ): Promise<void> {
   const time = opts.time ? parseDate(String(opts.time)) : undefined;
-  const noCompression = opts.compression
-    ? compressionOf(String(opts.compression)).compression === "none"
-    : false;
+  const choice = opts.compression ? compressionOf(String(opts.compression)) : undefined;
+  const noCompression = choice?.compression === "none";
+  const compressionLevel = choice && !noCompression ? choice.level : undefined;
   for (const p of args) {
     try {
       Deno.lstatSync(p);
@@ -52,6 +52,7 @@ export default async function backup(
         parent,
         force: !!opts.force,
         noCompression,
+        compressionLevel,
         workers: Deno.env.get("FLOE_WORKERS") ? Number(Deno.env.get("FLOE_WORKERS")) : undefined,
         signal: ac.signal,
       });

@@ -39,7 +39,7 @@ export default async function init(
   opts: Record<string, unknown>,
 ): Promise<void> {
   const { isDefault } = ctx.location();
-  const { compression } = compressionOf(String(opts.compression ?? "default"));
+  const { compression, level: compressionLevel } = compressionOf(String(opts.compression ?? "default"));
   if (!["aes-256-gcm", "chacha20-poly1305"].includes(String(opts.cipher))) {
     throw new FloeError(`--cipher must be aes-256-gcm or chacha20-poly1305`, ExitCode.Usage);
   }
@@ -58,6 +58,7 @@ export default async function init(
     storage,
     password,
     compression,
+    compressionLevel,
     cipher: String(opts.cipher),
     kdf: opts.kdf as "scrypt" | "argon2id",
     catalogPath: ctx.globals.catalog,

@@ -20,6 +20,7 @@ import { TreeLoader } from "../trees.ts";
 import { utf8 } from "../encoding.ts";
 import { Packer } from "./packer.ts";
 import { EncoderPool } from "./encoder-pool.ts";
+import { loadPlugin } from "../registry.ts";
 import type { EngineEvent } from "../events.ts";
 import { formatTime } from "../dates.ts";
 
@@ -43,6 +44,8 @@ export interface BackupOptions {
   force?: boolean;
   /** Skip compression for this run. */
   noCompression?: boolean;
+  /** Compression level for this run (the repository's compression transform), instead of its setting. */
+  compressionLevel?: number;
   /** Compress and seal on this many worker threads (default 0: on the main thread, measured faster once
    * incompressible blobs skip zstd; workers help when most data compresses, e.g. text or databases). */
   workers?: number;
@@ -112,7 +115,7 @@ export function findParent(catalog: Catalog, host: string, paths: readonly strin
 /** Runs one backup. */
 export async function backup(options: BackupOptions): Promise<BackupResult> {
   const workers = options.workers ?? 0;
-  const pool = workers > 0 ? new EncoderPool(options.repo, workers) : null;
+  const pool = workers > 0 ? new EncoderPool(options.repo, workers, options.compressionLevel) : null;
   try {
     return await run(options, pool);
   } finally {
@@ -133,9 +136,13 @@ async function run(options: BackupOptions, pool: EncoderPool | null): Promise<Ba
   const hardlinks = new Map<string, { size: number; mtime: number; content: string[] }>();
   const buf = new Uint8Array(BUFFER_SIZE);
   const compress = !options.noCompression;
+  const compressor = options.compressionLevel !== undefined && repo.compression
+    ? await loadPlugin("transform", repo.settings.compression, { level: options.compressionLevel })
+    : repo.compression;
   const encode = pool
     ? pool.encode.bind(pool)
-    : (type: "data" | "tree", id: string, data: Uint8Array, c: boolean) => repo.encodeBlob(type, id, data, c);
+    : (type: "data" | "tree", id: string, data: Uint8Array, c: boolean) =>
+      repo.encodeBlob(type, id, data, c, compressor);
   const summary: BackupSummary = {
     files_new: 0,
     files_changed: 0,

@@ -37,7 +37,9 @@ export class EncoderPool {
       cipher: repo.config.cipher,
       key: repo.keys.encryption,
       compression: repo.compression ? repo.settings.compression : null,
-      compressionOptions: level ? { level } : {},
+      compressionOptions: level ?? repo.settings.compressionLevel
+        ? { level: level ?? repo.settings.compressionLevel }
+        : {},
     };
     for (let i = 0; i < size; i++) {
       const w = new Worker(new URL("./encoder-worker.ts", import.meta.url), { type: "module" });
@@ -66,7 +68,7 @@ export class EncoderPool {
 
   #done(msg: ResultMessage) {
     const p = this.#pending.get(msg.job);
-    if (this.#free.length < 32) this.#free.push(msg.buffer);
+    if (this.#free.length < 4) this.#free.push(msg.buffer);
     if (!p) return;
     this.#pending.delete(msg.job);
     this.#load[p.worker]--;

@@ -40,6 +40,8 @@ export interface RepoSettings {
   chunker: ChunkerParams;
   /** Compression transform id used for blobs (`zstd`, `gzip`, `none`, or a plugin specifier). */
   compression: string;
+  /** Compression level handed to the transform (e.g. zstd 1 fastest … 19 max); its default when absent. */
+  compressionLevel?: number;
   /** Target pack size in bytes. */
   packSize: number;
 }
@@ -64,6 +66,8 @@ export interface ConfigFile {
 export interface InitOptions {
   /** Compression transform (`zstd` default). */
   compression?: string;
+  /** Its level (`--compression fastest|default|max` → zstd 1, 3, 19). */
+  compressionLevel?: number;
   /** Cipher (`aes-256-gcm` default, or `chacha20-poly1305`). */
   cipher?: string;
   /** Chunk sizes. */
@@ -160,6 +164,7 @@ export class Repository {
     const settings: RepoSettings = {
       chunker: options.chunker ?? DEFAULT_CHUNKER,
       compression: options.compression ?? "zstd",
+      ...(options.compressionLevel !== undefined ? { compressionLevel: options.compressionLevel } : {}),
       packSize: options.packSize ?? 16 * 1024 * 1024,
     };
     const sealedSettings = await cipher.encode(utf8(JSON.stringify(settings)), {
@@ -189,7 +194,7 @@ export class Repository {
       }
       throw e;
     }
-    const compression = await Repository.#loadCompression(settings.compression);
+    const compression = await Repository.#loadCompression(settings.compression, settings.compressionLevel);
     return new Repository(storage, config, settings, keyId, keys, cipher, compression);
   }
 
@@ -204,9 +209,9 @@ export class Repository {
     }
   }
 
-  static async #loadCompression(id: string): Promise<TransformPlugin | null> {
+  static async #loadCompression(id: string, level?: number): Promise<TransformPlugin | null> {
     if (id === "none") return null;
-    const t = await loadPlugin("transform", id, {});
+    const t = await loadPlugin("transform", id, level !== undefined ? { level } : {});
     if (t.role !== "compression") throw new FloeError(`${id} is not a compression transform`);
     return t;
   }
@@ -276,7 +281,7 @@ export class Repository {
         });
         continue;
       }
-      const compression = await Repository.#loadCompression(settings.compression);
+      const compression = await Repository.#loadCompression(settings.compression, settings.compressionLevel);
       return new Repository(storage, config, settings, name.slice(5), keys, cipher, compression);
     }
     if (configFailure) throw configFailure;
@@ -408,7 +413,13 @@ export class Repository {
    * this returns (built-in transforms copy synchronously; asynchronous third-party ones get a copy), so
    * the caller may reuse its buffer at once and keep several encodes in flight.
    */
-  encodeBlob(type: BlobType, id: string, plain: Uint8Array, compress = true): Promise<EncodedBlob> {
+  encodeBlob(
+    type: BlobType,
+    id: string,
+    plain: Uint8Array,
+    compress = true,
+    compressor: TransformPlugin | null = this.compression,
+  ): Promise<EncodedBlob> {
     const rawLength = plain.length;
     const aad = blobAad(type, id);
     const seal = (body: Uint8Array, compressed: boolean) =>
@@ -420,8 +431,8 @@ export class Repository {
         rawLength,
         sealed: bytes,
       }));
-    if (!compress || !this.compression) return seal(plain, false);
-    const result = compressIfWorth(this.compression, plain);
+    if (!compress || !compressor) return seal(plain, false);
+    const result = compressIfWorth(compressor, plain);
     return result instanceof Promise
       ? result.then(({ body, compressed }) => seal(body, compressed))
       : seal(result.body, result.compressed);
