@@ -3,13 +3,14 @@
  *
  * Options: `--scale N` (1 ≈ 2 GB), `--only floe,restic,borg`, `--skip-scaling`,
  * `--workdir DIR` (default /tmp/floe-bench), `--keep`, `--seed N`, `--timeout SECONDS`,
- * `--floe-main PATH` (another floe CLI entry point, e.g. a second checkout).
+ * `--floe-main PATH` (another floe CLI entry point, e.g. a second checkout), `--skip-s3`.
  * See bench/README.md for what is measured and how to read the tables.
  *
  * @module
  */
 
 import { join, resolve } from "node:path";
+import { startSwift, type SwiftServer } from "../tests/fixtures/servers/swift.ts";
 import {
   type DatasetSummary,
   diffManifests,
@@ -30,6 +31,7 @@ import {
   sync,
 } from "./measure.ts";
 import { fmtCount, fmtMiB, fmtRatio, fmtSeconds, ratio, renderTable } from "./table.ts";
+import { type ProxyStats, selfSignedCert, startTlsProxy, type TlsProxy } from "./tls-proxy.ts";
 import { ensureApt, FLOE_MAIN, makeTool, type Tool, TOOL_NAMES } from "./tools.ts";
 
 /** A tool name accepted by `--only`. */
@@ -43,6 +45,8 @@ export interface BenchArgs {
   only: ToolName[];
   /** Skip the scaling table. */
   skipScaling: boolean;
+  /** Skip the S3-on-local-Swift table. */
+  skipS3: boolean;
   /** Work directory (created; must be empty or a previous bench work dir). */
   workdir: string;
   /** Keep data, repositories and restores afterwards. */
@@ -55,7 +59,7 @@ export interface BenchArgs {
   floeMain: string;
 }
 
-const USAGE = `usage: deno task bench [--scale N] [--only floe,restic,borg] [--skip-scaling]
+const USAGE = `usage: deno task bench [--scale N] [--only floe,restic,borg] [--skip-scaling] [--skip-s3]
                        [--workdir DIR] [--keep] [--seed N] [--timeout SECONDS] [--floe-main PATH]`;
 
 /**
@@ -73,6 +77,7 @@ export function parseArgs(argv: string[]): BenchArgs {
     scale: 1,
     only: [...TOOL_NAMES],
     skipScaling: false,
+    skipS3: false,
     workdir: "/tmp/floe-bench",
     keep: false,
     seed: 1,
@@ -105,6 +110,9 @@ export function parseArgs(argv: string[]): BenchArgs {
       }
       case "--skip-scaling":
         a.skipScaling = true;
+        break;
+      case "--skip-s3":
+        a.skipS3 = true;
         break;
       case "--workdir":
         a.workdir = value();
@@ -357,6 +365,169 @@ function scalingTable(
   return renderTable(headers, rows, headers.map((_, i) => (i < 2 ? "left" : "right")));
 }
 
+/** floe/restic wall-time target of the S3 steps (initial backup and restore). */
+const S3_WALL_TARGET = 0.7;
+const S3_STEPS = [
+  { id: "init", label: "init" },
+  { id: "initial", label: "initial backup" },
+  { id: "restore", label: "restore (empty dir)" },
+] as const;
+
+/** What the S3 run produced: per-tool results, restore verification, notes and errors. */
+interface S3Outcome {
+  results: Results;
+  verification: Record<string, string>;
+  /** How each tool reached the store. */
+  transport: Record<string, string>;
+  /** Requests and body bytes through the TLS proxy, per tool and step. */
+  traffic: Record<string, Partial<Record<StepId, ProxyStats>>>;
+  /** Set when the S3 run could not happen at all. */
+  failure?: string;
+}
+
+/** Add S3 credentials / TLS trust to an adapter's command (extra args go right after the program). */
+function remoteSpec(spec: CommandSpec, env: Record<string, string>, args: string[] = []): CommandSpec {
+  return { ...spec, cmd: [spec.cmd[0], ...args, ...spec.cmd.slice(1)], env: { ...spec.env, ...env } };
+}
+
+/**
+ * The S3 step: a Swift all-in-one (tempauth + s3api) on loopback with a TLS proxy in front (restic 0.14's
+ * S3 backend only works over https here); init, initial backup of `data` and restore into an empty dir,
+ * floe and restic alternately, both through the same proxy. Swift and the proxy are stopped at the end.
+ */
+async function s3Run(
+  b: Bench,
+  tools: Tool[],
+  data: string,
+  source: Map<string, ManifestEntry>,
+): Promise<S3Outcome> {
+  const W = b.args.workdir;
+  const outcome: S3Outcome = { results: {}, verification: {}, transport: {}, traffic: {} };
+  let swift: SwiftServer | undefined;
+  let proxy: TlsProxy | undefined;
+  try {
+    log("S3: starting Swift (tempauth + s3api) and the TLS proxy …");
+    swift = await startSwift();
+    const cert = await selfSignedCert(join(W, "home", "tls"));
+    proxy = await startTlsProxy({ target: swift.s3Endpoint, cert: cert.cert, key: cert.key });
+    log(`S3: s3api at ${swift.s3Endpoint}, TLS proxy at ${proxy.url}`);
+    // floe's AWS SDK runs on node:https, which trusts NODE_EXTRA_CA_CERTS (DENO_CERT is not enough): a
+    // bundle of the proxy's certificate plus whatever extra CAs the environment already had.
+    const bundle = join(W, "home", "tls", "bundle.pem");
+    let extra = "";
+    const prev = Deno.env.get("NODE_EXTRA_CA_CERTS");
+    if (prev) extra = await Deno.readTextFile(prev).catch(() => "");
+    Deno.writeTextFileSync(bundle, cert.cert + "\n" + extra);
+    const aws = {
+      AWS_ACCESS_KEY_ID: swift.accessKey,
+      AWS_SECRET_ACCESS_KEY: swift.secretKey,
+      AWS_REGION: swift.region,
+    };
+    const remote = tools.map((t) => {
+      const home = join(W, "home", t.name);
+      if (t.name === "restic") {
+        const repo = `s3:${proxy!.url}/restic-bucket`;
+        outcome.transport[t.name] = `${repo} (--cacert)`;
+        const env = { ...aws, RESTIC_CACHE_DIR: join(home, "cache-s3") };
+        return { t, repo, wrap: (s: CommandSpec) => remoteSpec(s, env, ["--cacert", cert.certFile]) };
+      }
+      const repo = `s3:${proxy!.url}/floe-bucket`;
+      outcome.transport[t.name] = `${repo} (NODE_EXTRA_CA_CERTS)`;
+      const env = { ...aws, NODE_EXTRA_CA_CERTS: bundle, XDG_CACHE_HOME: join(home, "cache-s3") };
+      return { t, repo, wrap: (s: CommandSpec) => remoteSpec(s, env) };
+    });
+    const opts = (label: string) => ({ record: outcome.results, label: `S3 ${label}` });
+    const counted = async (t: Tool, id: StepId, run: () => Promise<StepResult>) => {
+      const s0 = proxy!.stats();
+      const m = await run();
+      const s1 = proxy!.stats();
+      (outcome.traffic[t.name] ??= {})[id] = {
+        requests: s1.requests - s0.requests,
+        up: s1.up - s0.up,
+        down: s1.down - s0.down,
+      };
+      return m;
+    };
+    for (const { t, repo, wrap } of remote) {
+      await counted(t, "init", () => b.step(t, "init", wrap(t.init(repo)), opts("init")));
+    }
+    for (const { t, repo, wrap } of remote) {
+      await counted(
+        t,
+        "initial",
+        () => b.step(t, "initial", wrap(t.backup(repo, data, "bench-s3")), opts("initial backup")),
+      );
+    }
+    for (const { t, repo, wrap } of remote) {
+      const target = join(W, "restore", `${t.name}-s3`);
+      rm(target);
+      Deno.mkdirSync(target, { recursive: true });
+      const m = await counted(
+        t,
+        "restore",
+        () => b.step(t, "restore", wrap(t.restore(repo, target, "bench-s3")), opts("restore")),
+      );
+      if (m.ok) {
+        try {
+          const diffs = diffManifests(source, manifest(t.restoredRoot(target, data)));
+          outcome.verification[t.name] = diffs.length === 0
+            ? "ok (identical)"
+            : `${diffs.length} differences, e.g. ${diffs.slice(0, 3).join("; ")}`;
+        } catch (e) {
+          outcome.verification[t.name] = `cannot read restore: ${e instanceof Error ? e.message : e}`;
+        }
+      } else outcome.verification[t.name] = "restore failed";
+      log(`${t.name}: S3 restore verification: ${outcome.verification[t.name]}`);
+      if (!b.args.keep) rm(target);
+    }
+    log(`S3: the TLS proxy forwarded ${proxy.stats().requests} requests`);
+  } catch (e) {
+    outcome.failure = e instanceof Error ? e.message.split("\n")[0] : String(e);
+    log(`S3 step failed: ${outcome.failure}`);
+  } finally {
+    await proxy?.stop().catch(() => {});
+    await swift?.stop().catch(() => {});
+  }
+  return outcome;
+}
+
+/** The S3 table: wall / cpu / rss per tool, the server side's CPU, and floe/restic ratios. */
+function s3Table(tools: string[], o: S3Outcome): string {
+  const headers = ["step"];
+  for (const n of tools) {
+    headers.push(`${n} wall`, `${n} cpu`, `${n} rss`, `${n} srv cpu`, `${n} req`, `${n} MiB ↑/↓`);
+  }
+  const both = tools.includes("floe") && tools.includes("restic");
+  if (both) headers.push("f/r wall", "f/r cpu", "f/r rss");
+  const rows = S3_STEPS.map((s) => {
+    const row: string[] = [s.label];
+    for (const n of tools) {
+      const m = o.results[n]?.[s.id];
+      const srv = m?.ok && Number.isFinite(m.machineCpu) ? m.machineCpu - m.user - m.sys : undefined;
+      const tr = o.traffic[n]?.[s.id];
+      row.push(
+        fmtSeconds(wall(m)),
+        fmtSeconds(cpu(m)),
+        fmtMiB(rss(m)),
+        fmtSeconds(srv),
+        tr ? fmtCount(tr.requests) : "—",
+        tr ? `${fmtMiB(tr.up)}/${fmtMiB(tr.down)}` : "—",
+      );
+    }
+    if (both) {
+      const f = o.results.floe?.[s.id];
+      const r = o.results.restic?.[s.id];
+      row.push(
+        fmtRatio(ratio(wall(f), wall(r)), s.id === "init" ? undefined : S3_WALL_TARGET),
+        fmtRatio(ratio(cpu(f), cpu(r))),
+        fmtRatio(ratio(rss(f), rss(r)), RSS_TARGET),
+      );
+    }
+    return row;
+  });
+  return renderTable(headers, rows);
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(Deno.args);
   const W = args.workdir;
@@ -475,6 +646,41 @@ async function main(): Promise<void> {
     for (const e of b.errors) print(`  ${e}`);
   }
 
+  // S3 on a local Swift, with the (mutated) dataset of the main run.
+  const s3Tools = tools.filter((t) => t.name === "floe" || t.name === "restic");
+  let s3: S3Outcome | undefined;
+  if (!args.skipS3 && s3Tools.length > 0) {
+    s3 = await s3Run(b, s3Tools, data, source);
+    print();
+    print("## S3 on local Swift (init, initial backup, restore into an empty dir)");
+    print();
+    if (s3.failure) print(`not run: ${s3.failure}`);
+    else {
+      print(s3Table(s3Tools.map((t) => t.name), s3));
+      print();
+      print(
+        `store: OpenStack Swift all-in-one (tempauth + s3api, objects on /dev/shm) on loopback, behind a ` +
+          `TLS-terminating proxy (self-signed cert for 127.0.0.1) running in the bench process; ` +
+          `dataset = the main run's after the 1% change`,
+      );
+      for (const t of s3Tools) print(`  ${t.name}: ${s3.transport[t.name]}`);
+      print(
+        `srv cpu = CPU s the rest of the machine was busy during the step (Swift, memcached, the proxy, ` +
+          `anything else), not in the tool's cpu; req, MiB ↑/↓ = requests and body MiB sent to / received ` +
+          `from the store through the proxy; f/r wall ✓/✗ against ≤ ${S3_WALL_TARGET} ` +
+          `(initial backup, restore), f/r rss against ≤ ${RSS_TARGET}`,
+      );
+      print(`load average after the S3 run: ${loadAvg()}`);
+      print("S3 restore verification (against the mutated source):");
+      for (const t of s3Tools) print(`  ${t.name}: ${s3.verification[t.name]}`);
+    }
+    const s3Errors = b.errors.filter((e) => / S3 /.test(e));
+    if (s3Errors.length) {
+      print("errors:");
+      for (const e of s3Errors) print(`  ${e}`);
+    }
+  }
+
   // Scaling.
   const scaleTools = tools.filter((t) => t.name === "floe" || t.name === "restic");
   if (!args.keep) {
@@ -546,7 +752,14 @@ async function main(): Promise<void> {
   Deno.writeTextFileSync(
     join(W, "results.json"),
     JSON.stringify(
-      { args, versions, dataset: generated, results: b.results, verification: b.verification },
+      {
+        args,
+        versions,
+        dataset: generated,
+        results: b.results,
+        verification: b.verification,
+        ...(s3 ? { s3 } : {}),
+      },
       null,
       2,
     ),

@@ -12,13 +12,14 @@
  * @module
  */
 import type { Catalog, CatalogSnapshot } from "../catalog/catalog.ts";
-import { FloeError, IntegrityError } from "../errors.ts";
+import { FloeError } from "../errors.ts";
 import type { EngineEvent } from "../events.ts";
 import type { Repository } from "../repository/repository.ts";
 import type { Node } from "../repository/types.ts";
 import { TreeLoader } from "../trees.ts";
 import { compileGlobs } from "../globs.ts";
 import { platform } from "../platform/mod.ts";
+import { type FileJob, restoreContents } from "./contents.ts";
 
 /** What to do with files already in the target. */
 export type OverwriteMode = "always" | "if-changed" | "never";
@@ -41,7 +42,7 @@ export interface RestoreOptions {
   exclude?: string[];
   /** Existing files: `always` replace (default), `if-changed` replace when size or mtime differ, `never`. */
   overwrite?: OverwriteMode;
-  /** Files restored at once. */
+  /** Pack regions read at once (default: the storage's preferred concurrency, at most 8). */
   concurrency?: number;
   /** Aborts. */
   signal?: AbortSignal;
@@ -63,19 +64,6 @@ export interface RestoreResult {
   skipped: number;
   /** Entries that could not be restored. */
   warnings: { path: string; message: string }[];
-}
-
-function isZero(data: Uint8Array): boolean {
-  const n = data.length;
-  const words = n >>> 3;
-  if (data.byteOffset % 8 === 0 && words) {
-    const w = new BigUint64Array(data.buffer, data.byteOffset, words);
-    for (let i = 0; i < words; i++) if (w[i] !== 0n) return false;
-  } else {
-    for (let i = 0; i < words * 8; i++) if (data[i] !== 0) return false;
-  }
-  for (let i = words * 8; i < n; i++) if (data[i] !== 0) return false;
-  return true;
 }
 
 function lstatOrNull(path: string): Deno.FileInfo | null {
@@ -101,7 +89,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   const dirMeta: [string, Node][] = [];
   const links = new Map<string, string>();
   const pendingLinks: [string, string][] = [];
-  const queue: (() => Promise<void>)[] = [];
+  const fileJobs: FileJob[] = [];
   const target = options.target.replace(/\/+$/, "") || "/";
 
   const warn = (path: string, message: string) => {
@@ -166,70 +154,6 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
     return true;
   }
 
-  const SPARSE_BLOCK = 64 * 1024;
-  const READ_AHEAD = 4;
-
-  /** Writes `data` at `pos`, leaving holes for all-zero 64 KiB blocks; returns the new file position. */
-  function writeSparse(file: Deno.FsFile, data: Uint8Array, pos: number, filePos: number): number {
-    for (let off = 0; off < data.length;) {
-      const end = Math.min(off + SPARSE_BLOCK, data.length);
-      const block = data.subarray(off, end);
-      if (!isZero(block)) {
-        let runEnd = end;
-        while (runEnd < data.length) {
-          const next = Math.min(runEnd + SPARSE_BLOCK, data.length);
-          if (isZero(data.subarray(runEnd, next))) break;
-          runEnd = next;
-        }
-        if (filePos !== pos + off) file.seekSync(pos + off, Deno.SeekMode.Start);
-        const run = data.subarray(off, runEnd);
-        let w = 0;
-        while (w < run.length) w += file.writeSync(run.subarray(w));
-        filePos = pos + runEnd;
-        off = runEnd;
-      } else {
-        off = end;
-      }
-    }
-    return filePos;
-  }
-
-  async function writeFile(dest: string, node: Node) {
-    const file = Deno.openSync(dest, { write: true, createNew: true, mode: 0o600 });
-    try {
-      let pos = 0;
-      let filePos = 0;
-      const ids = node.content ?? [];
-      const load = (i: number) => {
-        const entry = catalog.lookupBlob(ids[i]);
-        if (!entry) throw new IntegrityError(`blob ${ids[i].slice(0, 12)} of ${dest} is not in the index`);
-        return repo.loadBlob(entry, signal);
-      };
-      // Read ahead a few blobs so decryption overlaps reading and writing.
-      const ahead: Promise<Uint8Array>[] = [];
-      for (let i = 0; i < Math.min(READ_AHEAD, ids.length); i++) ahead.push(load(i));
-      ahead.forEach((p) => p.catch(() => {}));
-      for (let i = 0; i < ids.length; i++) {
-        signal?.throwIfAborted();
-        const data = await ahead[i];
-        if (i + READ_AHEAD < ids.length) {
-          const next = load(i + READ_AHEAD);
-          next.catch(() => {});
-          ahead.push(next);
-        }
-        delete ahead[i];
-        filePos = writeSparse(file, data, pos, filePos);
-        pos += data.length;
-        result.bytes += data.length;
-      }
-      if (filePos !== pos) file.truncateSync(pos); // a trailing hole
-    } finally {
-      file.close();
-    }
-    result.files++;
-    setMeta(dest, node);
-  }
-
   /** Queues a file: the first of a hardlink group is written, the others linked to it afterwards. */
   function queueFile(dest: string, node: Node) {
     const key = (node.links ?? 1) > 1 && node.inode !== undefined ? `${node.device}:${node.inode}` : "";
@@ -239,12 +163,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
       return;
     }
     if (key) links.set(key, dest);
-    queue.push(() =>
-      writeFile(dest, node).catch((e) => {
-        if (signal?.aborted || e instanceof IntegrityError) throw e;
-        warn(dest, (e as Error).message);
-      })
-    );
+    fileJobs.push({ dest, node });
   }
 
   function restoreOther(dest: string, node: Node) {
@@ -325,21 +244,25 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
     }
   }
 
-  // Files in parallel: reads are I/O and decryption is asynchronous.
-  let next = 0;
+  // File contents, planned by pack: one ranged read per pack region, each blob decrypted once.
   let lastProgress = 0;
-  const workers = Array.from({ length: Math.max(1, options.concurrency ?? 8) }, async () => {
-    while (next < queue.length) {
-      const task = queue[next++];
-      await task();
+  await restoreContents(repo, catalog, fileJobs, {
+    signal,
+    concurrency: options.concurrency,
+    warn,
+    onFileDone: (j) => {
+      result.files++;
+      setMeta(fileJobs[j].dest, fileJobs[j].node);
+    },
+    onBytes: (bytes) => {
+      result.bytes = bytes;
       const now = performance.now();
       if (now - lastProgress > 250) {
         lastProgress = now;
-        emit({ type: "progress", phase: "restore", files: result.files, bytes: result.bytes });
+        emit({ type: "progress", phase: "restore", files: result.files, bytes });
       }
-    }
+    },
   });
-  await Promise.all(workers);
   for (const [first, dest] of pendingLinks) {
     try {
       Deno.linkSync(first, dest);
