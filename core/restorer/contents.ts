@@ -45,7 +45,7 @@ const SPARSE_BLOCK = 64 * 1024;
 /** Blobs closer than this in a pack are read with one request. */
 const MERGE_GAP = 256 * 1024;
 /** Largest single ranged read. */
-const MAX_RANGE = 16 * 1024 * 1024;
+const MAX_RANGE = 4 * 1024 * 1024;
 
 /** True when every byte is zero. */
 export function isZero(data: Uint8Array): boolean {
@@ -160,10 +160,16 @@ export async function restoreContents(
       throw e;
     }
     if (data.length !== length) throw new IntegrityError(`pack ${pack.slice(0, 12)} is truncated`);
-    for (const p of group) {
-      signal?.throwIfAborted();
+    // Decrypt the whole region at once (WebCrypto runs off the main thread), then write in order.
+    const plains = group.map((p) => {
       const rel = p.entry.offset - start;
-      const plain = await repo.decodeBlob(p.entry, data.subarray(rel, rel + p.entry.length));
+      return repo.decodeBlob(p.entry, data.subarray(rel, rel + p.entry.length));
+    });
+    plains.forEach((p) => p.catch(() => {}));
+    for (let k = 0; k < group.length; k++) {
+      const p = group[k];
+      signal?.throwIfAborted();
+      const plain = await plains[k];
       for (const t of p.targets) {
         if (failed[t.job]) continue;
         try {
@@ -202,7 +208,10 @@ export async function restoreContents(
     }
     if (group.length) tasks.push([pack, group]);
   }
-  const concurrency = Math.max(1, options.concurrency ?? Math.min(8, repo.storage.capabilities.concurrency));
+  const concurrency = Math.max(
+    1,
+    options.concurrency ?? Math.min(8, Math.max(4, repo.storage.capabilities.concurrency)),
+  );
   let next = 0;
   await Promise.all(Array.from({ length: Math.min(concurrency, tasks.length) }, async () => {
     while (next < tasks.length) {
