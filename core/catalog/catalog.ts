@@ -28,6 +28,19 @@ export interface CatalogSnapshot {
   timeMs: number;
 }
 
+/** A `blobs` row as an index entry. */
+function entryOf(r: Record<string, number | string>): IndexEntry {
+  return {
+    id: r.id as string,
+    type: r.type === 1 ? "tree" : "data",
+    pack: r.pack as string,
+    offset: r.offset as number,
+    length: r.length as number,
+    rawLength: r.raw_length as number,
+    compressed: r.compressed === 1,
+  };
+}
+
 /** The local catalog. */
 export class Catalog {
   /** The database. */
@@ -148,16 +161,7 @@ export class Catalog {
     const r = this.#stmt("SELECT * FROM blobs WHERE id = ?").get(id) as
       | Record<string, number | string>
       | undefined;
-    if (!r) return undefined;
-    return {
-      id: r.id as string,
-      type: r.type === 1 ? "tree" : "data",
-      pack: r.pack as string,
-      offset: r.offset as number,
-      length: r.length as number,
-      rawLength: r.raw_length as number,
-      compressed: r.compressed === 1,
-    };
+    return r ? entryOf(r) : undefined;
   }
 
   /** Index file ids ingested. */
@@ -198,15 +202,7 @@ export class Catalog {
         Record<string, number | string>
       >
     ) {
-      yield {
-        id: r.id as string,
-        type: r.type === 1 ? "tree" : "data",
-        pack: r.pack as string,
-        offset: r.offset as number,
-        length: r.length as number,
-        rawLength: r.raw_length as number,
-        compressed: r.compressed === 1,
-      };
+      yield entryOf(r);
     }
   }
 

@@ -19,7 +19,8 @@ export interface ConformanceTarget {
   cleanup?: () => Promise<void>;
 }
 
-function bytes(n: number, seed = 1): Uint8Array {
+/** Deterministic pseudo-random bytes (xorshift32) for storage tests. */
+export function bytes(n: number, seed = 1): Uint8Array {
   const out = new Uint8Array(n);
   let x = seed * 2654435761 >>> 0;
   for (let i = 0; i < n; i++) {

@@ -10,7 +10,7 @@
 import s3, { classify, type Options } from "./mod.ts";
 import { parseS3Location } from "./location.ts";
 import { parseLocation } from "../location.ts";
-import { storageConformance } from "../../../tests/storage/conformance.ts";
+import { bytes, storageConformance } from "../../../tests/storage/conformance.ts";
 import { sharedSwift, stopSharedSwift, swiftMissing } from "../../../tests/fixtures/servers/swift.ts";
 import { assert, assertEquals, assertRejects } from "../../../tests/assert.ts";
 import { StorageError } from "../../../core/contracts.ts";
@@ -31,18 +31,6 @@ async function storageOn(extra: Partial<Options> = {}) {
     secretAccessKey: swift.secretKey,
     ...extra,
   });
-}
-
-function bytes(n: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed * 2654435761 >>> 0;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
 }
 
 Deno.test("s3 location parsing", () => {

@@ -11,7 +11,7 @@
 import swift, { authSettings, keystoneRequest, type Options, parseKeystoneResponse } from "./mod.ts";
 import { parseSwiftLocation } from "./location.ts";
 import { parseLocation } from "../location.ts";
-import { storageConformance } from "../../../tests/storage/conformance.ts";
+import { bytes, storageConformance } from "../../../tests/storage/conformance.ts";
 import { sharedSwift, stopSharedSwift, swiftMissing } from "../../../tests/fixtures/servers/swift.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "../../../tests/assert.ts";
 import { StorageError } from "../../../core/contracts.ts";
@@ -32,18 +32,6 @@ async function storageOn(extra: Partial<Options> = {}) {
     key: s.key,
     ...extra,
   });
-}
-
-function bytes(n: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed * 2654435761 >>> 0;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
 }
 
 const opts = { sanitizeOps: false, sanitizeResources: false, ignore };
