@@ -112,3 +112,38 @@ export async function runCli(
     stdoutBytes: out.stdout,
   };
 }
+
+/** sha256 of every regular file below `root`, keyed by relative path. */
+export function hashTree(root: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (dir: string, rel: string) => {
+    for (const d of Deno.readDirSync(dir)) {
+      const p = `${dir}/${d.name}`;
+      const r = rel ? `${rel}/${d.name}` : d.name;
+      if (d.isDirectory) walk(p, r);
+      else if (d.isFile) out.set(r, sha256(Deno.readFileSync(p)));
+    }
+  };
+  walk(root, "");
+  return out;
+}
+
+/** Relative path → type, mode, size and content hash, or link target: a tree's summary for comparisons. */
+export function scanTree(root: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (dir: string, rel: string) => {
+    for (const e of Deno.readDirSync(dir)) {
+      const p = `${dir}/${e.name}`;
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      const st = Deno.lstatSync(p);
+      const mode = (st.mode ?? 0) & 0o7777;
+      if (st.isSymlink) out.set(r, `link ${Deno.readLinkSync(p)}`);
+      else if (st.isDirectory) {
+        out.set(r, `dir ${mode.toString(8)}`);
+        walk(p, r);
+      } else out.set(r, `file ${mode.toString(8)} ${st.size} ${sha256(Deno.readFileSync(p))}`);
+    }
+  };
+  walk(root, "");
+  return out;
+}

@@ -4,23 +4,9 @@
  * snapshot restores identical.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { type CliResult, newEngine, randomBytes, runCli, sha256, tempDir } from "./helpers.ts";
+import { type CliResult, hashTree, newEngine, randomBytes, runCli, tempDir } from "./helpers.ts";
 import { Engine } from "../core/engine.ts";
 import { loadPlugin } from "../core/registry.ts";
-
-function hashTree(root: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (dir: string, rel: string) => {
-    for (const d of Deno.readDirSync(dir)) {
-      const p = `${dir}/${d.name}`;
-      const r = rel ? `${rel}/${d.name}` : d.name;
-      if (d.isDirectory) walk(p, r);
-      else if (d.isFile) out.set(r, sha256(Deno.readFileSync(p)));
-    }
-  };
-  walk(root, "");
-  return out;
-}
 
 /** Object names below `repo/sub`, recursively (temporary files left out). */
 function objects(repo: string, sub: string): Set<string> {

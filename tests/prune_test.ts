@@ -3,28 +3,13 @@
  * backups running at the same time never lose data (markers, resurrection, the post-backup re-index).
  */
 import { assert, assertEquals } from "./assert.ts";
-import { newEngine, randomBytes, sha256, tempDir } from "./helpers.ts";
+import { hashTree, newEngine, randomBytes, tempDir } from "./helpers.ts";
 import { loadPlugin } from "../core/registry.ts";
 import { Engine } from "../core/engine.ts";
 import { check } from "../core/checker.ts";
 import { acquireLock } from "../core/repository/locks.ts";
 import { backup as archiverBackup } from "../core/archiver/archiver.ts";
 import { indexMarkedBlobs, MARKER_DIR } from "../core/prune.ts";
-
-/** sha256 of every file below `root`, keyed by relative path. */
-export function hashTree(root: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (dir: string, rel: string) => {
-    for (const d of Deno.readDirSync(dir)) {
-      const p = `${dir}/${d.name}`;
-      const r = rel ? `${rel}/${d.name}` : d.name;
-      if (d.isDirectory) walk(p, r);
-      else if (d.isFile) out.set(r, sha256(Deno.readFileSync(p)));
-    }
-  };
-  walk(root, "");
-  return out;
-}
 
 function sameTree(a: Map<string, string>, b: Map<string, string>, what: string) {
   assertEquals([...a.keys()].sort(), [...b.keys()].sort(), `${what}: file names`);

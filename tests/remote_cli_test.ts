@@ -11,7 +11,7 @@
  * @module
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { type CliResult, randomBytes, runCli, sha256, tempDir } from "./helpers.ts";
+import { type CliResult, randomBytes, runCli, scanTree, tempDir } from "./helpers.ts";
 import { sharedSwift, stopSharedSwift, swiftMissing } from "./fixtures/servers/swift.ts";
 import { type Sshd, sshdMissing, startSshd } from "./fixtures/servers/sshd.ts";
 import { start as startFaultProxy } from "./fixtures/fault-proxy.ts";
@@ -112,28 +112,8 @@ function makeTree(root: string, seed = 1) {
   Deno.symlinkSync("/nonexistent/target", `${root}/sub/dangling`);
 }
 
-/** Relative path → type, mode, content hash or link target. */
-function scan(root: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (dir: string, rel: string) => {
-    for (const e of Deno.readDirSync(dir)) {
-      const p = `${dir}/${e.name}`;
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      const st = Deno.lstatSync(p);
-      const mode = (st.mode ?? 0) & 0o7777;
-      if (st.isSymlink) out.set(r, `link ${Deno.readLinkSync(p)}`);
-      else if (st.isDirectory) {
-        out.set(r, `dir ${mode.toString(8)}`);
-        walk(p, r);
-      } else out.set(r, `file ${mode.toString(8)} ${st.size} ${sha256(Deno.readFileSync(p))}`);
-    }
-  };
-  walk(root, "");
-  return out;
-}
-
 function assertSameTree(src: string, restored: string) {
-  const a = scan(src), b = scan(restored);
+  const a = scanTree(src), b = scanTree(restored);
   assertEquals([...b.keys()].sort(), [...a.keys()].sort());
   for (const [k, v] of a) assertEquals(b.get(k), v, `entry ${k}`);
 }

@@ -13,7 +13,7 @@
  * @module
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { type CliResult, randomBytes, runCli, sha256, tempDir } from "./helpers.ts";
+import { type CliResult, randomBytes, runCli, scanTree, tempDir } from "./helpers.ts";
 import { openStorage } from "../core/engine.ts";
 import { sharedSwift, stopSharedSwift, swiftMissing } from "./fixtures/servers/swift.ts";
 import { type Sshd, sshdMissing, startSshd } from "./fixtures/servers/sshd.ts";
@@ -35,28 +35,8 @@ const name = (kind: string) => `floe-maint-${kind}-${Date.now().toString(36)}-${
 const lines = (text: string) => text.split("\n").filter((l) => l.length);
 const jsonLines = (r: CliResult) => lines(r.stdout).map((l) => JSON.parse(l));
 
-/** Relative path → type, mode, content hash or link target. */
-function scan(root: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (dir: string, rel: string) => {
-    for (const e of Deno.readDirSync(dir)) {
-      const p = `${dir}/${e.name}`;
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      const st = Deno.lstatSync(p);
-      const mode = (st.mode ?? 0) & 0o7777;
-      if (st.isSymlink) out.set(r, `link ${Deno.readLinkSync(p)}`);
-      else if (st.isDirectory) {
-        out.set(r, `dir ${mode.toString(8)}`);
-        walk(p, r);
-      } else out.set(r, `file ${mode.toString(8)} ${st.size} ${sha256(Deno.readFileSync(p))}`);
-    }
-  };
-  walk(root, "");
-  return out;
-}
-
 function assertSameTree(want: Map<string, string>, restored: string, label: string) {
-  const b = scan(restored);
+  const b = scanTree(restored);
   assertEquals([...b.keys()].sort(), [...want.keys()].sort(), label);
   for (const [k, v] of want) assertEquals(b.get(k), v, `${label}: entry ${k}`);
 }
@@ -128,7 +108,7 @@ async function maintenance(c: Case, dir: string): Promise<string[]> {
   const trees: Map<string, string>[] = [];
   for (let gen = 1; gen <= 3; gen++) {
     writeGeneration(src, gen);
-    trees.push(scan(src));
+    trees.push(scanTree(src));
     const b = ok(await cli(["backup", src, "--json", "--time", day(gen)]));
     ids.push(jsonLines(b).at(-1).snapshot_id);
   }
@@ -227,7 +207,7 @@ async function maintenance(c: Case, dir: string): Promise<string[]> {
 
   // A fourth backup adds an index object; repair index again, now with only one of several lost.
   writeGeneration(src, 4);
-  const gen4 = scan(src);
+  const gen4 = scanTree(src);
   ok(await cli(["backup", src, "--time", day(4)]));
   const several = await listObjects(c.location, "index/");
   assert(several.length >= 2, `[${c.label}] expected several index objects: ${several}`);
@@ -251,7 +231,7 @@ async function maintenance(c: Case, dir: string): Promise<string[]> {
   // packs to delete while the backup writes new ones.
   ok(await cli(["forget", "--keep-last", "1"]));
   writeGeneration(src, 5);
-  const gen5 = scan(src);
+  const gen5 = scanTree(src);
   const [b5, p] = await Promise.all([
     cli(["backup", src, "--json", "--time", day(5)]),
     cli(["--json", "prune"]),
