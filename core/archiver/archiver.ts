@@ -172,6 +172,9 @@ async function run(options: BackupOptions, pool: EncoderPool | null): Promise<Ba
   }
 
   const known = (id: string) => pending.has(id) || catalog.hasBlob(id);
+  /** Blobs of the parent's trees that the index lacks (looked up once per tree, see loadOld). */
+  const missingOld = new Set<string>();
+  const oldKnown = (id: string) => !missingOld.has(id) || pending.has(id);
 
   const inflight = new Set<Promise<void>>();
   let failure: unknown = null;
@@ -206,6 +209,9 @@ async function run(options: BackupOptions, pool: EncoderPool | null): Promise<Ba
   async function loadOld(subtree: string | undefined): Promise<Map<string, Node> | null> {
     if (!subtree) return null;
     const t = await trees.load(subtree, signal);
+    const ids: string[] = [];
+    for (const n of t.nodes) if (n.content) { for (const id of n.content) ids.push(id); }
+    for (const id of catalog.missingBlobs(ids)) missingOld.add(id);
     return new Map(t.nodes.map((n) => [n.name, n]));
   }
 
@@ -264,7 +270,7 @@ async function run(options: BackupOptions, pool: EncoderPool | null): Promise<Ba
     summary.total_bytes_processed += e.size;
     if (
       old && old.type === "file" && old.size === e.size && old.mtime === e.mtime && old.inode === e.inode &&
-      old.ctime === e.ctime && old.content && old.content.every(known)
+      old.ctime === e.ctime && old.content && old.content.every(oldKnown)
     ) {
       node.content = old.content;
       summary.files_unmodified++;

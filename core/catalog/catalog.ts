@@ -156,6 +156,18 @@ export class Catalog {
     return this.#stmt("SELECT 1 FROM blobs WHERE id = ?").get(id) !== undefined;
   }
 
+  /**
+   * Which of `ids` are not in the index: one query for a whole list (e.g. every blob of a tree), where
+   * {@link hasBlob} per id would cross into SQLite once each.
+   */
+  missingBlobs(ids: readonly string[]): Set<string> {
+    if (!ids.length) return new Set();
+    const rows = this.#stmt(
+      "SELECT j.value AS id FROM json_each(?) AS j WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.id = j.value)",
+    ).all(JSON.stringify(ids)) as { id: string }[];
+    return new Set(rows.map((r) => r.id));
+  }
+
   /** Where a blob is stored. */
   lookupBlob(id: string): IndexEntry | undefined {
     const r = this.#stmt("SELECT * FROM blobs WHERE id = ?").get(id) as

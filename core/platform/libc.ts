@@ -555,6 +555,77 @@ export function lstatNs(path: string | Uint8Array): StatNs {
   return parseStatx();
 }
 
+/** What {@link lstatMs} returns: `lstat` as plain numbers, times in milliseconds since the epoch. */
+export interface StatMs {
+  /** Type and permission bits (`S_IF*` | 0o7777). */
+  mode: number;
+  /** Size in bytes. */
+  size: number;
+  /** Modification time in whole ms (as Deno's `lstat` reports it). */
+  mtimeMs: number;
+  /** Access time in whole ms. */
+  atimeMs: number;
+  /** Status change time in ms with a microsecond fraction. */
+  ctimeMs: number;
+  /** Inode number. */
+  ino: number;
+  /** Device of the filesystem, glibc-encoded. */
+  dev: number;
+  /** Hard link count. */
+  nlink: number;
+  /** Owner. */
+  uid: number;
+  /** Group. */
+  gid: number;
+  /** Device number for char/block devices, glibc-encoded. */
+  rdev: number;
+}
+
+function msAt(off: number): number {
+  return Number(statxView.getBigInt64(off, true)) * 1000 +
+    Math.floor(statxView.getUint32(off + 8, true) / 1e6);
+}
+
+function devAt(off: number): number {
+  const major = statxView.getUint32(off, true);
+  const minor = statxView.getUint32(off + 4, true);
+  if (major < 0x1000 && minor < 0x100) return (major << 8) | minor; // the common case, no BigInt
+  return Number(makedev(major, minor));
+}
+
+/**
+ * `lstat` through one `statx` call with plain numbers (no BigInt): what a directory walk needs,
+ * with ctime to the microsecond. Several times cheaper than {@link lstatNs} plus `Deno.lstatSync`.
+ *
+ * @example
+ * ```ts
+ * import { lstatMs, S_IF } from "./libc.ts";
+ * const st = lstatMs("/etc/hostname");
+ * console.log((st.mode & S_IF.MT) === S_IF.REG, st.size, st.mtimeMs);
+ * ```
+ */
+export function lstatMs(path: string | Uint8Array): StatMs {
+  const c = libc();
+  if (c.statx(AT_FDCWD, cpath(path), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, statxBuf) !== 0) {
+    fail("statx", path);
+  }
+  const v = statxView;
+  const ctimeUs = Number(v.getBigInt64(96, true)) * 1e6 + Math.floor(v.getUint32(104, true) / 1000);
+  return {
+    mode: v.getUint16(28, true),
+    size: Number(v.getBigUint64(40, true)),
+    mtimeMs: msAt(112),
+    atimeMs: msAt(64),
+    ctimeMs: ctimeUs / 1000,
+    ino: Number(v.getBigUint64(32, true)),
+    dev: devAt(136),
+    nlink: v.getUint32(16, true),
+    uid: v.getUint32(20, true),
+    gid: v.getUint32(24, true),
+    rdev: devAt(128),
+  };
+}
+
 /**
  * `fstat` with nanosecond times (`statx` with `AT_EMPTY_PATH` on an open fd), e.g. to check that
  * a file did not change while it was being read.

@@ -24,18 +24,79 @@ import {
 import { compileGlobs } from "../../../core/globs.ts";
 import * as libc from "../../../core/platform/libc.ts";
 
-/**
- * ctime with microsecond precision (ms with a fraction) through statx when FFI is granted. Deno's own
- * ctime has whole seconds only, which would miss a same-size rewrite whose mtime was reset within the
- * second of the previous backup.
- */
-function preciseCtime(path: string): number | undefined {
-  if (!libc.available()) return undefined;
-  try {
-    return Number(libc.lstatNs(path).ctimeNs / 1000n) / 1000;
-  } catch {
-    return undefined;
+/** What the walk needs of `lstat`, in plain numbers (times in ms). */
+interface Stat {
+  type: EntryType;
+  size: number;
+  mtime: number;
+  atime: number | undefined;
+  ctime: number | undefined;
+  mode: number;
+  uid: number | undefined;
+  gid: number | undefined;
+  ino: number | undefined;
+  dev: number | undefined;
+  nlink: number | undefined;
+  rdev: number | undefined;
+}
+
+function typeOfMode(mode: number): EntryType {
+  switch (mode & libc.S_IF.MT) {
+    case libc.S_IF.DIR:
+      return "dir";
+    case libc.S_IF.LNK:
+      return "symlink";
+    case libc.S_IF.FIFO:
+      return "fifo";
+    case libc.S_IF.SOCK:
+      return "socket";
+    case libc.S_IF.CHR:
+      return "chardev";
+    case libc.S_IF.BLK:
+      return "blockdev";
+    default:
+      return "file";
   }
+}
+
+/**
+ * One `statx` call when FFI is granted: ctime to the microsecond (Deno's own ctime has whole seconds
+ * only, which would miss a same-size rewrite whose mtime was reset within the second of the previous
+ * backup) and no second `lstat`. Without FFI, Deno's `lstatSync`.
+ */
+function lstat(path: string): Stat {
+  if (libc.available()) {
+    const st = libc.lstatMs(path);
+    return {
+      type: typeOfMode(st.mode),
+      size: st.size,
+      mtime: st.mtimeMs,
+      atime: st.atimeMs,
+      ctime: st.ctimeMs,
+      mode: st.mode,
+      uid: st.uid,
+      gid: st.gid,
+      ino: st.ino,
+      dev: st.dev,
+      nlink: st.nlink,
+      rdev: st.rdev,
+    };
+  }
+  const st = Deno.lstatSync(path);
+  return {
+    type: typeOf(st),
+    size: st.size,
+    mtime: st.mtime?.getTime() ?? 0,
+    atime: st.atime?.getTime() ?? undefined,
+    ctime: st.ctime?.getTime() ?? undefined,
+    mode: st.mode ?? 0,
+    uid: st.uid ?? undefined,
+    gid: st.gid ?? undefined,
+    ino: st.ino ?? undefined,
+    dev: st.dev ?? undefined,
+    nlink: st.nlink ?? undefined,
+    rdev: st.rdev ?? undefined,
+  };
 }
 
 /** Options of the fs source. */
@@ -115,29 +176,29 @@ export default function fs(options: Options): SourcePlugin {
   const excluded = compileGlobs(patterns);
   const markers = options.excludeIfPresent ?? [];
 
-  function entryOf(path: string, st: Deno.FileInfo): SourceEntry {
-    const type = typeOf(st);
+  function entryOf(path: string, st: Stat): SourceEntry {
+    const type = st.type;
     const e: SourceEntry = {
       path,
       type,
       size: type === "file" ? st.size : 0,
-      mtime: st.mtime?.getTime() ?? 0,
-      atime: st.atime?.getTime() ?? undefined,
-      ctime: preciseCtime(path) ?? st.ctime?.getTime() ?? undefined,
-      mode: (st.mode ?? 0) & 0o7777,
-      uid: st.uid ?? undefined,
-      gid: st.gid ?? undefined,
-      inode: st.ino ?? undefined,
-      device: st.dev ?? undefined,
-      links: st.nlink ?? undefined,
-      rdev: type === "chardev" || type === "blockdev" ? st.rdev ?? undefined : undefined,
+      mtime: st.mtime,
+      atime: st.atime,
+      ctime: st.ctime,
+      mode: st.mode & 0o7777,
+      uid: st.uid,
+      gid: st.gid,
+      inode: st.ino,
+      device: st.dev,
+      links: st.nlink,
+      rdev: type === "chardev" || type === "blockdev" ? st.rdev : undefined,
       linkTarget: type === "symlink" ? Deno.readLinkSync(path) : undefined,
       open: type === "file" ? () => new FileReader(Deno.openSync(path, { read: true })) : undefined,
     };
     return e;
   }
 
-  function* walk(path: string, st: Deno.FileInfo, rootDev: number, ctx: ScanContext): Generator<SourceEntry> {
+  function* walk(path: string, st: Stat, rootDev: number, ctx: ScanContext): Generator<SourceEntry> {
     ctx.signal?.throwIfAborted();
     let entry: SourceEntry;
     try {
@@ -165,9 +226,9 @@ export default function fs(options: Options): SourcePlugin {
     for (const name of names) {
       const child = `${base}/${name}`;
       if (excluded(child)) continue;
-      let cst: Deno.FileInfo;
+      let cst: Stat;
       try {
-        cst = Deno.lstatSync(child);
+        cst = lstat(child);
       } catch (e) {
         if (e instanceof Deno.errors.NotFound && name.includes("\uFFFD")) {
           ctx.warn({ path: child, message: "name is not valid UTF-8 and cannot be read; skipped" });
@@ -178,7 +239,7 @@ export default function fs(options: Options): SourcePlugin {
         }
         continue;
       }
-      if (options.oneFileSystem && cst.isDirectory && cst.dev !== rootDev) continue;
+      if (options.oneFileSystem && cst.type === "dir" && cst.dev !== rootDev) continue;
       yield* walk(child, cst, rootDev, ctx);
     }
   }
@@ -200,7 +261,7 @@ export default function fs(options: Options): SourcePlugin {
           if (!done.has(anc)) {
             done.add(anc);
             try {
-              const st = Deno.lstatSync(anc);
+              const st = lstat(anc);
               yield { ...entryOf(anc, st), open: undefined };
             } catch (e) {
               ctx.warn({ path: anc, message: (e as Error).message });
@@ -208,9 +269,9 @@ export default function fs(options: Options): SourcePlugin {
           }
           cur = `${cur}/${segs[i]}`;
         }
-        let st: Deno.FileInfo;
+        let st: Stat;
         try {
-          st = Deno.lstatSync(root);
+          st = lstat(root);
         } catch (e) {
           ctx.warn({
             path: root,
