@@ -58,7 +58,7 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 snapshot made but some entries unreadabl
 
   p.command("init").description("create a repository")
     .option("--compression <level>", "off|fastest|default|max", "default")
-    .option("--cipher <name>", "aes-256-gcm|chacha20-poly1305", "aes-256-gcm")
+    .option("--cipher <name>", "chacha20-poly1305 (default, faster here) or aes-256-gcm", "chacha20-poly1305")
     .option("--kdf <name>", "scrypt|argon2id", "scrypt")
     .action(lazy(() => import("./commands/init.ts"), ctx));
 

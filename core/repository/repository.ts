@@ -68,7 +68,7 @@ export interface InitOptions {
   compression?: string;
   /** Its level (`--compression fastest|default|max` → zstd 1, 3, 19). */
   compressionLevel?: number;
-  /** Cipher (`aes-256-gcm` default, or `chacha20-poly1305`). */
+  /** Cipher (`chacha20-poly1305` default — node:crypto seals it ~4× faster than WebCrypto AES-GCM here — or `aes-256-gcm`). */
   cipher?: string;
   /** Chunk sizes. */
   chunker?: ChunkerParams;
@@ -158,7 +158,7 @@ export class Repository {
     }
     await storage.create();
     const keys = newMasterKeys();
-    const cipherId = options.cipher ?? "aes-256-gcm";
+    const cipherId = options.cipher ?? "chacha20-poly1305";
     const cipher = await loadPlugin("transform", cipherId, { key: keys.encryption });
     if (cipher.role !== "cipher") throw new FloeError(`${cipherId} is not a cipher`);
     const settings: RepoSettings = {
