@@ -207,6 +207,11 @@ export interface SourceEntry {
   readonly linkTarget?: string;
   /** Opens the content (files only). */
   open?(): ContentReader | Promise<ContentReader>;
+  /**
+   * The content's path on this machine's filesystem, when the engine may read it directly (on a worker
+   * thread, in parallel) instead of through {@link open}. Only for plain local files.
+   */
+  readonly localPath?: string;
 }
 
 /** Something the source could not read; the run goes on and ends with exit code 3. */

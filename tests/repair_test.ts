@@ -215,7 +215,9 @@ Deno.test({
     const e = await setup();
     try {
       await backup(e);
-      Deno.writeTextFileSync(`${e.src}/docs/note0.txt`, "changed\n");
+      // Add (not change) a file: every blob of both snapshots stays in the source, so the backup after the
+      // lost pack below can bring all of them back, whichever pack they were packed into.
+      Deno.writeTextFileSync(`${e.src}/docs/added.txt`, "added\n");
       const b = await backup(e);
       const before = hashes(e.src);
       for (const d of Deno.readDirSync(`${e.repo}/index`)) Deno.removeSync(`${e.repo}/index/${d.name}`);

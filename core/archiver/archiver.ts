@@ -13,13 +13,14 @@
 import type { ContentReader, SourceEntry, SourcePlugin, SourceWarning } from "../contracts.ts";
 import type { Catalog } from "../catalog/catalog.ts";
 import { ExitCode, FloeError } from "../errors.ts";
-import type { Repository } from "../repository/repository.ts";
+import type { EncodedBlob, Repository } from "../repository/repository.ts";
 import { VERSION } from "../repository/repository.ts";
 import type { BackupSummary, IndexFile, Node, Snapshot, Tree } from "../repository/types.ts";
 import { TreeLoader } from "../trees.ts";
 import { utf8 } from "../encoding.ts";
 import { Packer } from "./packer.ts";
 import { EncoderPool } from "./encoder-pool.ts";
+import { type FileOutcome, FilePool } from "./file-pool.ts";
 import { loadPlugin } from "../registry.ts";
 import type { EngineEvent } from "../events.ts";
 import { formatTime } from "../dates.ts";
@@ -46,8 +47,11 @@ export interface BackupOptions {
   noCompression?: boolean;
   /** Compression level for this run (the repository's compression transform), instead of its setting. */
   compressionLevel?: number;
-  /** Compress and seal on this many worker threads (default 0: on the main thread, measured faster once
-   * incompressible blobs skip zstd; workers help when most data compresses, e.g. text or databases). */
+  /**
+   * Worker threads (default: one per core). Local files (entries with a `localPath`) are read, chunked,
+   * hashed, compressed and sealed on them; other content is read here and compressed and sealed there.
+   * 0 does everything on the main thread.
+   */
   workers?: number;
   /** Aborts the run; nothing becomes visible. */
   signal?: AbortSignal;
@@ -67,14 +71,26 @@ export interface BackupResult {
   exitCode: number;
 }
 
+/** A node, or one still being read or built. */
+type Slot = Node | Promise<Node | null>;
+
 interface Frame {
   path: string;
   name: string;
   entry: SourceEntry | null;
   old: Node | undefined;
   oldTree: Map<string, Node> | null;
-  nodes: Node[];
+  nodes: Slot[];
 }
+
+/** Files up to this size are read in batches (one worker message for many files). */
+const SMALL_FILE = 256 * 1024;
+/** A batch is sent once it holds this many files … */
+const BATCH_FILES = 64;
+/** … or this many bytes. */
+const BATCH_BYTES = 2 << 20;
+/** Jobs in flight per worker before the walk waits. */
+const JOBS_PER_WORKER = 4;
 
 const BUFFER_SIZE = 16 * 1024 * 1024;
 
@@ -114,35 +130,40 @@ export function findParent(catalog: Catalog, host: string, paths: readonly strin
 
 /** Runs one backup. */
 export async function backup(options: BackupOptions): Promise<BackupResult> {
-  const workers = options.workers ?? 0;
-  const pool = workers > 0 ? new EncoderPool(options.repo, workers, options.compressionLevel) : null;
+  const pools: Pools = { files: null, encoder: null };
   try {
-    return await run(options, pool);
+    return await run(options, pools);
   } finally {
-    pool?.close();
+    pools.files?.close();
+    pools.encoder?.close();
   }
 }
 
-async function run(options: BackupOptions, pool: EncoderPool | null): Promise<BackupResult> {
+interface Pools {
+  files: FilePool | null;
+  encoder: EncoderPool | null;
+}
+
+async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> {
   const { repo, catalog, source, signal } = options;
   const emit = options.onEvent ?? (() => {});
   const started = performance.now();
   const host = options.host ?? Deno.hostname();
+  const workers = options.workers ?? (navigator.hardwareConcurrency || 2);
   const trees = new TreeLoader(repo, catalog);
   const packer = new Packer(repo, { signal });
   const warnings: SourceWarning[] = [];
   const pending = new Set<string>();
   const newTrees: [string, string][] = [];
-  const hardlinks = new Map<string, { size: number; mtime: number; content: string[] }>();
+  const hardlinks = new Map<string, { size: number; mtime: number; content: Promise<string[] | null> }>();
   const buf = new Uint8Array(BUFFER_SIZE);
   const compress = !options.noCompression;
   const compressor = options.compressionLevel !== undefined && repo.compression
     ? await loadPlugin("transform", repo.settings.compression, { level: options.compressionLevel })
     : repo.compression;
-  const encode = pool
-    ? pool.encode.bind(pool)
-    : (type: "data" | "tree", id: string, data: Uint8Array, c: boolean) =>
-      repo.encodeBlob(type, id, data, c, compressor);
+  // Workers ask the catalog (read-only) which chunks are stored; nobody asks an empty one.
+  const emptyIndex = catalog.isEmpty();
+  const catalogPath = !emptyIndex && catalog.path && catalog.path !== ":memory:" ? catalog.path : null;
   const summary: BackupSummary = {
     files_new: 0,
     files_changed: 0,
@@ -178,30 +199,116 @@ async function run(options: BackupOptions, pool: EncoderPool | null): Promise<Ba
 
   const inflight = new Set<Promise<void>>();
   let failure: unknown = null;
-  const WINDOW = pool ? 16 : 8;
+  const fail = (e: unknown) => {
+    failure ??= e;
+  };
+  const WINDOW = workers > 0 ? 16 : 8;
 
-  /** Hashes, dedups and starts encoding a blob; at most {@link WINDOW} encodes run at once. */
-  async function saveBlob(type: "data" | "tree", data: Uint8Array): Promise<string> {
+  function counted(blob: EncodedBlob) {
+    if (blob.type === "data") summary.data_blobs++;
+    else summary.tree_blobs++;
+    summary.data_added += blob.length;
+    summary.data_added_raw += blob.rawLength;
+  }
+
+  function encoder() {
+    if (workers > 0) return (pools.encoder ??= new EncoderPool(repo, workers, options.compressionLevel));
+    return null;
+  }
+
+  /** Hashes (unless `id` is given), dedups and starts encoding a blob; at most {@link WINDOW} encodes run at once. */
+  async function saveBlob(
+    type: "data" | "tree",
+    data: Uint8Array,
+    id = repo.hasher.id(data),
+  ): Promise<string> {
     if (failure) throw failure;
-    const id = repo.hasher.id(data);
     if (known(id)) return id;
     pending.add(id);
-    const raw = data.length;
-    const p: Promise<void> = encode(type, id, data, compress).then(async (blob) => {
-      if (type === "data") summary.data_blobs++;
-      else summary.tree_blobs++;
-      summary.data_added += blob.length;
-      summary.data_added_raw += raw;
+    const pool = type === "data" ? encoder() : null;
+    const encoded = pool
+      ? pool.encode(type, id, data, compress)
+      : repo.encodeBlob(type, id, data, compress, compressor);
+    const p: Promise<void> = encoded.then(async (blob) => {
+      counted(blob);
       await packer.add(blob);
-    }).catch((e) => {
-      failure ??= e;
-    }).finally(() => inflight.delete(p));
+    }).catch(fail).finally(() => inflight.delete(p));
     inflight.add(p);
     while (inflight.size >= WINDOW) await Promise.race(inflight);
     return id;
   }
 
+  /** New sealed blobs from the file workers: drop what another worker stored meanwhile, pack the rest. */
+  async function onBlobs(blobs: EncodedBlob[]): Promise<void> {
+    const fresh: EncodedBlob[] = [];
+    for (const b of blobs) {
+      if (pending.has(b.id) || (!catalogPath && !emptyIndex && catalog.hasBlob(b.id))) continue;
+      pending.add(b.id);
+      fresh.push(b);
+    }
+    for (const b of fresh) {
+      counted(b);
+      await packer.add(b);
+    }
+  }
+
+  function filePool(): FilePool | null {
+    if (workers <= 0) return null;
+    return pools.files ??= new FilePool(repo, {
+      size: workers,
+      catalogPath,
+      compress,
+      compressionLevel: options.compressionLevel,
+      onBlobs,
+    });
+  }
+
+  // Batches of small files for the workers, and the jobs in flight.
+  let batch: { paths: string[]; bytes: number; waiters: ((o: FileOutcome) => void)[] } | null = null;
+  const jobs = new Set<Promise<unknown>>();
+
+  function sendBatch() {
+    if (!batch) return;
+    const b = batch;
+    batch = null;
+    const job = filePool()!.read(b.paths, b.bytes).then(
+      (outcomes) => outcomes.forEach((o, i) => b.waiters[i](o)),
+      (e) => {
+        fail(e);
+        for (const w of b.waiters) w({ error: String((e as Error)?.message ?? e) });
+      },
+    ).finally(() => jobs.delete(job));
+    jobs.add(job);
+  }
+
+  function readOnWorker(path: string, size: number): Promise<FileOutcome> {
+    const pool = filePool()!;
+    if (size > SMALL_FILE) {
+      const job = pool.read([path], size).then((o) => o[0]);
+      const tracked = job.catch(() => {}).finally(() => jobs.delete(tracked));
+      jobs.add(tracked);
+      return job;
+    }
+    batch ??= { paths: [], bytes: 0, waiters: [] };
+    const b = batch;
+    const p = new Promise<FileOutcome>((resolve) => b.waiters.push(resolve));
+    b.paths.push(path);
+    b.bytes += size;
+    if (b.paths.length >= BATCH_FILES || b.bytes >= BATCH_BYTES) sendBatch();
+    return p;
+  }
+
+  /** Waits while the workers have enough queued. */
+  async function throttle() {
+    const max = JOBS_PER_WORKER * Math.max(1, workers);
+    while (jobs.size >= max) await Promise.race(jobs);
+    if (failure) throw failure;
+  }
+
   async function drain(): Promise<void> {
+    sendBatch();
+    while (jobs.size) await Promise.race(jobs);
+    await pools.files?.settle();
     while (inflight.size) await Promise.race(inflight);
     if (failure) throw failure;
   }
@@ -230,7 +337,8 @@ async function run(options: BackupOptions, pool: EncoderPool | null): Promise<Ba
     });
   }
 
-  async function readContent(entry: SourceEntry): Promise<{ content: string[]; size: number }> {
+  /** Reads content on this thread (sources without a local path, or no workers). */
+  async function readContent(entry: SourceEntry): Promise<FileOutcome> {
     const reader: ContentReader = await entry.open!();
     const content: string[] = [];
     let size = 0;
@@ -264,7 +372,16 @@ async function run(options: BackupOptions, pool: EncoderPool | null): Promise<Ba
     return { content, size };
   }
 
-  async function fileNode(e: SourceEntry, name: string, old: Node | undefined): Promise<Node | null> {
+  async function readHere(e: SourceEntry): Promise<FileOutcome> {
+    try {
+      return await readContent(e);
+    } catch (err) {
+      if (signal?.aborted || failure) throw err;
+      return { error: (err as Error).message };
+    }
+  }
+
+  function fileNode(e: SourceEntry, name: string, old: Node | undefined): Slot | null {
     const node = nodeOf(e, name);
     summary.total_files_processed++;
     summary.total_bytes_processed += e.size;
@@ -276,38 +393,56 @@ async function run(options: BackupOptions, pool: EncoderPool | null): Promise<Ba
       summary.files_unmodified++;
       return node;
     }
+    const changed = !!old;
     const linkKey = (e.links ?? 1) > 1 ? `${e.device}:${e.inode}` : "";
     const seen = linkKey ? hardlinks.get(linkKey) : undefined;
+    let outcome: Promise<FileOutcome>;
     if (seen && seen.size === e.size && seen.mtime === e.mtime) {
-      node.content = seen.content;
+      outcome = seen.content.then((content) => content ? { content, size: seen.size } : { error: "" });
     } else {
-      try {
-        const { content, size } = await readContent(e);
-        node.content = content;
-        node.size = size;
-      } catch (err) {
-        if (signal?.aborted) throw err;
-        const warning = { path: e.path, message: `cannot read: ${(err as Error).message}` };
-        warnings.push(warning);
-        emit({ type: "warning", ...warning });
+      outcome = e.localPath && workers > 0 ? readOnWorker(e.localPath, e.size) : readHere(e);
+      if (linkKey) {
+        hardlinks.set(linkKey, {
+          size: e.size,
+          mtime: e.mtime,
+          content: outcome.then((o) => "content" in o ? o.content : null, () => null),
+        });
+      }
+    }
+    const slot = outcome.then((o): Node | null => {
+      if ("error" in o) {
+        if (o.error) {
+          const warning = { path: e.path, message: `cannot read: ${o.error}` };
+          warnings.push(warning);
+          emit({ type: "warning", ...warning });
+        }
         return null;
       }
-      if (linkKey) hardlinks.set(linkKey, { size: node.size!, mtime: e.mtime, content: node.content });
-    }
-    if (old) summary.files_changed++;
-    else summary.files_new++;
-    return node;
+      node.content = o.content;
+      node.size = o.size;
+      if (changed) summary.files_changed++;
+      else summary.files_new++;
+      return node;
+    });
+    slot.catch(fail); // failures surface through `failure` and the root's promise
+    return slot;
   }
 
   const stack: Frame[] = [];
-  let rootTree: string | undefined;
+  let root: Promise<Node> | undefined;
 
-  async function finalize(frame: Frame): Promise<void> {
-    frame.nodes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const tree: Tree = { nodes: frame.nodes };
+  async function finalize(frame: Frame): Promise<Node> {
+    const nodes: Node[] = [];
+    for (const n of await Promise.all(frame.nodes)) if (n) nodes.push(n);
+    nodes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const tree: Tree = { nodes };
     const json = JSON.stringify(tree);
-    const id = await saveBlob("tree", utf8(json));
-    newTrees.push([id, json]);
+    const bytes = utf8(json);
+    const id = repo.hasher.id(bytes);
+    if (!known(id)) {
+      await saveBlob("tree", bytes, id);
+      newTrees.push([id, json]);
+    }
     const node: Node = frame.entry
       ? nodeOf(frame.entry, frame.name)
       : { name: frame.name, type: "dir", mode: 0o755, mtime: 0 };
@@ -315,9 +450,15 @@ async function run(options: BackupOptions, pool: EncoderPool | null): Promise<Ba
     if (!frame.old) summary.dirs_new++;
     else if (frame.old.subtree === id) summary.dirs_unmodified++;
     else summary.dirs_changed++;
+    return node;
+  }
+
+  function close(frame: Frame) {
+    const p = finalize(frame);
+    p.catch(fail);
     const parent = stack[stack.length - 1];
-    if (parent) parent.nodes.push(node);
-    else rootTree = id;
+    if (parent) parent.nodes.push(p);
+    else root = p;
   }
 
   async function push(path: string, entry: SourceEntry | null) {
@@ -337,6 +478,7 @@ async function run(options: BackupOptions, pool: EncoderPool | null): Promise<Ba
 
   for await (const e of source.scan({ signal, warn: onWarn })) {
     signal?.throwIfAborted();
+    if (failure) throw failure;
     if (e.path === "/") {
       if (stack.length) throw new FloeError("source yielded the root twice");
       await push("/", e);
@@ -351,7 +493,7 @@ async function run(options: BackupOptions, pool: EncoderPool | null): Promise<Ba
         const next = (top.path === "/" ? "" : top.path) + "/" + rest.split("/")[0];
         await push(next, null);
       } else {
-        await finalize(stack.pop()!);
+        close(stack.pop()!);
       }
     }
     const name = baseName(e.path);
@@ -361,14 +503,19 @@ async function run(options: BackupOptions, pool: EncoderPool | null): Promise<Ba
     }
     const top = stack[stack.length - 1];
     const old = top.oldTree?.get(name);
-    let node: Node | null;
-    if (e.type === "file") node = await fileNode(e, name, old);
-    else node = nodeOf(e, name);
+    let node: Slot | null;
+    if (e.type === "file") {
+      node = fileNode(e, name, old);
+      if (node instanceof Promise) await throttle();
+    } else node = nodeOf(e, name);
     if (node) top.nodes.push(node);
     progress(e.path);
   }
   if (!stack.length) await push("/", null);
-  while (stack.length) await finalize(stack.pop()!);
+  while (stack.length) close(stack.pop()!);
+  sendBatch();
+  const rootNode = await root!;
+  const rootTree = rootNode.subtree!;
 
   await drain();
   await packer.flush();

@@ -156,6 +156,11 @@ export class Catalog {
     return this.#stmt("SELECT 1 FROM blobs WHERE id = ?").get(id) !== undefined;
   }
 
+  /** Whether the index holds no blob at all (a first backup: nothing to look up). */
+  isEmpty(): boolean {
+    return this.#stmt("SELECT 1 FROM blobs LIMIT 1").get() === undefined;
+  }
+
   /**
    * Which of `ids` are not in the index: one query for a whole list (e.g. every blob of a tree), where
    * {@link hasBlob} per id would cross into SQLite once each.

@@ -487,12 +487,18 @@ export class Repository {
     return await this.decodeBlob(entry, sealed);
   }
 
-  /** Assembles a pack from sealed blobs (already in their final order); returns bytes, id and entries. */
-  async buildPack(blobs: EncodedBlob[]): Promise<{ id: string; bytes: Uint8Array; entries: IndexEntry[] }> {
+  /**
+   * Assembles a pack from sealed blobs (already in their final order); returns bytes, id and entries. With
+   * `into` large enough, the pack is written there (a recycled buffer) instead of a new one.
+   */
+  async buildPack(
+    blobs: EncodedBlob[],
+    into?: Uint8Array,
+  ): Promise<{ id: string; bytes: Uint8Array; entries: IndexEntry[] }> {
     const header = await this.cipher.encode(encodeHeader(blobs), { associatedData: HEADER_AAD });
     let size = header.length + 4;
     for (const b of blobs) size += b.length;
-    const bytes = new Uint8Array(size);
+    const bytes = into && into.length >= size ? into.subarray(0, size) : new Uint8Array(size);
     let off = 0;
     const entries: IndexEntry[] = [];
     for (const b of blobs) {
@@ -509,7 +515,7 @@ export class Repository {
       off += b.length;
     }
     bytes.set(header, off);
-    new DataView(bytes.buffer).setUint32(off + header.length, header.length, true);
+    new DataView(bytes.buffer, bytes.byteOffset).setUint32(off + header.length, header.length, true);
     const id = sha256Hex(bytes);
     for (const e of entries) e.pack = id;
     return { id, bytes, entries };

@@ -25,7 +25,7 @@ Deno.test("repository: init then open with the password", async () => {
   await withRepo(async ({ path, repo }) => {
     assertEquals(repo.config.format, "floe");
     assertEquals(repo.config.version, 1);
-    assertEquals(repo.config.cipher, "aes-256-gcm");
+    assertEquals(repo.config.cipher, "chacha20-poly1305");
     assert(/^[0-9a-f]{64}$/.test(repo.id));
     // The settings are sealed: the chunker sizes are not readable in config.
     const raw = fromUtf8(Deno.readFileSync(`${path}/config`));

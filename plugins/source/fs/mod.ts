@@ -194,6 +194,7 @@ export default function fs(options: Options): SourcePlugin {
       rdev: type === "chardev" || type === "blockdev" ? st.rdev : undefined,
       linkTarget: type === "symlink" ? Deno.readLinkSync(path) : undefined,
       open: type === "file" ? () => new FileReader(Deno.openSync(path, { read: true })) : undefined,
+      localPath: type === "file" ? path : undefined,
     };
     return e;
   }

@@ -1,0 +1,270 @@
+/**
+ * Worker side of {@link ./file-pool.ts}: reads local files (openSync + readSync into one reused buffer),
+ * cuts them into chunks, ids each chunk, skips chunks the repository (the catalog, opened read-only)
+ * or this worker already holds, compresses (when it pays) and seals the rest into a recycled output
+ * buffer that travels to the main thread and back. The main thread only packs, uploads and builds trees.
+ *
+ * Flow control: at most two output buffers are unacknowledged at a time; the main thread acknowledges
+ * a buffer once its blobs are copied into a pack, so a slow storage slows the readers down instead of
+ * filling memory.
+ *
+ * @example
+ * ```ts
+ * // Started by FilePool: new Worker(new URL("./file-worker.ts", import.meta.url), { type: "module" })
+ * ```
+ * @module
+ */
+/// <reference lib="deno.worker" />
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { loadPlugin } from "../registry.ts";
+import type { TransformPlugin } from "../contracts.ts";
+import { Chunker, type ChunkerParams, gearTable } from "../chunker.ts";
+import { BlobHasher } from "../crypto/hash.ts";
+import { decodeHex } from "../encoding.ts";
+import { compressIfWorth } from "../compressibility.ts";
+
+/** The first message: keys, chunker, transforms and where the catalog is. */
+export interface FileWorkerInit {
+  /** Message kind. */
+  kind: "init";
+  /** Cipher transform id. */
+  cipher: string;
+  /** Encryption key. */
+  key: Uint8Array;
+  /** Blob id (HMAC) key. */
+  idKey: Uint8Array;
+  /** Chunker gear seed. */
+  chunkerSeed: Uint8Array;
+  /** Chunk sizes. */
+  chunker: ChunkerParams;
+  /** Compression transform id, or null for none. */
+  compression: string | null;
+  /** Compression options. */
+  compressionOptions: Record<string, unknown>;
+  /** Try compression at all. */
+  compress: boolean;
+  /** The catalog database to ask which blobs are stored; null: treat every blob as new. */
+  catalogPath: string | null;
+}
+
+/** Files to read, in order. */
+export interface FileJob {
+  /** Message kind. */
+  kind: "job";
+  /** Job number. */
+  job: number;
+  /** Local paths. */
+  paths: string[];
+}
+
+/** The main thread is done with an output buffer (its blobs are packed); here it is back. */
+export interface FileAck {
+  /** Message kind. */
+  kind: "ack";
+  /** The buffer, for reuse. */
+  buffer: ArrayBuffer;
+}
+
+/** One sealed blob inside an output buffer. */
+export interface SealedRecord {
+  /** Blob id (hex). */
+  id: string;
+  /** Offset in the buffer. */
+  offset: number;
+  /** Sealed length. */
+  length: number;
+  /** Plaintext length. */
+  rawLength: number;
+  /** Whether it was compressed. */
+  compressed: boolean;
+}
+
+/** Sealed new blobs. */
+export interface BlobsMessage {
+  /** Message kind. */
+  kind: "blobs";
+  /** The blobs, in `buffer`. */
+  blobs: SealedRecord[];
+  /** Their bytes (transferred). */
+  buffer: ArrayBuffer;
+}
+
+/** What became of one file. */
+export type FileOutcome = { content: string[]; size: number } | { error: string };
+
+/** A job is finished: every blob it produced was sent before this message. */
+export interface DoneMessage {
+  /** Message kind. */
+  kind: "done";
+  /** Job number. */
+  job: number;
+  /** One outcome per path. */
+  files: FileOutcome[];
+}
+
+/** The worker cannot go on (bad init, transform failure). */
+export interface FailMessage {
+  /** Message kind. */
+  kind: "fail";
+  /** What went wrong. */
+  error: string;
+}
+
+/** Output buffers are sent once they hold this much. */
+const FLUSH_AT = 2 << 20;
+/** Unacknowledged output buffers at most. */
+const WINDOW = 2;
+
+let cipher: TransformPlugin;
+let compression: TransformPlugin | null = null;
+let compress = true;
+let chunker: Chunker;
+let hasher: BlobHasher;
+let hasBlob: StatementSync | null = null;
+let readBuf: Uint8Array;
+let outSize = 0;
+const seen = new Set<string>();
+const aad = new Uint8Array(33);
+const free: ArrayBuffer[] = [];
+let unacked = 0;
+let ackWaiter: (() => void) | null = null;
+let out: { bytes: Uint8Array; used: number; blobs: SealedRecord[] };
+let ready: Promise<void>;
+const queue: FileJob[] = [];
+let running = false;
+
+function freshOut() {
+  const buffer = free.pop() ?? new ArrayBuffer(outSize);
+  return { bytes: new Uint8Array(buffer), used: 0, blobs: [] as SealedRecord[] };
+}
+
+async function flush(): Promise<void> {
+  if (!out.blobs.length) return;
+  while (unacked >= WINDOW) await new Promise<void>((r) => ackWaiter = r);
+  const msg: BlobsMessage = { kind: "blobs", blobs: out.blobs, buffer: out.bytes.buffer as ArrayBuffer };
+  unacked++;
+  self.postMessage(msg, [msg.buffer]);
+  out = freshOut();
+}
+
+function known(id: string): boolean {
+  if (seen.has(id)) return true;
+  return hasBlob !== null && hasBlob.get(id) !== undefined;
+}
+
+async function addBlob(id: string, chunk: Uint8Array): Promise<void> {
+  const { body, compressed } = compress && compression
+    ? await compressIfWorth(compression, chunk)
+    : { body: chunk, compressed: false };
+  aad[0] = 0;
+  aad.set(decodeHex(id), 1);
+  const sealed = await cipher.encode(body, { associatedData: aad });
+  if (out.used + sealed.length > out.bytes.length) {
+    await flush();
+    if (sealed.length > out.bytes.length) out = { bytes: new Uint8Array(sealed.length), used: 0, blobs: [] };
+  }
+  out.bytes.set(sealed, out.used);
+  out.blobs.push({ id, offset: out.used, length: sealed.length, rawLength: chunk.length, compressed });
+  out.used += sealed.length;
+  if (out.used >= FLUSH_AT) await flush();
+}
+
+async function readFile(path: string): Promise<FileOutcome> {
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(path, { read: true });
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+  const buf = readBuf;
+  const content: string[] = [];
+  let size = 0;
+  try {
+    let start = 0;
+    let end = 0;
+    let eof = false;
+    while (true) {
+      while (!eof && end < buf.length) {
+        const n = file.readSync(buf.subarray(end));
+        if (n === null || n === 0) eof = true;
+        else end += n;
+      }
+      while (start < end) {
+        const len = chunker.cut(buf, start, end, eof);
+        if (len < 0) break;
+        const chunk = buf.subarray(start, start + len);
+        const id = hasher.id(chunk);
+        content.push(id);
+        if (!known(id)) {
+          seen.add(id);
+          await addBlob(id, chunk);
+        }
+        size += len;
+        start += len;
+      }
+      if (eof && start >= end) break;
+      buf.copyWithin(0, start, end);
+      end -= start;
+      start = 0;
+    }
+  } catch (e) {
+    return { error: (e as Error).message };
+  } finally {
+    file.close();
+  }
+  return { content, size };
+}
+
+async function runQueue(): Promise<void> {
+  if (running) return;
+  running = true;
+  try {
+    await ready;
+    while (queue.length) {
+      const job = queue.shift()!;
+      const files: FileOutcome[] = [];
+      for (const p of job.paths) files.push(await readFile(p));
+      await flush();
+      const done: DoneMessage = { kind: "done", job: job.job, files };
+      self.postMessage(done);
+    }
+  } catch (e) {
+    const fail: FailMessage = { kind: "fail", error: (e as Error)?.message ?? String(e) };
+    self.postMessage(fail);
+  } finally {
+    running = false;
+  }
+}
+
+self.onmessage = (e: MessageEvent<FileWorkerInit | FileJob | FileAck>) => {
+  const msg = e.data;
+  if (msg.kind === "init") {
+    compress = msg.compress;
+    chunker = new Chunker(gearTable(msg.chunkerSeed), msg.chunker);
+    hasher = new BlobHasher(msg.idKey);
+    readBuf = new Uint8Array(Math.max(2 * msg.chunker.max, 4 << 20));
+    outSize = FLUSH_AT + msg.chunker.max + (64 << 10);
+    out = freshOut();
+    if (msg.catalogPath) {
+      const db = new DatabaseSync(msg.catalogPath, { readOnly: true, timeout: 30_000 });
+      hasBlob = db.prepare("SELECT 1 FROM blobs WHERE id = ?");
+    }
+    ready = (async () => {
+      cipher = await loadPlugin("transform", msg.cipher, { key: msg.key });
+      if (msg.compression) {
+        compression = await loadPlugin("transform", msg.compression, msg.compressionOptions);
+      }
+    })();
+    return;
+  }
+  if (msg.kind === "ack") {
+    unacked--;
+    if (msg.buffer.byteLength === outSize && free.length < WINDOW) free.push(msg.buffer);
+    const w = ackWaiter;
+    ackWaiter = null;
+    w?.();
+    return;
+  }
+  queue.push(msg);
+  void runQueue();
+};
