@@ -12,6 +12,7 @@ import { loadPlugin } from "../../core/registry.ts";
 import { parseDate } from "../../core/dates.ts";
 import { ExitCode, FloeError } from "../../core/errors.ts";
 import { compressionOf } from "./init.ts";
+import { scanAhead } from "../../core/scan-ahead.ts";
 
 /** Runs `backup`. */
 export default async function backup(
@@ -37,7 +38,15 @@ export default async function backup(
     excludeIfPresent: opts.excludeIfPresent ?? [],
     oneFileSystem: !!opts.oneFileSystem,
   });
-  const engine = await ctx.openOrCreateDefault();
+  // The walk starts while the repository opens (its key derivation leaves this thread idle).
+  const scanning = scanAhead(source);
+  let engine;
+  try {
+    engine = await ctx.openOrCreateDefault();
+  } catch (e) {
+    scanning.stop();
+    throw e;
+  }
   try {
     const parent = opts.parent ? engine.resolveSnapshot(String(opts.parent)).id : undefined;
     const ac = new AbortController();
@@ -45,7 +54,7 @@ export default async function backup(
     Deno.addSignalListener("SIGINT", onSignal);
     let result;
     try {
-      result = await engine.backup(source, {
+      result = await engine.backup(scanning, {
         tags: (opts.tag as string[]) ?? [],
         host: opts.host as string | undefined,
         time,

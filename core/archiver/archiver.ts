@@ -117,6 +117,28 @@ function nodeOf(e: SourceEntry, name: string): Node {
   return n;
 }
 
+/** Whether `nodes` serialize exactly as the old tree's nodes (same keys in the same order, same values). */
+function sameNodes(nodes: Node[], old: Map<string, Node>): boolean {
+  if (nodes.length !== old.size) return false;
+  let i = 0;
+  for (const b of old.values()) {
+    const a = nodes[i++] as unknown as Record<string, unknown>;
+    const ka = Object.keys(a);
+    const kb = Object.keys(b);
+    if (ka.length !== kb.length) return false;
+    for (let k = 0; k < ka.length; k++) {
+      const key = ka[k];
+      if (key !== kb[k]) return false;
+      const va = a[key];
+      const vb = (b as unknown as Record<string, unknown>)[key];
+      if (va === vb) continue;
+      if (!Array.isArray(va) || !Array.isArray(vb) || va.length !== vb.length) return false;
+      for (let j = 0; j < va.length; j++) if (va[j] !== vb[j]) return false;
+    }
+  }
+  return true;
+}
+
 /** Picks the parent snapshot: the newest with the same host and the same set of paths. */
 export function findParent(catalog: Catalog, host: string, paths: readonly string[]): string | undefined {
   const key = JSON.stringify([...paths].sort());
@@ -155,6 +177,7 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
   const warnings: SourceWarning[] = [];
   const pending = new Set<string>();
   const newTrees: [string, string][] = [];
+  const treeIds: string[] = [];
   const hardlinks = new Map<string, { size: number; mtime: number; content: Promise<string[] | null> }>();
   const buf = new Uint8Array(BUFFER_SIZE);
   const compress = !options.noCompression;
@@ -435,14 +458,21 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
     const nodes: Node[] = [];
     for (const n of await Promise.all(frame.nodes)) if (n) nodes.push(n);
     nodes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const tree: Tree = { nodes };
-    const json = JSON.stringify(tree);
-    const bytes = utf8(json);
-    const id = repo.hasher.id(bytes);
-    if (!known(id)) {
-      await saveBlob("tree", bytes, id);
-      newTrees.push([id, json]);
+    let id: string;
+    if (
+      frame.old?.subtree && frame.oldTree && oldKnown(frame.old.subtree) && sameNodes(nodes, frame.oldTree)
+    ) {
+      id = frame.old.subtree; // byte-identical tree: no need to serialize and hash it again
+    } else {
+      const json = JSON.stringify({ nodes } satisfies Tree);
+      const bytes = utf8(json);
+      id = repo.hasher.id(bytes);
+      if (!known(id)) {
+        await saveBlob("tree", bytes, id);
+        newTrees.push([id, json]);
+      }
     }
+    treeIds.push(id);
     const node: Node = frame.entry
       ? nodeOf(frame.entry, frame.name)
       : { name: frame.name, type: "dir", mode: 0o755, mtime: 0 };
@@ -467,6 +497,7 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
     const old = path === "/"
       ? (parentRoot ? { name: "/", type: "dir" as const, mode: 0, mtime: 0, subtree: parentRoot } : undefined)
       : top?.oldTree?.get(name);
+    if (path === "/" && parentRoot && !catalog.hasBlob(parentRoot)) missingOld.add(parentRoot);
     const oldTree = old?.type === "dir" ? await loadOld(old.subtree) : null;
     stack.push({ path, name, entry, old, oldTree, nodes: [] });
   }
@@ -543,6 +574,7 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
   catalog.transaction(() => {
     if (indexId) catalog.addIndex(indexId, index);
     for (const [id, json] of newTrees) catalog.putTree(id, json);
+    catalog.markComplete(treeIds); // every blob this snapshot names is in the index now
     catalog.addSnapshot(snapshotId, snapshot);
   });
   emit({ type: "done", phase: "backup", snapshotId });

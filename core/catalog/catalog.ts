@@ -16,7 +16,7 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { IndexEntry, IndexFile, Snapshot, Tree } from "../repository/types.ts";
 
 /** Schema version; a catalog of another version is rebuilt. */
-const SCHEMA = 1;
+const SCHEMA = 2;
 
 /** A snapshot as the catalog lists it. */
 export interface CatalogSnapshot {
@@ -93,7 +93,7 @@ export class Catalog {
       }
       db.exec(`
         DROP TABLE IF EXISTS blobs; DROP TABLE IF EXISTS index_files; DROP TABLE IF EXISTS snapshots;
-        DROP TABLE IF EXISTS trees; DROP TABLE IF EXISTS meta;
+        DROP TABLE IF EXISTS trees; DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS complete_trees;
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
         CREATE TABLE index_files (id TEXT PRIMARY KEY) WITHOUT ROWID;
         CREATE TABLE blobs (
@@ -107,6 +107,7 @@ export class Catalog {
         ) WITHOUT ROWID;
         CREATE INDEX snapshots_time ON snapshots(time_ms);
         CREATE TABLE trees (id TEXT PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID;
+        CREATE TABLE complete_trees (id TEXT PRIMARY KEY) WITHOUT ROWID;
         PRAGMA user_version = ${SCHEMA};
         COMMIT;
       `);
@@ -201,7 +202,7 @@ export class Catalog {
 
   /** Forgets the whole blob index (before a full re-read after index files were removed). */
   clearIndex(): void {
-    this.db.exec("DELETE FROM blobs; DELETE FROM index_files;");
+    this.db.exec("DELETE FROM blobs; DELETE FROM index_files; DELETE FROM complete_trees;");
   }
 
   /** Counts and sizes of the blob index. */
@@ -265,6 +266,21 @@ export class Catalog {
   getTree(id: string): Tree | undefined {
     const r = this.#stmt("SELECT json FROM trees WHERE id = ?").get(id) as { json: string } | undefined;
     return r ? JSON.parse(r.json) : undefined;
+  }
+
+  /**
+   * Whether every blob a tree names (its files' content, its subtrees) was in the index when the tree
+   * was last written or checked. Blobs only leave the index through {@link clearIndex}, which forgets
+   * these marks, so a marked tree needs no lookup of its blobs.
+   */
+  isComplete(id: string): boolean {
+    return this.#stmt("SELECT 1 FROM complete_trees WHERE id = ?").get(id) !== undefined;
+  }
+
+  /** Marks trees whose blobs are all in the index (call inside a transaction). */
+  markComplete(ids: Iterable<string>): void {
+    const ins = this.#stmt("INSERT OR IGNORE INTO complete_trees (id) VALUES (?)");
+    for (const id of ids) ins.run(id);
   }
 
   /** Caches a tree's JSON. */

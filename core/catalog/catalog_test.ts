@@ -238,3 +238,31 @@ Deno.test({
     }
   },
 });
+
+Deno.test("catalog: missingBlobs answers for a whole list; complete-tree marks are forgotten with the index", () => {
+  const c = Catalog.open(":memory:");
+  try {
+    const a = "aa".repeat(32);
+    const b = "bb".repeat(32);
+    assert(c.isEmpty());
+    c.transaction(() =>
+      c.addIndex("i1", {
+        version: 1,
+        packs: [{
+          id: "p1",
+          size: 100,
+          blobs: [{ id: a, type: "data", offset: 0, length: 50, rawLength: 40, compressed: false }],
+        }],
+      })
+    );
+    assert(!c.isEmpty());
+    assertEquals([...c.missingBlobs([a, b, b])], [b]);
+    assertEquals(c.missingBlobs([]).size, 0);
+    c.transaction(() => c.markComplete(["t1"]));
+    assert(c.isComplete("t1") && !c.isComplete("t2"));
+    c.transaction(() => c.clearIndex()); // blobs may have left: no tree is known complete any more
+    assert(!c.isComplete("t1"));
+  } finally {
+    c.close();
+  }
+});
