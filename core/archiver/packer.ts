@@ -2,9 +2,9 @@
  * Gathers sealed blobs into packs (one open pack per blob type), uploads full packs with bounded
  * concurrency and remembers what it stored, for the index file written at the end of a run.
  *
- * `add` copies the sealed bytes into a staging buffer before it returns, so callers may reuse theirs
- * (workers get their output buffers back at once). Staging and pack buffers are recycled: a run
- * allocates a handful of pack-sized buffers, not one per pack.
+ * `add` copies the sealed bytes straight into the pack's buffer before it returns, so callers may reuse
+ * theirs (file workers get their output buffers back at once); the sealed header is appended in place.
+ * Pack buffers are recycled: a run allocates a handful, not one per pack.
  *
  * @example
  * ```ts
@@ -15,27 +15,29 @@
  */
 import type { EncodedBlob, Repository } from "../repository/repository.ts";
 import { packName } from "../repository/repository.ts";
-import { shuffle } from "../repository/pack.ts";
+import { HEADER_ENTRY } from "../repository/pack.ts";
 import type { BlobType, IndexFile } from "../repository/types.ts";
 
-interface Staging {
+interface Open {
   bytes: Uint8Array;
   used: number;
   blobs: EncodedBlob[];
 }
 
-/** Pack buffers kept for reuse beyond those in flight. */
+/** Free pack buffers kept for reuse. */
 const KEEP_BUFFERS = 2;
+/** Room for the sealed header beyond its entries (nonce, tag, length). */
+const HEADER_SLACK = 64;
 
 /** Fills and uploads packs. */
 export class Packer {
   readonly #repo: Repository;
-  readonly #staging: Record<BlobType, Staging | null> = { data: null, tree: null };
+  readonly #open: Record<BlobType, Open | null> = { data: null, tree: null };
   readonly #inflight = new Set<Promise<void>>();
   readonly #concurrency: number;
   readonly #signal?: AbortSignal;
   readonly #free: Uint8Array[] = [];
-  readonly #bufferSize: number;
+  readonly #capacity: number;
   #error: unknown = null;
   /** Packs stored so far, as index file records. */
   readonly packs: IndexFile["packs"] = [];
@@ -47,52 +49,52 @@ export class Packer {
     this.#repo = repo;
     this.#concurrency = Math.max(1, options.concurrency ?? repo.storage.capabilities.concurrency);
     this.#signal = options.signal;
-    // A pack closes once it reaches packSize, so it holds at most packSize plus one blob and its header.
-    this.#bufferSize = repo.settings.packSize + repo.settings.chunker.max + (1 << 20);
+    // A pack closes at packSize; a blob that would overflow the buffer closes it early instead.
+    this.#capacity = repo.settings.packSize + (1 << 20);
   }
 
   #take(min: number): Uint8Array {
-    const i = this.#free.findIndex((b) => b.length >= min);
-    if (i >= 0) return this.#free.splice(i, 1)[0];
-    return new Uint8Array(Math.max(min, this.#bufferSize));
+    if (min > this.#capacity) return new Uint8Array(min); // one oversized blob: its own pack
+    return this.#free.pop() ?? new Uint8Array(this.#capacity);
   }
 
   #give(buf: Uint8Array): void {
-    if (buf.length === this.#bufferSize && this.#free.length < KEEP_BUFFERS) this.#free.push(buf);
+    if (buf.length === this.#capacity && this.#free.length < KEEP_BUFFERS) this.#free.push(buf);
+  }
+
+  static #room(open: Open, blob: EncodedBlob): number {
+    return open.used + blob.length + (open.blobs.length + 1) * HEADER_ENTRY + HEADER_SLACK;
   }
 
   /** Adds a blob (its bytes are copied); starts an upload when its pack is full (waits when too many are in flight). */
   async add(blob: EncodedBlob): Promise<void> {
     if (this.#error) throw this.#error;
-    let st = this.#staging[blob.type];
-    if (!st) st = this.#staging[blob.type] = { bytes: this.#take(blob.length), used: 0, blobs: [] };
-    if (st.used + blob.length > st.bytes.length) {
-      const bigger = new Uint8Array(Math.max(st.bytes.length * 2, st.used + blob.length));
-      bigger.set(st.bytes.subarray(0, st.used));
-      for (const b of st.blobs) {
-        const at = b.sealed.byteOffset - st.bytes.byteOffset;
-        b.sealed = bigger.subarray(at, at + b.length);
-      }
-      st.bytes = bigger;
+    let open = this.#open[blob.type];
+    if (open && Packer.#room(open, blob) > open.bytes.length) {
+      await this.#seal(blob.type);
+      open = this.#open[blob.type];
     }
-    st.bytes.set(blob.sealed, st.used);
-    st.blobs.push({ ...blob, sealed: st.bytes.subarray(st.used, st.used + blob.length) });
-    st.used += blob.length;
-    if (st.used >= this.#repo.settings.packSize) await this.#seal(blob.type);
+    if (!open) {
+      open = { bytes: this.#take(blob.length + HEADER_ENTRY + HEADER_SLACK), used: 0, blobs: [] };
+      this.#open[blob.type] = open;
+    }
+    open.bytes.set(blob.sealed, open.used);
+    open.blobs.push({ ...blob, sealed: open.bytes.subarray(open.used, open.used + blob.length) });
+    open.used += blob.length;
+    if (open.used >= this.#repo.settings.packSize) await this.#seal(blob.type);
   }
 
   async #seal(type: BlobType): Promise<void> {
-    const st = this.#staging[type];
-    if (!st || !st.blobs.length) return;
-    this.#staging[type] = null;
+    const open = this.#open[type];
+    if (!open || !open.blobs.length) return;
+    this.#open[type] = null;
     while (this.#inflight.size >= this.#concurrency) await Promise.race(this.#inflight);
     if (this.#error) throw this.#error;
-    const out = this.#take(st.used + st.blobs.length * 42 + 1024);
-    const { id, bytes, entries } = await this.#repo.buildPack(shuffle(st.blobs), out);
-    this.#give(st.bytes);
+    // The blobs already lie in order at the start of the buffer: buildPack only appends the header.
+    const { id, bytes, entries } = await this.#repo.buildPack(open.blobs, open.bytes);
     const p = (async () => {
       await this.#repo.storage.put(packName(id), bytes, { signal: this.#signal });
-      this.#give(out); // not on failure: a storage may still be reading it (e.g. another mirror member)
+      this.#give(open.bytes); // not on failure: a storage may still be reading it (e.g. another mirror member)
       this.bytesUploaded += bytes.length;
       this.packs.push({ id, size: bytes.length, blobs: entries.map(({ pack: _p, ...rest }) => rest) });
     })().catch((e) => {

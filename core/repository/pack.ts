@@ -1,5 +1,5 @@
 /**
- * Pack files: many sealed blobs in one object, in random order, with a sealed header at the end.
+ * Pack files: many sealed blobs in one object, with a sealed header at the end.
  *
  * Layout: `blob₀ ‖ blob₁ ‖ … ‖ sealed header ‖ u32le(length of sealed header)`.
  * Header plaintext: per blob 42 bytes — type u8 (0 data, 1 tree), flags u8 (bit 0: compressed),
@@ -59,15 +59,4 @@ export function decodeHeader(header: Uint8Array): Omit<IndexEntry, "pack">[] {
     offset += length;
   }
   return out;
-}
-
-/** Fisher–Yates shuffle in place (blob order inside a pack reveals nothing about file order). */
-export function shuffle<T>(items: T[]): T[] {
-  const rnd = new Uint32Array(items.length);
-  crypto.getRandomValues(rnd);
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = rnd[i] % (i + 1);
-    [items[i], items[j]] = [items[j], items[i]];
-  }
-  return items;
 }

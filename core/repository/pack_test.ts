@@ -2,7 +2,7 @@ import { assert, assertEquals, assertRejects, assertThrows } from "../../tests/a
 import { randomBytes, tempDir } from "../../tests/helpers.ts";
 import { IntegrityError } from "../errors.ts";
 import local from "../../plugins/storage/local/mod.ts";
-import { decodeHeader, encodeHeader, HEADER_ENTRY, type PackBlob, shuffle } from "./pack.ts";
+import { decodeHeader, encodeHeader, HEADER_ENTRY, type PackBlob } from "./pack.ts";
 import { type EncodedBlob, packName, Repository } from "./repository.ts";
 import type { IndexEntry } from "./types.ts";
 
@@ -36,12 +36,6 @@ Deno.test("pack header: malformed headers are refused", () => {
   const bad = new Uint8Array(h);
   bad[0] = 2;
   assertThrows(() => decodeHeader(bad), "unknown blob type");
-});
-
-Deno.test("pack: shuffle keeps every item", () => {
-  const items = Array.from({ length: 100 }, (_, i) => i);
-  const s = shuffle([...items]);
-  assertEquals([...s].sort((a, b) => a - b), items);
 });
 
 async function setup() {

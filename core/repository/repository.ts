@@ -488,8 +488,9 @@ export class Repository {
   }
 
   /**
-   * Assembles a pack from sealed blobs (already in their final order); returns bytes, id and entries. With
-   * `into` large enough, the pack is written there (a recycled buffer) instead of a new one.
+   * Assembles a pack from sealed blobs (in their final order); returns bytes, id and entries. With `into`
+   * large enough, the pack is written there (a recycled buffer) instead of a new one; blobs that already
+   * lie there at their final offsets stay where they are.
    */
   async buildPack(
     blobs: EncodedBlob[],
@@ -502,7 +503,10 @@ export class Repository {
     let off = 0;
     const entries: IndexEntry[] = [];
     for (const b of blobs) {
-      bytes.set(b.sealed, off);
+      // Blobs already in place (a packer filling `into` in order) are not copied onto themselves.
+      if (b.sealed.buffer !== bytes.buffer || b.sealed.byteOffset !== bytes.byteOffset + off) {
+        bytes.set(b.sealed, off);
+      }
       entries.push({
         id: b.id,
         type: b.type,
