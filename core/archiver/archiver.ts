@@ -339,9 +339,14 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
   async function loadOld(subtree: string | undefined): Promise<Map<string, Node> | null> {
     if (!subtree) return null;
     const t = await trees.load(subtree, signal);
-    const ids: string[] = [];
-    for (const n of t.nodes) if (n.content) { for (const id of n.content) ids.push(id); }
-    for (const id of catalog.missingBlobs(ids)) missingOld.add(id);
+    if (!catalog.isComplete(subtree)) {
+      const ids: string[] = [];
+      for (const n of t.nodes) {
+        if (n.content) { for (const id of n.content) ids.push(id); }
+        if (n.subtree) ids.push(n.subtree);
+      }
+      for (const id of catalog.missingBlobs(ids)) missingOld.add(id);
+    }
     return new Map(t.nodes.map((n) => [n.name, n]));
   }
 
