@@ -581,9 +581,18 @@ export interface StatMs {
   rdev: number;
 }
 
+/** A 64-bit field as a number without a BigInt (exact below 2^53). */
+function u64At(off: number): number {
+  return statxView.getUint32(off, true) + statxView.getUint32(off + 4, true) * 0x1_0000_0000;
+}
+
+/** Seconds of a statx timestamp (signed 64-bit) as a number. */
+function secAt(off: number): number {
+  return statxView.getUint32(off, true) + statxView.getInt32(off + 4, true) * 0x1_0000_0000;
+}
+
 function msAt(off: number): number {
-  return Number(statxView.getBigInt64(off, true)) * 1000 +
-    Math.floor(statxView.getUint32(off + 8, true) / 1e6);
+  return secAt(off) * 1000 + Math.floor(statxView.getUint32(off + 8, true) / 1e6);
 }
 
 function devAt(off: number): number {
@@ -610,14 +619,14 @@ export function lstatMs(path: string | Uint8Array): StatMs {
     fail("statx", path);
   }
   const v = statxView;
-  const ctimeUs = Number(v.getBigInt64(96, true)) * 1e6 + Math.floor(v.getUint32(104, true) / 1000);
+  const ctimeUs = secAt(96) * 1e6 + Math.floor(v.getUint32(104, true) / 1000);
   return {
     mode: v.getUint16(28, true),
-    size: Number(v.getBigUint64(40, true)),
+    size: u64At(40),
     mtimeMs: msAt(112),
     atimeMs: msAt(64),
     ctimeMs: ctimeUs / 1000,
-    ino: Number(v.getBigUint64(32, true)),
+    ino: u64At(32),
     dev: devAt(136),
     nlink: v.getUint32(16, true),
     uid: v.getUint32(20, true),

@@ -21,6 +21,7 @@ import {
   linkBytes,
   llistxattr,
   lsetxattr,
+  lstatMs,
   lstatNs,
   makedev,
   mkdirBytes,
@@ -482,3 +483,17 @@ Deno.test(
     assertEquals(lstatNs(f).mode & 0o777, 0o650);
   }),
 );
+
+Deno.test("lstatMs agrees with Deno.lstatSync and lstatNs (times, sizes, ids)", () => {
+  for (const p of ["/etc/hostname", "/etc", "/dev/null", "/bin", Deno.execPath()]) {
+    const a = Deno.lstatSync(p);
+    const b = lstatMs(p);
+    const c = lstatNs(p);
+    assertEquals(
+      [b.mtimeMs, b.atimeMs, b.size, b.ino, b.dev, b.mode, b.nlink, b.uid, b.gid, b.rdev],
+      [a.mtime!.getTime(), a.atime!.getTime(), a.size, a.ino, a.dev, a.mode, a.nlink, a.uid, a.gid, a.rdev],
+      p,
+    );
+    assertEquals(b.ctimeMs, Number(c.ctimeNs / 1000n) / 1000, p);
+  }
+});
