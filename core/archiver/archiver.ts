@@ -21,6 +21,7 @@ import { utf8 } from "../encoding.ts";
 import { Packer } from "./packer.ts";
 import { EncoderPool } from "./encoder-pool.ts";
 import { type FileOutcome, FilePool } from "./file-pool.ts";
+import { readChunks } from "./chunk-reader.ts";
 import { loadPlugin } from "../registry.ts";
 import type { EngineEvent } from "../events.ts";
 import { formatTime } from "../dates.ts";
@@ -371,28 +372,9 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
     const content: string[] = [];
     let size = 0;
     try {
-      let start = 0;
-      let end = 0;
-      let eof = false;
-      while (true) {
-        while (!eof && end < buf.length) {
-          const r = reader.read(buf.subarray(end));
-          const n = typeof r === "number" || r === null ? r : await r;
-          if (n === null || n === 0) eof = true;
-          else end += n;
-        }
-        while (start < end) {
-          const len = repo.chunker.cut(buf, start, end, eof);
-          if (len < 0) break;
-          content.push(await saveBlob("data", buf.subarray(start, start + len)));
-          size += len;
-          start += len;
-        }
-        if (eof && start >= end) break;
-        buf.copyWithin(0, start, end);
-        end -= start;
-        start = 0;
-        signal?.throwIfAborted();
+      for await (const chunk of readChunks((into) => reader.read(into), buf, repo.chunker, signal)) {
+        content.push(await saveBlob("data", chunk));
+        size += chunk.length;
       }
     } finally {
       await reader.close();

@@ -22,6 +22,7 @@ import { Chunker, type ChunkerParams, gearTable } from "../chunker.ts";
 import { BlobHasher } from "../crypto/hash.ts";
 import { decodeHex } from "../encoding.ts";
 import { compressIfWorth } from "../compressibility.ts";
+import { readChunks } from "./chunk-reader.ts";
 
 /** The first message: keys, chunker, transforms and where the catalog is. */
 export interface FileWorkerInit {
@@ -176,36 +177,17 @@ async function readFile(path: string): Promise<FileOutcome> {
   } catch (e) {
     return { error: (e as Error).message };
   }
-  const buf = readBuf;
   const content: string[] = [];
   let size = 0;
   try {
-    let start = 0;
-    let end = 0;
-    let eof = false;
-    while (true) {
-      while (!eof && end < buf.length) {
-        const n = file.readSync(buf.subarray(end));
-        if (n === null || n === 0) eof = true;
-        else end += n;
+    for await (const chunk of readChunks((into) => file.readSync(into), readBuf, chunker)) {
+      const id = hasher.id(chunk);
+      content.push(id);
+      if (!known(id)) {
+        seen.add(id);
+        await addBlob(id, chunk);
       }
-      while (start < end) {
-        const len = chunker.cut(buf, start, end, eof);
-        if (len < 0) break;
-        const chunk = buf.subarray(start, start + len);
-        const id = hasher.id(chunk);
-        content.push(id);
-        if (!known(id)) {
-          seen.add(id);
-          await addBlob(id, chunk);
-        }
-        size += len;
-        start += len;
-      }
-      if (eof && start >= end) break;
-      buf.copyWithin(0, start, end);
-      end -= start;
-      start = 0;
+      size += chunk.length;
     }
   } catch (e) {
     return { error: (e as Error).message };
