@@ -411,7 +411,7 @@ async function s3Run(
     const cert = await selfSignedCert(join(W, "home", "tls"));
     proxy = await startTlsProxy({ target: swift.s3Endpoint, cert: cert.cert, key: cert.key });
     log(`S3: s3api at ${swift.s3Endpoint}, TLS proxy at ${proxy.url}`);
-    // floe's AWS SDK runs on node:https, which trusts NODE_EXTRA_CA_CERTS (DENO_CERT is not enough): a
+    // floe's s3 storage adds NODE_EXTRA_CA_CERTS (and AWS_CA_BUNDLE) to its fetch client's roots: a
     // bundle of the proxy's certificate plus whatever extra CAs the environment already had.
     const bundle = join(W, "home", "tls", "bundle.pem");
     let extra = "";

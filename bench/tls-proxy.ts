@@ -30,7 +30,8 @@ export interface CertFiles {
 }
 
 /**
- * Generate a self-signed certificate for IP 127.0.0.1 with `openssl req -x509` into `dir`.
+ * Generate a self-signed server certificate (`CA:FALSE`) for IP 127.0.0.1 with `openssl req -x509` into
+ * `dir`.
  *
  * @example
  * ```ts
@@ -55,6 +56,11 @@ export async function selfSignedCert(dir: string): Promise<CertFiles> {
       "/CN=127.0.0.1",
       "-addext",
       "subjectAltName=IP:127.0.0.1",
+      // A server (end-entity) certificate, not the CA:TRUE that `req -x509` sets by default: rustls
+      // (Deno's fetch) refuses a CA certificate presented as the server's (CaUsedAsEndEntity). Trusted as
+      // itself, it works for node:https, Go (restic) and rustls alike.
+      "-addext",
+      "basicConstraints=critical,CA:FALSE",
       "-keyout",
       keyFile,
       "-out",

@@ -2,11 +2,16 @@
  * `s3`: a repository in an S3 bucket (AWS or any S3-compatible store: MinIO, Ceph RGW, Swift s3api…).
  *
  * Uses `@aws-sdk/client-s3`, loaded lazily on first use so that floe starts fast when S3 is not used.
- * One client per storage, keep-alive connections. Credentials come from explicit options, else from the
- * SDK's standard chain (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`, `AWS_PROFILE`
- * and the shared config/credentials files, …). Objects above `multipartThreshold` go up as multipart
- * uploads. The SDK's own retries are off by default (`sdkMaxAttempts: 1`): wrap the storage in
- * `retry` (plugins/storage/retry) so that retries know about `create` puts.
+ * One client per storage. The SDK builds and signs every request (SigV4; credentials from explicit
+ * options, else from its standard chain: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`,
+ * `AWS_PROFILE` and the shared config/credentials files, …) and parses the answers; the requests travel
+ * through Deno's native `fetch` ({@link ./transport.ts}: keep-alive HTTP/1.1 connections, rustls), and
+ * object bodies are read straight into the returned buffer. Extra CA certificates: `AWS_CA_BUNDLE` (or
+ * `caBundle`) and `NODE_EXTRA_CA_CERTS`; `HTTPS_PROXY`/`NO_PROXY` apply as to any fetch. Over https, uploads are signed with `UNSIGNED-PAYLOAD` (TLS protects the bytes;
+ * no SHA-256 pass over them on either side); over plain http, with the payload's SHA-256. Objects
+ * above `multipartThreshold` go up as multipart uploads. The SDK's own retries are off by default
+ * (`sdkMaxAttempts: 1`): wrap the storage in `retry` (plugins/storage/retry) so that retries know about
+ * `create` puts.
  *
  * @example
  * ```ts
@@ -26,6 +31,7 @@ import {
   type StoragePlugin,
 } from "../../../core/contracts.ts";
 import type { S3Client } from "@aws-sdk/client-s3";
+import { bodyProgress, FetchTransport, readCaBundles, settleResponse } from "./transport.ts";
 
 /** Options of the s3 storage. */
 export interface Options {
@@ -61,10 +67,19 @@ export interface Options {
    * and `capabilities.atomicCreate` turns false.
    */
   conditionalWrites?: boolean;
-  /** Milliseconds to wait for a connection (default 10 000). */
+  /**
+   * Milliseconds allowed for connecting (default 10 000). fetch does not report the connection apart
+   * from the answer: the wait for the response headers is bounded by `connectTimeoutMs + requestTimeoutMs`
+   * (plus the upload time of the request body at 64 KiB/s).
+   */
   connectTimeoutMs?: number;
-  /** Milliseconds of socket inactivity before a request fails as transient (default 120 000). */
+  /** Milliseconds without response data before a request fails as transient (default 120 000). */
   requestTimeoutMs?: number;
+  /**
+   * A PEM file of extra CA certificates to trust, added to the default roots; default `AWS_CA_BUNDLE`.
+   * `NODE_EXTRA_CA_CERTS` is trusted too.
+   */
+  caBundle?: string;
 }
 
 /** Defaults of the s3 storage. */
@@ -154,6 +169,8 @@ export function classify(e: unknown): StorageError["code"] {
   if (name === "NotImplemented" || status === 501) return "permanent";
   if (status !== undefined && (status >= 500 || status === 429 || status === 408)) return "transient";
   if (status === undefined) {
+    // A TLS certificate refused: retrying will not change it.
+    if (/certificate|UnknownIssuer|CaUsedAsEndEntity/i.test(err?.message ?? "")) return "permanent";
     // No HTTP answer at all: a reset, a timeout, a truncated or unparsable body.
     if (
       e instanceof TypeError ||
@@ -180,6 +197,9 @@ export default function s3(options: Options): StoragePlugin {
   if (!options?.bucket) throw new Error("s3 storage: option 'bucket' is required");
   const bucket = options.bucket;
   const prefix = (options.prefix ?? "").replace(/^\/+/, "").replace(/\/+$/, "");
+  if (prefix.split("/").some((s) => s === "." || s === "..")) {
+    throw new Error(`s3 storage: invalid prefix ${JSON.stringify(prefix)}`);
+  }
   const keyPrefix = prefix ? `${prefix}/` : "";
   const endpoint = options.endpoint?.replace(/\/+$/, "");
   const forcePathStyle = options.forcePathStyle ?? !!endpoint;
@@ -195,6 +215,28 @@ export default function s3(options: Options): StoragePlugin {
   let loaded: Promise<{ sdk: Sdk; client: S3Client }> | undefined;
   const load = () =>
     loaded ??= (async () => {
+      let caCerts: string[];
+      try {
+        caCerts = await readCaBundles(options.caBundle);
+      } catch (e) {
+        throw new StorageError("permanent", `${location}: ${(e as Error).message}`, { cause: e });
+      }
+      let transport: FetchTransport;
+      try {
+        transport = new FetchTransport({
+          caCerts,
+          connectTimeoutMs: options.connectTimeoutMs ?? defaults.connectTimeoutMs,
+          requestTimeoutMs: options.requestTimeoutMs ?? defaults.requestTimeoutMs,
+        });
+      } catch (e) {
+        throw new StorageError(
+          "permanent",
+          `${location}: bad extra CA certificates (AWS_CA_BUNDLE, NODE_EXTRA_CA_CERTS, caBundle): ${
+            (e as Error).message
+          }`,
+          { cause: e },
+        );
+      }
       const sdk = await import("@aws-sdk/client-s3");
       const region = options.region ?? Deno.env.get("AWS_REGION") ?? Deno.env.get("AWS_DEFAULT_REGION") ??
         "us-east-1";
@@ -214,13 +256,36 @@ export default function s3(options: Options): StoragePlugin {
         maxAttempts: options.sdkMaxAttempts ?? defaults.sdkMaxAttempts,
         requestChecksumCalculation: "WHEN_REQUIRED",
         responseChecksumValidation: "WHEN_REQUIRED",
-        requestHandler: {
-          connectionTimeout: options.connectTimeoutMs ?? defaults.connectTimeoutMs,
-          requestTimeout: options.requestTimeoutMs ?? defaults.requestTimeoutMs,
-          httpAgent: { keepAlive: true, maxSockets: Math.max(50, concurrency * 2) },
-          httpsAgent: { keepAlive: true, maxSockets: Math.max(50, concurrency * 2) },
-        },
+        // fetch sends the body at once; `Expect: 100-continue` is a node:http thing.
+        expectContinueHeader: false,
+        requestHandler: transport,
       });
+      // Over TLS, sign uploads with UNSIGNED-PAYLOAD: TLS already protects the bytes, and neither floe
+      // nor the store then hashes every byte with SHA-256 once more. Plain http keeps the payload hash.
+      client.middlewareStack.add(
+        (next) => (args) => {
+          const req = args.request as { protocol?: string; body?: unknown; headers?: Record<string, string> };
+          if (req?.protocol === "https:" && req.body instanceof Uint8Array && req.headers) {
+            req.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD";
+          }
+          return next(args);
+        },
+        { step: "build", name: "floeUnsignedPayloadOverTls" },
+      );
+      // Outside the deserializer, once per attempt: release the bodies the SDK has read (or ignored).
+      client.middlewareStack.add(
+        (next) => async (args) => {
+          try {
+            const result = await next(args);
+            settleResponse(result.response, result.output);
+            return result;
+          } catch (e) {
+            settleResponse((e as { $response?: unknown })?.$response, undefined);
+            throw e;
+          }
+        },
+        { step: "deserialize", name: "floeSettleResponseBodies", priority: "high" },
+      );
       return { sdk, client };
     })();
 
@@ -255,21 +320,67 @@ export default function s3(options: Options): StoragePlugin {
   }
 
   const checkName = (name: string) => {
-    if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(name)) {
+    if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(name) || /(^|\/)\.\.?(\/|$)/.test(name)) {
       throw new StorageError("permanent", `invalid object name ${JSON.stringify(name)}`);
     }
   };
 
+  /**
+   * Reads a GetObject body (fetch's byte stream, from the transport) into one buffer of the announced
+   * size with a BYOB reader: no chunk copies, no collected chunks; cancels the stream when it fails.
+   */
   async function readBody(body: unknown, expected: number | undefined, what: string): Promise<Uint8Array> {
-    const b = body as { transformToByteArray?: () => Promise<Uint8Array> } | undefined;
-    const out = b?.transformToByteArray ? await b.transformToByteArray() : new Uint8Array(0);
-    if (expected !== undefined && out.length !== expected) {
-      throw new StorageError(
-        "transient",
-        `${location}: ${what}: short body (${out.length} of ${expected} bytes)`,
-      );
+    if (!(body instanceof ReadableStream)) {
+      const b = body as { transformToByteArray?: () => Promise<Uint8Array> } | undefined;
+      return b?.transformToByteArray ? await b.transformToByteArray() : new Uint8Array(0);
     }
-    return out;
+    const watch = bodyProgress(body);
+    try {
+      if (expected === undefined) { // no Content-Length (S3 always sends one): collect the chunks
+        const chunks: Uint8Array[] = [];
+        const reader = body.getReader();
+        try {
+          for (let r = await reader.read(); !r.done; r = await reader.read()) {
+            chunks.push(r.value);
+            watch?.tick();
+          }
+        } catch (e) {
+          await reader.cancel(e).catch(() => {});
+          throw e;
+        }
+        const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+        chunks.reduce((at, c) => (out.set(c, at), at + c.length), 0);
+        return out;
+      }
+      const reader = body.getReader({ mode: "byob" });
+      try {
+        let buf = new ArrayBuffer(expected);
+        let n = 0;
+        while (n < expected) {
+          const r = await reader.read(new Uint8Array(buf, n, expected - n));
+          if (r.value) buf = r.value.buffer as ArrayBuffer; // the read transfers the buffer
+          if (r.done) break;
+          n += r.value.byteLength;
+          watch?.tick();
+        }
+        if (n < expected) {
+          throw new StorageError(
+            "transient",
+            `${location}: ${what}: short body (${n} of ${expected} bytes)`,
+          );
+        }
+        // Read on to the end, so that the response is finished (and its connection reusable).
+        if (!(await reader.read(new Uint8Array(1))).done) {
+          throw new StorageError("transient", `${location}: ${what}: body longer than ${expected} bytes`);
+        }
+        return new Uint8Array(buf, 0, n);
+      } catch (e) {
+        await reader.cancel(e).catch(() => {});
+        throw e;
+      }
+    } finally {
+      watch?.end();
+    }
   }
 
   /** Throws `exists` when the object is there. */
@@ -502,9 +613,10 @@ export default function s3(options: Options): StoragePlugin {
 
     async close() {
       if (!loaded) return;
-      const { client } = await loaded;
+      const pending = loaded;
       loaded = undefined;
-      client.destroy();
+      const opened = await pending.catch(() => undefined); // a failed load has nothing to close
+      opened?.client.destroy();
     },
   };
 }

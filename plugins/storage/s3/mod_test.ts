@@ -57,9 +57,35 @@ Deno.test("s3 error classification", () => {
   assertEquals(classify({ name: "Unknown", $metadata: { httpStatusCode: 429 } }), "transient");
   assertEquals(classify(Object.assign(new Error("socket hang up"), { code: "ECONNRESET" })), "transient");
   assertEquals(classify({ name: "InvalidArgument", $metadata: { httpStatusCode: 400 } }), "permanent");
+  assertEquals(
+    classify(new TypeError("error sending request for url (https://h/b/): connection reset")),
+    "transient",
+  );
+  // A refused certificate (fetch's TypeError) will not get better by retrying.
+  assertEquals(
+    classify(new TypeError("client error (Connect): invalid peer certificate: UnknownIssuer")),
+    "permanent",
+  );
+  assertEquals(
+    classify(Object.assign(new Error("no data for 300 ms"), { name: "TimeoutError" })),
+    "transient",
+  );
 });
 
-storageConformance("s3 (Swift s3api)", async () => ({ storage: await storageOn() }), { ignore });
+Deno.test({
+  name: "s3: start the Swift node",
+  ignore,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => void await sharedSwift(),
+});
+
+// With the sanitizers on: every response body consumed or cancelled, every timer cleared.
+storageConformance("s3 (Swift s3api)", async () => ({ storage: await storageOn() }), {
+  ignore,
+  sanitizeOps: true,
+  sanitizeResources: true,
+});
 
 Deno.test({
   name: "s3: multipart upload path, forced with a small threshold",
