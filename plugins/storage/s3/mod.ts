@@ -53,7 +53,10 @@ export interface Options {
   sessionToken?: string;
   /** A profile of the shared config/credentials files; default `AWS_PROFILE`. */
   profile?: string;
-  /** Requests callers keep in flight, and the parallel part uploads of one multipart upload (default 8). */
+  /**
+   * Requests callers keep in flight, and the parallel part uploads of one multipart upload (default 5, as
+   * restic: each upload in flight holds a pack in memory).
+   */
   concurrency?: number;
   /** Objects larger than this many bytes are uploaded in parts (default 64 MiB). */
   multipartThreshold?: number;
@@ -94,7 +97,7 @@ export const defaults: Required<
     | "requestTimeoutMs"
   >
 > = {
-  concurrency: 8,
+  concurrency: 5,
   multipartThreshold: 64 * 1024 * 1024,
   partSize: 16 * 1024 * 1024,
   sdkMaxAttempts: 1,
