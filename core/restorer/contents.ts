@@ -5,10 +5,16 @@
  * request per blob into about one per pack region; locally it turns many small reads into few large ones.
  * Files are created at their full size first, and all-zero 64 KiB blocks are skipped, so holes stay holes.
  *
+ * The calling thread plans, reads regions and keeps count; decrypting, decompressing, checking and
+ * writing happen on a pool of workers ({@link ./decoder-pool.ts}), one message per region, its bytes
+ * transferred. The plan lives in typed arrays and the bytes in flight are bounded, so memory stays small
+ * and flat however large the restore.
+ *
  * @example
  * ```ts
- * import { restoreContents } from "./contents.ts";
- * // await restoreContents(repo, catalog, [{ dest: "/tmp/out/a", node }], { onFileDone: (i) => {} });
+ * import { ContentWriter } from "./contents.ts";
+ * // const w = new ContentWriter(repo, catalog, { onFileDone: (n) => {} });
+ * // w.add("/tmp/out/a", node.content); await w.run();
  * ```
  * @module
  */
@@ -16,208 +22,445 @@ import type { Catalog } from "../catalog/catalog.ts";
 import { StorageError } from "../contracts.ts";
 import { IntegrityError } from "../errors.ts";
 import { packName, type Repository } from "../repository/repository.ts";
-import type { IndexEntry, Node } from "../repository/types.ts";
+import type { IndexEntry } from "../repository/types.ts";
+import { type BlobJob, createFiles, type RegionJob, type RegionResult, release } from "./decoder.ts";
+import { DecoderPool, type Decoders, InlineDecoders } from "./decoder-pool.ts";
 
-/** One regular file to write. */
-export interface FileJob {
-  /** Target path. */
-  dest: string;
-  /** Its node (content ids and size). */
-  node: Node;
-}
+export { isZero, writeSparseAt } from "./decoder.ts";
 
-/** Options of {@link restoreContents}. */
+/** Options of {@link ContentWriter}. */
 export interface ContentOptions {
   /** Aborts. */
   signal?: AbortSignal;
-  /** Pack regions read at once (default: the storage's preferred concurrency, at most 8). */
+  /** Pack regions read at once (default: the storage's preferred concurrency, at least 4, at most 8). */
   concurrency?: number;
-  /** A file could not be written; its job is abandoned, the restore goes on. */
+  /**
+   * Decoder threads; 0 decodes on the calling thread. Default: one per core (at most 4; none on a single
+   * core), started once the files planned hold 16 MiB, so small restores decode on the calling thread.
+   */
+  workers?: number;
+  /** A file could not be created or written; it is abandoned, the restore goes on. */
   warn?: (path: string, message: string) => void;
-  /** A file's content is complete (called once per job that did not fail). */
-  onFileDone?: (job: number) => void;
+  /** File number `n` (as {@link ContentWriter.add} returned it) is complete; once per file that did not fail. */
+  onFileDone?: (n: number) => void;
   /** Bytes written so far (for progress). */
   onBytes?: (bytes: number) => void;
 }
 
-/** Blocks of this size that hold only zeros are left as holes. */
-const SPARSE_BLOCK = 64 * 1024;
 /** Blobs closer than this in a pack are read with one request. */
 const MERGE_GAP = 256 * 1024;
 /** Largest single ranged read. */
 const MAX_RANGE = 4 * 1024 * 1024;
+/** Restores smaller than this decode on the calling thread. */
+const INLINE_MAX = 16 * 1024 * 1024;
+/** Files created per message to a worker. */
+const CREATE_BATCH = 256;
 
-/** True when every byte is zero. */
-export function isZero(data: Uint8Array): boolean {
-  const n = data.length;
-  const words = n >>> 3;
-  if (data.byteOffset % 8 === 0 && words) {
-    const w = new BigUint64Array(data.buffer, data.byteOffset, words);
-    for (let i = 0; i < words; i++) if (w[i] !== 0n) return false;
-  } else {
-    for (let i = 0; i < words * 8; i++) if (data[i] !== 0) return false;
+/**
+ * The blobs a restore needs, each once, in typed arrays: where each one is, and the (file, offset)
+ * pairs it goes to.
+ */
+class Plan {
+  readonly ids: string[] = [];
+  readonly byId = new Map<string, number>();
+  readonly packs: string[] = [];
+  readonly #packNo = new Map<string, number>();
+  pack = new Int32Array(1024);
+  offset = new Float64Array(1024);
+  length = new Float64Array(1024);
+  rawLength = new Float64Array(1024);
+  /** Bit 0: compressed; bit 1: tree blob. */
+  flags = new Uint8Array(1024);
+  /** The first target of each blob (-1: none yet); further ones in `more`. */
+  file = new Int32Array(1024);
+  fileOffset = new Float64Array(1024);
+  readonly more = new Map<number, number[]>();
+
+  get size(): number {
+    return this.ids.length;
   }
-  for (let i = words * 8; i < n; i++) if (data[i] !== 0) return false;
-  return true;
-}
 
-/** Writes `data` at `pos` into an open file, skipping all-zero blocks (the file is already full-size). */
-export function writeSparseAt(file: Deno.FsFile, data: Uint8Array, pos: number): void {
-  let filePos = -1;
-  for (let off = 0; off < data.length;) {
-    const end = Math.min(off + SPARSE_BLOCK, data.length);
-    if (isZero(data.subarray(off, end))) {
-      off = end;
-      continue;
+  /** Adds a blob (once); returns its number. */
+  add(id: string, e: IndexEntry): number {
+    const b = this.ids.length;
+    if (b === this.pack.length) this.#grow();
+    this.ids.push(id);
+    this.byId.set(id, b);
+    let p = this.#packNo.get(e.pack);
+    if (p === undefined) {
+      this.#packNo.set(e.pack, p = this.packs.length);
+      this.packs.push(e.pack);
     }
-    let runEnd = end;
-    while (runEnd < data.length) {
-      const next = Math.min(runEnd + SPARSE_BLOCK, data.length);
-      if (isZero(data.subarray(runEnd, next))) break;
-      runEnd = next;
-    }
-    if (filePos !== pos + off) file.seekSync(pos + off, Deno.SeekMode.Start);
-    const run = data.subarray(off, runEnd);
-    let w = 0;
-    while (w < run.length) w += file.writeSync(run.subarray(w));
-    filePos = pos + runEnd;
-    off = runEnd;
+    this.pack[b] = p;
+    this.offset[b] = e.offset;
+    this.length[b] = e.length;
+    this.rawLength[b] = e.rawLength;
+    this.flags[b] = (e.compressed ? 1 : 0) | (e.type === "tree" ? 2 : 0);
+    this.file[b] = -1;
+    return b;
   }
-}
 
-interface Planned {
-  entry: IndexEntry;
-  targets: { job: number; offset: number }[];
-}
-
-/** Creates the files and writes their contents; returns the bytes written. */
-export async function restoreContents(
-  repo: Repository,
-  catalog: Catalog,
-  files: FileJob[],
-  options: ContentOptions = {},
-): Promise<number> {
-  const { signal } = options;
-  const warn = options.warn ?? (() => {});
-  const remaining = new Int32Array(files.length);
-  const failed = new Uint8Array(files.length);
-  const byPack = new Map<string, Map<string, Planned>>();
-  let bytes = 0;
-
-  const done = (job: number) => {
-    if (!failed[job]) options.onFileDone?.(job);
-  };
-  const fail = (job: number, message: string) => {
-    if (failed[job]) return;
-    failed[job] = 1;
-    warn(files[job].dest, message);
-  };
-
-  // 1. Create every file at its final size and plan which blob goes where.
-  files.forEach((job, j) => {
-    let offset = 0;
-    const plan: [IndexEntry, number][] = [];
-    for (const id of job.node.content ?? []) {
-      const entry = catalog.lookupBlob(id);
-      if (!entry) throw new IntegrityError(`blob ${id.slice(0, 12)} of ${job.dest} is not in the index`);
-      plan.push([entry, offset]);
-      offset += entry.rawLength;
-    }
-    try {
-      const f = Deno.openSync(job.dest, { write: true, createNew: true, mode: 0o600 });
-      try {
-        if (offset) f.truncateSync(offset);
-      } finally {
-        f.close();
-      }
-    } catch (e) {
-      fail(j, (e as Error).message);
+  /** Blob `b` goes to `file` at `offset`. */
+  target(b: number, file: number, offset: number): void {
+    if (this.file[b] < 0) {
+      this.file[b] = file;
+      this.fileOffset[b] = offset;
       return;
     }
-    for (const [entry, off] of plan) {
-      let pack = byPack.get(entry.pack);
-      if (!pack) byPack.set(entry.pack, pack = new Map());
-      let p = pack.get(entry.id);
-      if (!p) pack.set(entry.id, p = { entry, targets: [] });
-      p.targets.push({ job: j, offset: off });
-      remaining[j]++;
-    }
-    if (!remaining[j]) done(j);
-  });
+    const m = this.more.get(b);
+    if (m) m.push(file, offset);
+    else this.more.set(b, [file, offset]);
+  }
 
-  // 2. Read pack regions, decrypt each blob once, write it wherever it belongs.
-  async function readRange(pack: string, group: Planned[]): Promise<void> {
-    const start = group[0].entry.offset;
-    const last = group[group.length - 1].entry;
-    const length = last.offset + last.length - start;
-    let data: Uint8Array;
-    try {
-      data = await repo.storage.get(packName(pack), { range: { offset: start, length }, signal });
-    } catch (e) {
-      if (e instanceof StorageError && e.code === "not-found") {
-        throw new IntegrityError(`pack ${pack.slice(0, 12)} is missing`);
+  /** Calls `fn(file, offset)` for every target of blob `b`. */
+  forTargets(b: number, fn: (file: number, offset: number) => void): void {
+    if (this.file[b] < 0) return;
+    fn(this.file[b], this.fileOffset[b]);
+    const m = this.more.get(b);
+    if (m) { for (let k = 0; k < m.length; k += 2) fn(m[k], m[k + 1]); }
+  }
+
+  #grow(): void {
+    const n = this.pack.length * 2;
+    const grow = <T extends Int32Array | Float64Array | Uint8Array>(a: T, out: T): T => {
+      out.set(a);
+      return out;
+    };
+    this.pack = grow(this.pack, new Int32Array(n));
+    this.offset = grow(this.offset, new Float64Array(n));
+    this.length = grow(this.length, new Float64Array(n));
+    this.rawLength = grow(this.rawLength, new Float64Array(n));
+    this.flags = grow(this.flags, new Uint8Array(n));
+    this.file = grow(this.file, new Int32Array(n));
+    this.fileOffset = grow(this.fileOffset, new Float64Array(n));
+  }
+}
+
+/** A region of a pack to read: blobs `order[first .. first + count)`, bytes `[start, start + length)`. */
+interface Task {
+  pack: string;
+  first: number;
+  count: number;
+  start: number;
+  length: number;
+}
+
+/**
+ * Creates files and writes their contents: {@link add} each file as the restore meets it, then
+ * {@link run} once. Call {@link terminate} if the restore fails before `run` settles.
+ *
+ * Files are created at their full size as they are added: on the calling thread at first, and in
+ * batches on the workers once they run (they have nothing else to do while the restore walks its trees).
+ */
+export class ContentWriter {
+  readonly #repo: Repository;
+  readonly #catalog: Catalog;
+  readonly #options: ContentOptions;
+  readonly #plan = new Plan();
+  readonly #dests: string[] = [];
+  /** Blob writes still missing per file. */
+  readonly #remaining: number[] = [];
+  readonly #blobs: number[] = [];
+  #planned = 0;
+  #decoders: Decoders | null = null;
+  /** Whether the workers have loaded: creations wait for that, so a pool that fails leaves nothing half-done. */
+  #ready = false;
+  /** Files to create on the workers: (number, size) pairs, and paths. */
+  #batch: number[] = [];
+  #batchPaths: string[] = [];
+  readonly #creating: Promise<void>[] = [];
+  /** Files whose creation failed on a worker (already reported). */
+  readonly #notCreated = new Set<number>();
+  #error: unknown = undefined;
+
+  /** Starts an empty plan. */
+  constructor(repo: Repository, catalog: Catalog, options: ContentOptions = {}) {
+    this.#repo = repo;
+    this.#catalog = catalog;
+    this.#options = options;
+  }
+
+  /**
+   * Creates `dest` (it must not exist) at the size of `content` and plans its blobs; returns the file's
+   * number, or -1 when it could not be created (reported through `warn`). A creation handed to a worker
+   * may also fail later: it is reported then, and that file is never done. Throws {@link IntegrityError}
+   * when a blob is not in the index.
+   */
+  add(dest: string, content: readonly string[] | undefined): number {
+    const plan = this.#plan;
+    const blobs = this.#blobs;
+    blobs.length = 0;
+    let size = 0;
+    for (const id of content ?? []) {
+      let b = plan.byId.get(id);
+      if (b === undefined) {
+        const entry = this.#catalog.lookupBlob(id);
+        if (!entry) throw new IntegrityError(`blob ${id.slice(0, 12)} of ${dest} is not in the index`);
+        b = plan.add(id, entry);
       }
-      throw e;
+      blobs.push(b, size);
+      size += plan.rawLength[b];
     }
-    if (data.length !== length) throw new IntegrityError(`pack ${pack.slice(0, 12)} is truncated`);
-    // Decrypt the whole region at once (WebCrypto runs off the main thread), then write in order.
-    const plains = group.map((p) => {
-      const rel = p.entry.offset - start;
-      return repo.decodeBlob(p.entry, data.subarray(rel, rel + p.entry.length));
-    });
-    plains.forEach((p) => p.catch(() => {}));
-    for (let k = 0; k < group.length; k++) {
-      const p = group[k];
+    const n = this.#dests.length;
+    if (this.#decoders instanceof DecoderPool) {
+      this.#batch.push(n, size);
+      this.#batchPaths.push(dest);
+      if (this.#ready && this.#batchPaths.length >= CREATE_BATCH) this.#flush();
+    } else {
+      const [failed] = createFiles([n, size], [dest]);
+      if (failed) {
+        this.#options.warn?.(dest, failed[1]);
+        return -1;
+      }
+    }
+    this.#dests.push(dest);
+    this.#remaining.push(blobs.length / 2);
+    for (let k = 0; k < blobs.length; k += 2) plan.target(blobs[k], n, blobs[k + 1]);
+    this.#planned += size;
+    // Workers start once the restore is big enough (or at once when asked for); they load while the walk
+    // goes on.
+    if (!this.#decoders && size && (this.#options.workers !== undefined || this.#planned >= INLINE_MAX)) {
+      this.#start();
+    }
+    return n;
+  }
+
+  #start(): void {
+    const cores = navigator.hardwareConcurrency || 1;
+    const workers = this.#options.workers ?? (cores > 1 ? Math.min(4, cores) : 0);
+    if (workers <= 0) {
+      this.#decoders = new InlineDecoders(this.#repo);
+      return;
+    }
+    const pool = this.#decoders = new DecoderPool(this.#repo, workers);
+    pool.ready.then(
+      () => {
+        if (this.#decoders !== pool) return;
+        this.#ready = true;
+        this.#flush();
+      },
+      () => {
+        // Workers that cannot load the transforms (a plugin that only works here): work here instead.
+        if (this.#decoders !== pool) return;
+        pool.terminate();
+        this.#decoders = new InlineDecoders(this.#repo);
+        const failed = createFiles(this.#batch, this.#batchPaths);
+        for (const [n, message] of failed) this.#failedCreation(n, message);
+        this.#batch = [];
+        this.#batchPaths = [];
+      },
+    );
+  }
+
+  #failedCreation(n: number, message: string): void {
+    this.#notCreated.add(n);
+    this.#options.warn?.(this.#dests[n], message);
+  }
+
+  /** Hands the files waiting to be created to a worker. */
+  #flush(): void {
+    if (!this.#batchPaths.length || !(this.#decoders instanceof DecoderPool)) return;
+    const done = this.#decoders.create(this.#batch, this.#batchPaths).then(
+      (failed) => {
+        for (const [n, message] of failed) this.#failedCreation(n, message);
+      },
+      (e) => {
+        this.#error ??= e;
+      },
+    );
+    this.#creating.push(done);
+    this.#batch = [];
+    this.#batchPaths = [];
+  }
+
+  /** Stops the workers (after a failure); nothing more is created or written. */
+  terminate(): void {
+    const decoders = this.#decoders;
+    this.#decoders = null;
+    decoders?.terminate();
+  }
+
+  /** Writes every planned file; returns the bytes written. Files without content are done at once. */
+  async run(): Promise<number> {
+    const options = this.#options;
+    const { signal } = options;
+    const plan = this.#plan;
+    const dests = this.#dests;
+    // Every file exists before any content is written.
+    if (this.#decoders instanceof DecoderPool && !this.#ready) await this.#decoders.ready.catch(() => {});
+    this.#flush();
+    await Promise.all(this.#creating);
+    if (this.#error !== undefined) throw this.#error;
+    const remaining = Int32Array.from(this.#remaining);
+    this.#remaining.length = 0;
+    const failed = new Uint8Array(dests.length);
+    for (const n of this.#notCreated) failed[n] = 1;
+    let bytes = 0;
+    const done = (n: number) => {
+      if (!failed[n]) options.onFileDone?.(n);
+    };
+    const fail = (n: number, message: string) => {
+      if (failed[n]) return;
+      failed[n] = 1;
+      options.warn?.(dests[n], message);
+    };
+    for (let n = 0; n < remaining.length; n++) if (!remaining[n]) done(n);
+    if (!plan.size) {
+      this.terminate();
+      return 0;
+    }
+    const decoders = this.#decoders ??= new InlineDecoders(this.#repo);
+
+    // Sort the blobs by pack and offset; group neighbours into regions of at most MAX_RANGE.
+    const packOrder = new Int32Array(plan.packs.length);
+    plan.packs.map((id, p) => [id, p] as const).sort((x, y) => x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0)
+      .forEach(([, p], rank) => packOrder[p] = rank);
+    const order = new Int32Array(plan.size);
+    for (let b = 0; b < order.length; b++) order[b] = b;
+    order.sort((x, y) =>
+      packOrder[plan.pack[x]] - packOrder[plan.pack[y]] || plan.offset[x] - plan.offset[y]
+    );
+    const tasks: Task[] = [];
+    for (let i = 0; i < order.length;) {
+      const first = order[i];
+      const start = plan.offset[first];
+      let end = start + plan.length[first];
+      let k = i + 1;
+      for (; k < order.length; k++) {
+        const b = order[k];
+        if (plan.pack[b] !== plan.pack[first]) break;
+        const blobEnd = plan.offset[b] + plan.length[b];
+        if (plan.offset[b] - end > MERGE_GAP || blobEnd - start > MAX_RANGE) break;
+        end = Math.max(end, blobEnd);
+      }
+      tasks.push({ pack: plan.packs[plan.pack[first]], first: i, count: k - i, start, length: end - start });
+      i = k;
+    }
+
+    // Read regions, a few at once and a bounded number of bytes ahead; the decoders write them.
+    const undispatched = remaining.slice();
+    let jobs = 0;
+    /** The job for a region: its blobs with their live targets; null when no target is live. */
+    const build = (t: Task): RegionJob | null => {
+      const blobs: BlobJob[] = [];
+      const paths = new Map<number, string>();
+      const closing: number[] = [];
+      for (let i = t.first; i < t.first + t.count; i++) {
+        const b = order[i];
+        const targets: number[] = [];
+        plan.forTargets(b, (n, offset) => {
+          if (--undispatched[n] === 0) closing.push(n);
+          if (failed[n]) return;
+          targets.push(n, offset);
+          if (!paths.has(n)) paths.set(n, dests[n]);
+        });
+        if (!targets.length) continue;
+        blobs.push({
+          id: plan.ids[b],
+          tree: plan.flags[b] & 2 ? 1 : 0,
+          compressed: (plan.flags[b] & 1) === 1,
+          offset: plan.offset[b] - t.start,
+          length: plan.length[b],
+          rawLength: plan.rawLength[b],
+          targets,
+        });
+      }
+      if (!blobs.length) return null;
+      return { job: jobs++, pack: t.pack, data: new Uint8Array(0), blobs, paths: [...paths], closing };
+    };
+    const finish = (job: RegionJob, r: RegionResult) => {
+      for (const [n, message] of r.failed) fail(n, message);
+      if (r.integrity !== undefined) throw new IntegrityError(r.integrity);
       signal?.throwIfAborted();
-      const plain = await plains[k];
-      for (const t of p.targets) {
-        if (failed[t.job]) continue;
-        try {
-          const f = Deno.openSync(files[t.job].dest, { write: true });
-          try {
-            writeSparseAt(f, plain, t.offset);
-          } finally {
-            f.close();
-          }
-          bytes += plain.length;
-        } catch (e) {
-          fail(t.job, (e as Error).message);
-          continue;
+      for (const b of job.blobs) {
+        for (let k = 0; k < b.targets.length; k += 2) {
+          const n = b.targets[k];
+          if (!failed[n] && --remaining[n] === 0) done(n);
         }
-        if (--remaining[t.job] === 0) done(t.job);
       }
+      bytes += r.bytes;
       options.onBytes?.(bytes);
-    }
-  }
+    };
 
-  const tasks: [string, Planned[]][] = [];
-  for (const pack of [...byPack.keys()].sort()) {
-    const blobs = [...byPack.get(pack)!.values()].sort((a, b) => a.entry.offset - b.entry.offset);
-    let group: Planned[] = [];
-    for (const b of blobs) {
-      if (group.length) {
-        const first = group[0].entry;
-        const prev = group[group.length - 1].entry;
-        const gap = b.entry.offset - (prev.offset + prev.length);
-        if (gap > MERGE_GAP || b.entry.offset + b.entry.length - first.offset > MAX_RANGE) {
-          tasks.push([pack, group]);
-          group = [];
+    let error: unknown = undefined;
+    let inFlight = 0;
+    let waiting: (() => void)[] = [];
+    const landed = (n: number) => {
+      inFlight -= n;
+      const w = waiting;
+      waiting = [];
+      for (const wake of w) wake();
+    };
+    const running = new Set<Promise<void>>();
+    const concurrency = Math.max(
+      1,
+      options.concurrency ?? Math.min(8, Math.max(4, this.#repo.storage.capabilities.concurrency)),
+    );
+    // Sealed bytes read but not yet written, at most (one region always goes, however large).
+    const maxInFlight = concurrency * MAX_RANGE;
+    let next = 0;
+    const reader = async () => {
+      while (error === undefined && next < tasks.length) {
+        const t = tasks[next++];
+        try {
+          signal?.throwIfAborted();
+          const job = build(t);
+          if (!job) continue;
+          while (inFlight > 0 && inFlight + t.length > maxInFlight) {
+            await new Promise<void>((wake) => waiting.push(wake));
+          }
+          if (error !== undefined) break;
+          inFlight += t.length;
+          try {
+            job.data = await readRegion(this.#repo, t, signal);
+          } catch (e) {
+            landed(t.length);
+            throw e;
+          }
+          const run: Promise<void> = decoders.run(job)
+            .then((r) => finish(job, r))
+            .catch((e) => {
+              error ??= e;
+            })
+            .finally(() => {
+              running.delete(run);
+              landed(t.length);
+            });
+          running.add(run);
+        } catch (e) {
+          error ??= e;
         }
       }
-      group.push(b);
+    };
+    try {
+      await Promise.all(Array.from({ length: Math.min(concurrency, tasks.length) }, reader));
+      while (running.size) await Promise.all(running);
+    } catch (e) {
+      error ??= e;
     }
-    if (group.length) tasks.push([pack, group]);
+    if (error !== undefined) {
+      decoders.terminate();
+      throw error;
+    }
+    await decoders.close();
+    return bytes;
   }
-  const concurrency = Math.max(
-    1,
-    options.concurrency ?? Math.min(8, Math.max(4, repo.storage.capabilities.concurrency)),
-  );
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, tasks.length) }, async () => {
-    while (next < tasks.length) {
-      const [pack, group] = tasks[next++];
-      await readRange(pack, group);
+}
+
+/** Reads one region of a pack. */
+async function readRegion(repo: Repository, t: Task, signal?: AbortSignal): Promise<Uint8Array> {
+  let data: Uint8Array;
+  try {
+    data = await repo.storage.get(packName(t.pack), { range: { offset: t.start, length: t.length }, signal });
+  } catch (e) {
+    if (e instanceof StorageError && e.code === "not-found") {
+      throw new IntegrityError(`pack ${t.pack.slice(0, 12)} is missing`);
     }
-  }));
-  return bytes;
+    throw e;
+  }
+  if (data.length !== t.length) {
+    release(data);
+    throw new IntegrityError(`pack ${t.pack.slice(0, 12)} is truncated`);
+  }
+  return data;
 }

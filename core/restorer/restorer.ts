@@ -19,7 +19,7 @@ import type { Node } from "../repository/types.ts";
 import { TreeLoader } from "../trees.ts";
 import { compileGlobs } from "../globs.ts";
 import { platform } from "../platform/mod.ts";
-import { type FileJob, restoreContents } from "./contents.ts";
+import { ContentWriter } from "./contents.ts";
 
 /** What to do with files already in the target. */
 export type OverwriteMode = "always" | "if-changed" | "never";
@@ -42,8 +42,13 @@ export interface RestoreOptions {
   exclude?: string[];
   /** Existing files: `always` replace (default), `if-changed` replace when size or mtime differ, `never`. */
   overwrite?: OverwriteMode;
-  /** Pack regions read at once (default: the storage's preferred concurrency, at most 8). */
+  /** Pack regions read at once (default: the storage's preferred concurrency, at least 4, at most 8). */
   concurrency?: number;
+  /**
+   * Threads that decrypt, decompress, check and write; 0 does that work on the calling thread. Default:
+   * one per core (at most 4) for restores of 16 MiB or more.
+   */
+  workers?: number;
   /** Aborts. */
   signal?: AbortSignal;
   /** Progress and warnings. */
@@ -89,7 +94,6 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   const dirMeta: [string, Node][] = [];
   const links = new Map<string, string>();
   const pendingLinks: [string, string][] = [];
-  const fileJobs: FileJob[] = [];
   const target = options.target.replace(/\/+$/, "") || "/";
 
   const warn = (path: string, message: string) => {
@@ -99,14 +103,19 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
 
   const start = await trees.find(snapshot.snapshot.tree, options.subpath ?? "/");
   if (!start) throw new FloeError(`path ${options.subpath} is not in snapshot ${snapshot.id.slice(0, 8)}`);
+  // A directory this restore created is empty: what goes into it needs no look first.
+  const targetFresh = lstatOrNull(target) === null;
   Deno.mkdirSync(target, { recursive: true });
 
-  /** Makes sure `dest` is a real directory (not a symlink); false when it must be left alone. */
-  function ensureDir(dest: string, node: Node | null): boolean {
-    const st = lstatOrNull(dest);
+  /**
+   * Makes sure `dest` is a real directory (not a symlink): `fresh` when this call created it, `exists`
+   * when it was there, false when it must be left alone. `parentFresh`: its parent was just created.
+   */
+  function ensureDir(dest: string, node: Node | null, parentFresh: boolean): "fresh" | "exists" | false {
+    const st = parentFresh ? null : lstatOrNull(dest);
     if (st?.isDirectory) {
       if (node) dirMeta.push([dest, node]);
-      return true;
+      return "exists";
     }
     if (st) {
       if (overwrite === "never") {
@@ -118,22 +127,69 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
     Deno.mkdirSync(dest, { mode: 0o700 });
     result.dirs++;
     if (node) dirMeta.push([dest, node]);
-    return true;
+    return "fresh";
   }
 
   function setMeta(dest: string, node: Node) {
+    applyMeta(dest, node.type === "symlink", node.mode, node.mtime, node.uid, node.gid);
+  }
+
+  function applyMeta(
+    dest: string,
+    symlink: boolean,
+    mode: number,
+    mtime: number,
+    uid?: number,
+    gid?: number,
+  ) {
     try {
-      if (asRoot && node.uid !== undefined && node.gid !== undefined) {
-        if (node.type === "symlink") platform.lchown(dest, node.uid, node.gid);
-        else Deno.chownSync(dest, node.uid, node.gid);
+      if (asRoot && uid !== undefined && gid !== undefined) {
+        if (symlink) platform.lchown(dest, uid, gid);
+        else Deno.chownSync(dest, uid, gid);
       }
-      if (node.type !== "symlink") Deno.chmodSync(dest, node.mode & 0o7777);
-      if (node.type === "symlink") platform.setSymlinkTimes(dest, node.mtime);
-      else Deno.utimeSync(dest, new Date(node.mtime), new Date(node.mtime));
+      if (symlink) {
+        platform.setSymlinkTimes(dest, mtime);
+      } else {
+        Deno.chmodSync(dest, mode & 0o7777);
+        const t = new Date(mtime);
+        Deno.utimeSync(dest, t, t);
+      }
     } catch (e) {
       warn(dest, `cannot set metadata: ${(e as Error).message}`);
     }
   }
+
+  // Files are created as the walk meets them; their contents are written afterwards, planned by pack.
+  // What their metadata needs is kept compactly (file number n at [4n, 4n + 4)), not their nodes.
+  const fileDests: string[] = [];
+  const fileMeta: number[] = [];
+  let lastProgress = 0;
+  const writer = new ContentWriter(repo, catalog, {
+    signal,
+    concurrency: options.concurrency,
+    workers: options.workers,
+    warn,
+    onFileDone: (n) => {
+      result.files++;
+      const m = 4 * n;
+      applyMeta(
+        fileDests[n],
+        false,
+        fileMeta[m],
+        fileMeta[m + 1],
+        fileMeta[m + 2] < 0 ? undefined : fileMeta[m + 2],
+        fileMeta[m + 3] < 0 ? undefined : fileMeta[m + 3],
+      );
+    },
+    onBytes: (bytes) => {
+      result.bytes = bytes;
+      const now = performance.now();
+      if (now - lastProgress > 250) {
+        lastProgress = now;
+        emit({ type: "progress", phase: "restore", files: result.files, bytes });
+      }
+    },
+  });
 
   /** Clears the way for a non-directory entry; false when an existing one must be kept. */
   function prepare(dest: string, node: Node): boolean {
@@ -154,7 +210,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
     return true;
   }
 
-  /** Queues a file: the first of a hardlink group is written, the others linked to it afterwards. */
+  /** Creates a file: the first of a hardlink group is written, the others linked to it afterwards. */
   function queueFile(dest: string, node: Node) {
     const key = (node.links ?? 1) > 1 && node.inode !== undefined ? `${node.device}:${node.inode}` : "";
     const first = key ? links.get(key) : undefined;
@@ -163,7 +219,14 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
       return;
     }
     if (key) links.set(key, dest);
-    fileJobs.push({ dest, node });
+    const n = writer.add(dest, node.content);
+    if (n < 0) return;
+    fileDests[n] = dest;
+    const m = 4 * n;
+    fileMeta[m] = node.mode;
+    fileMeta[m + 1] = node.mtime;
+    fileMeta[m + 2] = node.uid ?? -1;
+    fileMeta[m + 3] = node.gid ?? -1;
   }
 
   function restoreOther(dest: string, node: Node) {
@@ -194,9 +257,17 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
 
   /**
    * Restores the children of directory `node` into `dest`. `ensure` creates `dest` (and its parents) on
-   * first need, so directories outside `--include` appear only when something beneath them is restored.
+   * first need, so directories outside `--include` appear only when something beneath them is restored;
+   * `fresh` tells, once `ensure` succeeded, whether `dest` was just created (so it is empty).
    */
-  async function walk(node: Node, snapPath: string, dest: string, wanted: boolean, ensure: () => boolean) {
+  async function walk(
+    node: Node,
+    snapPath: string,
+    dest: string,
+    wanted: boolean,
+    ensure: () => boolean,
+    fresh: () => boolean,
+  ) {
     signal?.throwIfAborted();
     const tree = await trees.load(node.subtree!, signal);
     for (const child of tree.nodes) {
@@ -207,20 +278,20 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
       if (child.type === "dir") {
         if (!child.subtree) continue;
         let made = false;
-        let ok = false;
+        let state: "fresh" | "exists" | false = false;
         const ensureChild = () => {
           if (!made) {
             made = true;
-            ok = ensure() && ensureDir(dp, child);
+            state = ensure() && ensureDir(dp, child, fresh());
           }
-          return ok;
+          return state !== false;
         };
         if (want && !ensureChild()) continue;
-        await walk(child, sp, dp, want, ensureChild);
+        await walk(child, sp, dp, want, ensureChild, () => state === "fresh");
         continue;
       }
       if (!want || !ensure()) continue;
-      if (!prepare(dp, child)) continue;
+      if (!fresh() && !prepare(dp, child)) continue;
       if (child.type === "file") {
         queueFile(dp, child);
       } else {
@@ -233,36 +304,23 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
     }
   }
 
-  if (start.type === "dir") {
-    const base = options.subpath && options.subpath !== "/" ? options.subpath.replace(/\/+$/, "") : "/";
-    await walk(start, base, target, false, () => true);
-  } else {
-    const dp = `${target}/${start.name}`;
-    if (prepare(dp, start)) {
-      if (start.type === "file") queueFile(dp, start);
-      else restoreOther(dp, start);
-    }
-  }
-
-  // File contents, planned by pack: one ranged read per pack region, each blob decrypted once.
-  let lastProgress = 0;
-  await restoreContents(repo, catalog, fileJobs, {
-    signal,
-    concurrency: options.concurrency,
-    warn,
-    onFileDone: (j) => {
-      result.files++;
-      setMeta(fileJobs[j].dest, fileJobs[j].node);
-    },
-    onBytes: (bytes) => {
-      result.bytes = bytes;
-      const now = performance.now();
-      if (now - lastProgress > 250) {
-        lastProgress = now;
-        emit({ type: "progress", phase: "restore", files: result.files, bytes });
+  try {
+    if (start.type === "dir") {
+      const base = options.subpath && options.subpath !== "/" ? options.subpath.replace(/\/+$/, "") : "/";
+      await walk(start, base, target, false, () => true, () => targetFresh);
+    } else {
+      const dp = `${target}/${start.name}`;
+      if (targetFresh || prepare(dp, start)) {
+        if (start.type === "file") queueFile(dp, start);
+        else restoreOther(dp, start);
       }
-    },
-  });
+    }
+    // File contents, planned by pack: one ranged read per pack region, each blob decrypted once.
+    await writer.run();
+  } catch (e) {
+    writer.terminate();
+    throw e;
+  }
   for (const [first, dest] of pendingLinks) {
     try {
       Deno.linkSync(first, dest);
