@@ -133,182 +133,153 @@ async function firstBlob(
   return { file: `${dir}/repo/${packName(entry.pack)}`, offset: entry.offset };
 }
 
+/** Runs `fn` on the test tree at `src`, backed up into a new repository; everything is removed after. */
+async function withBackup(
+  fn: (t: { dir: { path: string }; src: string; engine: Engine; id: string }) => Promise<void>,
+): Promise<void> {
+  const dir = await tempDir("floe-restorer-");
+  try {
+    const src = `${dir.path}/src`;
+    buildTree(src);
+    const engine = await newEngine(dir.path);
+    try {
+      await fn({ dir, src, engine, id: await backup(engine, src) });
+    } finally {
+      await engine.close();
+    }
+  } finally {
+    await dir.cleanup();
+  }
+}
+
 Deno.test({
   name: "restorer: worker threads and the calling thread restore the same tree",
   sanitizeResources: false,
-  fn: async () => {
-    const dir = await tempDir("floe-restorer-");
-    try {
-      const src = `${dir.path}/src`;
-      buildTree(src);
+  fn: () =>
+    withBackup(async ({ dir, src, engine, id }) => {
       const before = scan(src);
       assert(before.get("sparse.bin")!.blocks * 512 < 2 * MiB, "the source file is sparse");
-      const engine = await newEngine(dir.path);
-      try {
-        const id = await backup(engine, src);
-        for (const workers of [2, 1, 0, undefined]) {
-          const target = `${dir.path}/out-${workers}`;
-          const r = await engine.restore({
-            snapshot: engine.resolveSnapshot(id),
-            subpath: src,
-            target,
-            workers,
-          });
-          assertEquals(r.warnings, [], `workers ${workers}`);
-          assertEquals(r.files, [...before.values()].filter((e) => e.type === "file").length);
-          compare(before, scan(target), `workers ${workers}`);
-        }
-        // Restoring into a target that already holds the tree replaces every file (no fresh directory).
-        const again = `${dir.path}/out-2`;
-        Deno.writeFileSync(`${again}/big.bin`, new Uint8Array(10));
-        await engine.restore({
+      for (const workers of [2, 1, 0, undefined]) {
+        const target = `${dir.path}/out-${workers}`;
+        const r = await engine.restore({
           snapshot: engine.resolveSnapshot(id),
           subpath: src,
-          target: again,
-          workers: 2,
+          target,
+          workers,
         });
-        compare(before, scan(again), "over an existing tree");
-      } finally {
-        await engine.close();
+        assertEquals(r.warnings, [], `workers ${workers}`);
+        assertEquals(r.files, [...before.values()].filter((e) => e.type === "file").length);
+        compare(before, scan(target), `workers ${workers}`);
       }
-    } finally {
-      await dir.cleanup();
-    }
-  },
+      // Restoring into a target that already holds the tree replaces every file (no fresh directory).
+      const again = `${dir.path}/out-2`;
+      Deno.writeFileSync(`${again}/big.bin`, new Uint8Array(10));
+      await engine.restore({
+        snapshot: engine.resolveSnapshot(id),
+        subpath: src,
+        target: again,
+        workers: 2,
+      });
+      compare(before, scan(again), "over an existing tree");
+    }),
 });
 
 Deno.test({
   name: "restorer: a damaged blob or a missing pack stops the restore naming it, on any thread",
   sanitizeResources: false,
-  fn: async () => {
-    const dir = await tempDir("floe-restorer-");
-    try {
-      const src = `${dir.path}/src`;
-      buildTree(src);
-      const engine = await newEngine(dir.path);
-      try {
-        await backup(engine, src);
-        const snapshot = engine.resolveSnapshot("latest");
-        const { file, offset } = await firstBlob(engine, dir.path, `${src}/sub/text.txt`);
-        const good = Deno.readFileSync(file);
-        const bad = good.slice();
-        bad[offset + 40] ^= 0x20;
-        Deno.writeFileSync(file, bad);
-        for (const workers of [2, 0]) {
-          await assertRejects(
-            () => engine.restore({ snapshot, subpath: src, target: `${dir.path}/bad-${workers}`, workers }),
-            IntegrityError,
-            "failed authentication (damaged pack)",
-          );
-        }
-        Deno.removeSync(file);
-        for (const workers of [2, 0]) {
-          await assertRejects(
-            () => engine.restore({ snapshot, subpath: src, target: `${dir.path}/gone-${workers}`, workers }),
-            IntegrityError,
-            "is missing",
-          );
-        }
-        Deno.writeFileSync(file, good);
-        await engine.restore({ snapshot, subpath: src, target: `${dir.path}/fine`, workers: 2 });
-        compare(scan(src), scan(`${dir.path}/fine`), "after the pack is back");
-      } finally {
-        await engine.close();
+  fn: () =>
+    withBackup(async ({ dir, src, engine }) => {
+      const snapshot = engine.resolveSnapshot("latest");
+      const { file, offset } = await firstBlob(engine, dir.path, `${src}/sub/text.txt`);
+      const good = Deno.readFileSync(file);
+      const bad = good.slice();
+      bad[offset + 40] ^= 0x20;
+      Deno.writeFileSync(file, bad);
+      for (const workers of [2, 0]) {
+        await assertRejects(
+          () => engine.restore({ snapshot, subpath: src, target: `${dir.path}/bad-${workers}`, workers }),
+          IntegrityError,
+          "failed authentication (damaged pack)",
+        );
       }
-    } finally {
-      await dir.cleanup();
-    }
-  },
+      Deno.removeSync(file);
+      for (const workers of [2, 0]) {
+        await assertRejects(
+          () => engine.restore({ snapshot, subpath: src, target: `${dir.path}/gone-${workers}`, workers }),
+          IntegrityError,
+          "is missing",
+        );
+      }
+      Deno.writeFileSync(file, good);
+      await engine.restore({ snapshot, subpath: src, target: `${dir.path}/fine`, workers: 2 });
+      compare(scan(src), scan(`${dir.path}/fine`), "after the pack is back");
+    }),
 });
 
 Deno.test({
   name: "restorer: a file that cannot be created or written is a warning for it alone",
   sanitizeResources: false,
-  fn: async () => {
-    const dir = await tempDir("floe-restorer-");
-    try {
-      const src = `${dir.path}/src`;
-      buildTree(src);
-      const engine = await newEngine(dir.path);
-      try {
-        await backup(engine, src);
-        const tree = engine.resolveSnapshot("latest").snapshot.tree;
-        const names = ["big.bin", "sub/big-copy.bin", "repeated.bin", "sub/text.txt", "sparse.bin", "empty"];
-        const nodes = await Promise.all(names.map((n) => engine.trees.find(tree, `${src}/${n}`)));
-        for (const workers of [2, 0]) {
-          const out = `${dir.path}/w-${workers}`;
-          Deno.mkdirSync(out);
-          const warnings: string[] = [];
-          const done: number[] = [];
-          const w = new ContentWriter(engine.repo, engine.catalog, {
-            workers,
-            warn: (path) => warnings.push(path),
-            onFileDone: (n) => {
-              done.push(n);
-              // The empty file is done once every file exists, before any content is written: now
-              // file 2 goes away, a directory in its place, so writing it fails.
-              if (n === 5) {
-                Deno.removeSync(`${out}/2`);
-                Deno.mkdirSync(`${out}/2`);
-              }
-            },
-          });
-          const numbers = nodes.map((node, i) => w.add(`${out}/${i}`, node!.content));
-          assertEquals(numbers, [0, 1, 2, 3, 4, 5]);
-          // Cannot be created: its directory does not exist (reported at once, or by the worker that tried).
-          const missing = w.add(`${out}/missing/x`, nodes[0]!.content);
-          assert(missing === -1 || missing === 6, `number ${missing}`);
-          const bytes = await w.run();
-          assertEquals(warnings.sort(), [`${out}/2`, `${out}/missing/x`], `workers ${workers}`);
-          assertEquals(done.sort(), [0, 1, 3, 4, 5], `workers ${workers}`);
-          for (const i of [0, 1, 3, 4, 5]) {
-            assertEquals(
-              sha256(Deno.readFileSync(`${out}/${i}`)),
-              sha256(Deno.readFileSync(`${src}/${names[i]}`)),
-            );
-          }
-          assert(bytes > 16 * MiB, `bytes written: ${bytes}`);
+  fn: () =>
+    withBackup(async ({ dir, src, engine }) => {
+      const tree = engine.resolveSnapshot("latest").snapshot.tree;
+      const names = ["big.bin", "sub/big-copy.bin", "repeated.bin", "sub/text.txt", "sparse.bin", "empty"];
+      const nodes = await Promise.all(names.map((n) => engine.trees.find(tree, `${src}/${n}`)));
+      for (const workers of [2, 0]) {
+        const out = `${dir.path}/w-${workers}`;
+        Deno.mkdirSync(out);
+        const warnings: string[] = [];
+        const done: number[] = [];
+        const w = new ContentWriter(engine.repo, engine.catalog, {
+          workers,
+          warn: (path) => warnings.push(path),
+          onFileDone: (n) => {
+            done.push(n);
+            // The empty file is done once every file exists, before any content is written: now
+            // file 2 goes away, a directory in its place, so writing it fails.
+            if (n === 5) {
+              Deno.removeSync(`${out}/2`);
+              Deno.mkdirSync(`${out}/2`);
+            }
+          },
+        });
+        const numbers = nodes.map((node, i) => w.add(`${out}/${i}`, node!.content));
+        assertEquals(numbers, [0, 1, 2, 3, 4, 5]);
+        // Cannot be created: its directory does not exist (reported at once, or by the worker that tried).
+        const missing = w.add(`${out}/missing/x`, nodes[0]!.content);
+        assert(missing === -1 || missing === 6, `number ${missing}`);
+        const bytes = await w.run();
+        assertEquals(warnings.sort(), [`${out}/2`, `${out}/missing/x`], `workers ${workers}`);
+        assertEquals(done.sort(), [0, 1, 3, 4, 5], `workers ${workers}`);
+        for (const i of [0, 1, 3, 4, 5]) {
+          assertEquals(
+            sha256(Deno.readFileSync(`${out}/${i}`)),
+            sha256(Deno.readFileSync(`${src}/${names[i]}`)),
+          );
         }
-      } finally {
-        await engine.close();
+        assert(bytes > 16 * MiB, `bytes written: ${bytes}`);
       }
-    } finally {
-      await dir.cleanup();
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "restorer: an abort stops the restore and its workers",
   sanitizeResources: false,
-  fn: async () => {
-    const dir = await tempDir("floe-restorer-");
-    try {
-      const src = `${dir.path}/src`;
-      buildTree(src);
-      const engine = await newEngine(dir.path);
-      try {
-        await backup(engine, src);
-        const ac = new AbortController();
-        const target = `${dir.path}/out`;
-        const w = new ContentWriter(engine.repo, engine.catalog, {
-          workers: 2,
-          signal: ac.signal,
-          onBytes: () => ac.abort(new Error("enough")),
-        });
-        Deno.mkdirSync(target);
-        const tree = engine.resolveSnapshot("latest").snapshot.tree;
-        for (const n of ["big.bin", "sub/big-copy.bin", "repeated.bin", "sparse.bin"]) {
-          w.add(`${target}/${n.replace("/", "-")}`, (await engine.trees.find(tree, `${src}/${n}`))!.content);
-        }
-        await assertRejects(() => w.run(), Error, "enough");
-      } finally {
-        await engine.close();
+  fn: () =>
+    withBackup(async ({ dir, src, engine }) => {
+      const ac = new AbortController();
+      const target = `${dir.path}/out`;
+      const w = new ContentWriter(engine.repo, engine.catalog, {
+        workers: 2,
+        signal: ac.signal,
+        onBytes: () => ac.abort(new Error("enough")),
+      });
+      Deno.mkdirSync(target);
+      const tree = engine.resolveSnapshot("latest").snapshot.tree;
+      for (const n of ["big.bin", "sub/big-copy.bin", "repeated.bin", "sparse.bin"]) {
+        w.add(`${target}/${n.replace("/", "-")}`, (await engine.trees.find(tree, `${src}/${n}`))!.content);
       }
-    } finally {
-      await dir.cleanup();
-    }
-  },
+      await assertRejects(() => w.run(), Error, "enough");
+    }),
 });
 
 Deno.test("restorer: isZero", () => {
