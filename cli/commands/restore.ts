@@ -49,6 +49,7 @@ export default async function restore(
       include: opts.include as string[] | undefined,
       exclude: opts.exclude as string[] | undefined,
       overwrite: overwrite as OverwriteMode,
+      workers: Deno.env.get("FLOE_WORKERS") ? Number(Deno.env.get("FLOE_WORKERS")) : undefined,
     });
     const secs = (performance.now() - started) / 1000;
     if (ctx.globals.json) {
