@@ -11,7 +11,7 @@
 /// <reference lib="deno.worker" />
 import { loadPlugin } from "../registry.ts";
 import type { TransformPlugin } from "../contracts.ts";
-import { decodeHex } from "../encoding.ts";
+import { blobAad } from "../repository/pack.ts";
 import { compressIfWorth } from "../compressibility.ts";
 
 /** The first message: which transforms, with which key. */
@@ -81,10 +81,7 @@ self.onmessage = async (e: MessageEvent<InitMessage | JobMessage>) => {
     const { body, compressed } = msg.compress && compression
       ? await compressIfWorth(compression, plain)
       : { body: plain, compressed: false };
-    const aad = new Uint8Array(33);
-    aad[0] = msg.type === "tree" ? 1 : 0;
-    aad.set(decodeHex(msg.id), 1);
-    const sealed = await cipher.encode(body, { associatedData: aad });
+    const sealed = await cipher.encode(body, { associatedData: blobAad(msg.type, msg.id) });
     const out: ResultMessage = { job: msg.job, sealed, compressed, buffer: msg.buffer };
     self.postMessage(out, [msg.buffer, sealed.buffer as ArrayBuffer]);
   } catch (err) {

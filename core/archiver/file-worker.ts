@@ -20,7 +20,7 @@ import { loadPlugin } from "../registry.ts";
 import type { TransformPlugin } from "../contracts.ts";
 import { Chunker, type ChunkerParams, gearTable } from "../chunker.ts";
 import { BlobHasher } from "../crypto/hash.ts";
-import { decodeHex } from "../encoding.ts";
+import { blobAad } from "../repository/pack.ts";
 import { compressIfWorth } from "../compressibility.ts";
 import { readChunks } from "./chunk-reader.ts";
 
@@ -125,7 +125,6 @@ let hasBlob: StatementSync | null = null;
 let readBuf: Uint8Array;
 let outSize = 0;
 const seen = new Set<string>();
-const aad = new Uint8Array(33);
 const free: ArrayBuffer[] = [];
 let unacked = 0;
 let ackWaiter: (() => void) | null = null;
@@ -157,9 +156,7 @@ async function addBlob(id: string, chunk: Uint8Array): Promise<void> {
   const { body, compressed } = compress && compression
     ? await compressIfWorth(compression, chunk)
     : { body: chunk, compressed: false };
-  aad[0] = 0;
-  aad.set(decodeHex(id), 1);
-  const sealed = await cipher.encode(body, { associatedData: aad });
+  const sealed = await cipher.encode(body, { associatedData: blobAad("data", id) });
   if (out.used + sealed.length > out.bytes.length) {
     await flush();
     if (sealed.length > out.bytes.length) out = { bytes: new Uint8Array(sealed.length), used: 0, blobs: [] };

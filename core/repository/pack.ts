@@ -22,6 +22,17 @@ export const HEADER_ENTRY = 42;
 /** A blob as recorded in a pack header. */
 export type PackBlob = Omit<IndexEntry, "pack" | "offset">;
 
+/**
+ * The associated data a blob is sealed with: its type byte (0 data, 1 tree) and its 32-byte id, so a
+ * sealed blob cannot be swapped for another, nor a tree for data.
+ */
+export function blobAad(type: BlobType, id: string): Uint8Array {
+  const out = new Uint8Array(33);
+  out[0] = type === "tree" ? 1 : 0;
+  out.set(decodeHex(id), 1);
+  return out;
+}
+
 /** Serializes a pack header (plaintext). */
 export function encodeHeader(blobs: PackBlob[]): Uint8Array {
   const out = new Uint8Array(blobs.length * HEADER_ENTRY);

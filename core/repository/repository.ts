@@ -13,7 +13,7 @@
 import type { StoragePlugin, TransformPlugin } from "../contracts.ts";
 import { StorageError } from "../contracts.ts";
 import { ExitCode, FloeError, IntegrityError } from "../errors.ts";
-import { decodeBase64, decodeHex, encodeBase64, fromUtf8, utf8 } from "../encoding.ts";
+import { decodeBase64, encodeBase64, fromUtf8, utf8 } from "../encoding.ts";
 import { BlobHasher, sha256Hex } from "../crypto/hash.ts";
 import {
   type KeyFile,
@@ -24,7 +24,7 @@ import {
 } from "../crypto/keys.ts";
 import { Chunker, type ChunkerParams, DEFAULT_CHUNKER, gearTable } from "../chunker.ts";
 import { loadPlugin } from "../registry.ts";
-import { decodeHeader, encodeHeader, type PackBlob } from "./pack.ts";
+import { blobAad, decodeHeader, encodeHeader, type PackBlob } from "./pack.ts";
 import { compressIfWorth } from "../compressibility.ts";
 import type { BlobType, IndexEntry, IndexFile, Snapshot } from "./types.ts";
 
@@ -90,13 +90,6 @@ function whoami() {
     host = Deno.hostname();
   } catch { /* not permitted */ }
   return { host, username: Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ?? "unknown" };
-}
-
-function blobAad(type: BlobType, id: string): Uint8Array {
-  const out = new Uint8Array(33);
-  out[0] = type === "tree" ? 1 : 0;
-  out.set(decodeHex(id), 1);
-  return out;
 }
 
 const HEADER_AAD = utf8("floe pack header");

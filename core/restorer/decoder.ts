@@ -18,7 +18,7 @@
  */
 import type { TransformPlugin } from "../contracts.ts";
 import type { BlobHasher } from "../crypto/hash.ts";
-import { decodeHex } from "../encoding.ts";
+import { blobAad } from "../repository/pack.ts";
 
 /** One blob of a region and where it goes. */
 export interface BlobJob {
@@ -151,14 +151,6 @@ export function createFiles(files: number[], paths: string[]): [number, string][
   return failed;
 }
 
-/** The associated data a blob is sealed with: its type and id. */
-function blobAad(tree: 0 | 1, id: string): Uint8Array {
-  const out = new Uint8Array(33);
-  out[0] = tree;
-  out.set(decodeHex(id), 1);
-  return out;
-}
-
 /** Decodes regions and writes their blobs; one per thread. */
 export class RegionDecoder {
   readonly #cipher: TransformPlugin;
@@ -182,7 +174,7 @@ export class RegionDecoder {
   async #decode(pack: string, b: BlobJob, sealed: Uint8Array): Promise<Uint8Array | string> {
     let body: Uint8Array;
     try {
-      body = await this.#cipher.decode(sealed, { associatedData: blobAad(b.tree, b.id) });
+      body = await this.#cipher.decode(sealed, { associatedData: blobAad(b.tree ? "tree" : "data", b.id) });
     } catch {
       return `blob ${b.id.slice(0, 12)} in pack ${pack.slice(0, 12)} failed authentication (damaged pack)`;
     }
