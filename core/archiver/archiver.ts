@@ -276,8 +276,7 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
     }
   }
 
-  function filePool(): FilePool | null {
-    if (workers <= 0) return null;
+  function filePool(): FilePool {
     return pools.files ??= new FilePool(repo, {
       size: workers,
       catalogPath,
@@ -295,7 +294,7 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
     if (!batch) return;
     const b = batch;
     batch = null;
-    const job = filePool()!.read(b.paths, b.bytes).then(
+    const job = filePool().read(b.paths, b.bytes).then(
       (outcomes) => outcomes.forEach((o, i) => b.waiters[i](o)),
       (e) => {
         fail(e);
@@ -306,7 +305,7 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
   }
 
   function readOnWorker(path: string, size: number): Promise<FileOutcome> {
-    const pool = filePool()!;
+    const pool = filePool();
     if (size > SMALL_FILE) {
       const job = pool.read([path], size).then((o) => o[0]);
       const tracked = job.catch(() => {}).finally(() => jobs.delete(tracked));

@@ -86,18 +86,6 @@ export class FilePool {
     }
   }
 
-  /** Jobs sent and not finished. */
-  get inflight(): number {
-    return this.#pending.size;
-  }
-
-  /** Bytes (by file size) sent and not finished. */
-  get inflightBytes(): number {
-    let n = 0;
-    for (const p of this.#pending.values()) n += p.bytes;
-    return n;
-  }
-
   #fail(worker: number, error: Error) {
     this.#failure ??= error;
     for (const [job, p] of this.#pending) {
