@@ -23,6 +23,20 @@ export interface MaybeCompressed {
   compressed: boolean;
 }
 
+/**
+ * Room to lend a compressor for the output of `n` bytes: zstd's worst case (ZSTD_compressBound) plus
+ * slack, which also covers deflate's. A compressor that needs more simply does not use the lent buffer.
+ *
+ * @example
+ * ```ts
+ * import { compressRoom } from "./compressibility.ts";
+ * const into = new Uint8Array(compressRoom(8 << 20));
+ * ```
+ */
+export function compressRoom(n: number): number {
+  return n + (n >>> 8) + (n < 131072 ? (131072 - n) >>> 11 : 0) + 64;
+}
+
 function pays(out: number, input: number): boolean {
   return out < input - (input >>> 5);
 }
@@ -31,20 +45,24 @@ function pays(out: number, input: number): boolean {
  * Compresses `plain` with `compression` when that saves more than 1/32 of its size. With a synchronous
  * compressor (the built-ins) the answer is synchronous and `plain` is consumed before this returns; with
  * an asynchronous one, `plain` is copied first, so callers may reuse their buffer at once either way.
+ * `into` is lent to the compressor for its output (see `TransformContext.into`): the body may then be a
+ * view of it, to be consumed before `into` is lent again.
  */
 export function compressIfWorth(
   compression: TransformPlugin,
   plain: Uint8Array,
+  into?: Uint8Array,
 ): MaybeCompressed | Promise<MaybeCompressed> {
   if (plain.length <= 64) return { body: plain, compressed: false };
   let probe: Uint8Array | Promise<Uint8Array> | null = null;
   if (plain.length > SMALL) {
     const mid = (plain.length >>> 1) - (SAMPLE >>> 1);
-    probe = compression.encode(plain.slice(mid, mid + SAMPLE)); // a copy: an async compressor reads it later
+    // A copy: an asynchronous compressor reads it later. Its output is only measured, so it may use `into`.
+    probe = compression.encode(plain.slice(mid, mid + SAMPLE), into ? { into } : undefined);
     if (!(probe instanceof Promise) && !pays(probe.length, SAMPLE)) return { body: plain, compressed: false };
   }
   if (probe instanceof Promise) return decideAsync(compression, plain.slice(), probe);
-  const out = compression.encode(plain);
+  const out = compression.encode(plain, into ? { into } : undefined);
   if (out instanceof Promise) {
     const copy = plain.slice();
     return out.then((o) =>

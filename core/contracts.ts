@@ -135,6 +135,14 @@ export interface StoragePlugin extends PluginBase {
 export interface TransformContext {
   /** Data bound to the output without being stored in it (ciphers authenticate it). */
   readonly associatedData?: Uint8Array;
+  /**
+   * A buffer the caller lends for the output. A transform may write its output there and return a view
+   * of it (the caller then consumes or copies the result before it lends the buffer again), or ignore it
+   * and return memory of its own. Lets hot paths run without a fresh allocation per blob.
+   */
+  readonly into?: Uint8Array;
+  /** The decoded length, when the caller knows it (`decode` only): lets a decoder size its output once. */
+  readonly outputLength?: number;
 }
 
 /**

@@ -21,6 +21,35 @@ import type { Chunker } from "../chunker.ts";
 /** Fills `into` from its start; returns the count, or null (or 0) at the end. */
 export type ReadInto = (into: Uint8Array) => number | null | Promise<number | null>;
 
+/** Size of the bounce buffer of {@link readSyncVia}. */
+export const BOUNCE_SIZE = 128 << 10;
+
+/**
+ * Fills `into` from `file` through a small buffer: the kernel copies into a buffer of a few hundred KiB
+ * about five times as fast as into one of many MiB here (8 vs 1.6 GB/s, measured), and a copy between the
+ * two costs less than the difference. Returns the count, or null at the end.
+ *
+ * @example
+ * ```ts
+ * import { BOUNCE_SIZE, readSyncVia } from "./chunk-reader.ts";
+ * const bounce = new Uint8Array(BOUNCE_SIZE);
+ * const file = Deno.openSync("/etc/hostname");
+ * const n = readSyncVia(file, new Uint8Array(16 << 20), bounce);
+ * file.close();
+ * ```
+ */
+export function readSyncVia(file: Deno.FsFile, into: Uint8Array, bounce: Uint8Array): number | null {
+  let n = 0;
+  while (n < into.length) {
+    const want = Math.min(bounce.length, into.length - n);
+    const r = file.readSync(want === bounce.length ? bounce : bounce.subarray(0, want));
+    if (r === null || r === 0) break;
+    into.set(r === bounce.length ? bounce : bounce.subarray(0, r), n);
+    n += r;
+  }
+  return n === 0 ? null : n;
+}
+
 /** Yields the chunks of what `read` delivers; `buf` must hold at least twice the chunker's maximum. */
 export async function* readChunks(
   read: ReadInto,

@@ -12,7 +12,7 @@
 import { loadPlugin } from "../registry.ts";
 import type { TransformPlugin } from "../contracts.ts";
 import { blobAad } from "../repository/pack.ts";
-import { compressIfWorth } from "../compressibility.ts";
+import { compressIfWorth, compressRoom } from "../compressibility.ts";
 
 /** The first message: which transforms, with which key. */
 export interface InitMessage {
@@ -64,8 +64,17 @@ let cipher: TransformPlugin;
 let compression: TransformPlugin | null = null;
 let ready: Promise<void>;
 
-self.onmessage = async (e: MessageEvent<InitMessage | JobMessage>) => {
+/** Lent to the compressor for its output; jobs run one after another (see `chain`), so one is enough. */
+let compressBuf = new Uint8Array(0);
+/** Jobs in arrival order, one at a time. */
+let chain: Promise<void> = Promise.resolve();
+
+self.onmessage = (e: MessageEvent<InitMessage | JobMessage>) => {
   const msg = e.data;
+  chain = chain.then(() => handle(msg));
+};
+
+async function handle(msg: InitMessage | JobMessage): Promise<void> {
   if (msg.kind === "init") {
     ready = (async () => {
       cipher = await loadPlugin("transform", msg.cipher, { key: msg.key });
@@ -78,8 +87,11 @@ self.onmessage = async (e: MessageEvent<InitMessage | JobMessage>) => {
   await ready;
   const plain = new Uint8Array(msg.buffer, 0, msg.length);
   try {
+    if (compressBuf.length < compressRoom(plain.length)) {
+      compressBuf = new Uint8Array(compressRoom(plain.length));
+    }
     const { body, compressed } = msg.compress && compression
-      ? await compressIfWorth(compression, plain)
+      ? await compressIfWorth(compression, plain, compressBuf)
       : { body: plain, compressed: false };
     const sealed = await cipher.encode(body, { associatedData: blobAad(msg.type, msg.id) });
     const out: ResultMessage = { job: msg.job, sealed, compressed, buffer: msg.buffer };
@@ -88,4 +100,4 @@ self.onmessage = async (e: MessageEvent<InitMessage | JobMessage>) => {
     const out: ResultMessage = { job: msg.job, error: (err as Error).message, buffer: msg.buffer };
     self.postMessage(out, [msg.buffer]);
   }
-};
+}

@@ -132,8 +132,11 @@ export class FilePool {
     p.resolve(msg.files);
   }
 
-  /** Reads `paths` (one job, one worker); resolves with one outcome per path, in order. */
-  read(paths: string[], bytes = 0): Promise<FileOutcome[]> {
+  /**
+   * Reads `paths` (one job, one worker, the least loaded); resolves with one outcome per path, in order.
+   * `range` limits a one-file job to part of the file (see `FileJob.range`).
+   */
+  read(paths: string[], bytes = 0, range?: [number, number]): Promise<FileOutcome[]> {
     if (this.#failure) return Promise.reject(this.#failure);
     let worker = 0;
     for (let i = 1; i < this.#load.length; i++) if (this.#load[i] < this.#load[worker]) worker = i;
@@ -142,7 +145,7 @@ export class FilePool {
     const job = ++this.#job;
     return new Promise((resolve, reject) => {
       this.#pending.set(job, { resolve, reject, worker, bytes: weight });
-      const msg: FileJob = { kind: "job", job, paths };
+      const msg: FileJob = range ? { kind: "job", job, paths, range } : { kind: "job", job, paths };
       this.#workers[worker].postMessage(msg);
     });
   }

@@ -21,8 +21,8 @@ import type { TransformPlugin } from "../contracts.ts";
 import { Chunker, type ChunkerParams, gearTable } from "../chunker.ts";
 import { BlobHasher } from "../crypto/hash.ts";
 import { blobAad } from "../repository/pack.ts";
-import { compressIfWorth } from "../compressibility.ts";
-import { readChunks } from "./chunk-reader.ts";
+import { compressIfWorth, compressRoom } from "../compressibility.ts";
+import { BOUNCE_SIZE, readChunks, readSyncVia } from "./chunk-reader.ts";
 
 /** The first message: keys, chunker, transforms and where the catalog is. */
 export interface FileWorkerInit {
@@ -56,6 +56,11 @@ export interface FileJob {
   job: number;
   /** Local paths. */
   paths: string[];
+  /**
+   * Only this part of the (one) file: from `start` up to `end` (-1: to the end of the file), chunked as if
+   * a chunk began at `start` and the file ended at `end`. See the archiver's split of large files.
+   */
+  range?: [start: number, end: number];
 }
 
 /** The main thread is done with an output buffer (its blobs are packed); here it is back. */
@@ -113,6 +118,8 @@ export interface FailMessage {
 
 /** Output buffers are sent once they hold this much. */
 const FLUSH_AT = 2 << 20;
+/** Room beyond a body's length that a cipher needs for nonce and tag (28 for the built-ins). */
+const SEAL_SLACK = 64;
 /** Unacknowledged output buffers at most. */
 const WINDOW = 2;
 
@@ -123,6 +130,9 @@ let chunker: Chunker;
 let hasher: BlobHasher;
 let hasBlob: StatementSync | null = null;
 let readBuf: Uint8Array;
+const bounce = new Uint8Array(BOUNCE_SIZE);
+/** Lent to the compressor for its output (one blob at a time: blobs are added one after another). */
+let compressBuf: Uint8Array;
 let outSize = 0;
 const seen = new Set<string>();
 const free: ArrayBuffer[] = [];
@@ -154,20 +164,28 @@ function known(id: string): boolean {
 
 async function addBlob(id: string, chunk: Uint8Array): Promise<void> {
   const { body, compressed } = compress && compression
-    ? await compressIfWorth(compression, chunk)
+    ? await compressIfWorth(compression, chunk, compressBuf)
     : { body: chunk, compressed: false };
-  const sealed = await cipher.encode(body, { associatedData: blobAad("data", id) });
-  if (out.used + sealed.length > out.bytes.length) {
-    await flush();
-    if (sealed.length > out.bytes.length) out = { bytes: new Uint8Array(sealed.length), used: 0, blobs: [] };
+  // Sealed straight into the output buffer when the cipher takes the lent room (the built-ins do).
+  if (out.used + body.length + SEAL_SLACK > out.bytes.length) await flush();
+  const room = out.bytes.subarray(out.used);
+  const sealed = await cipher.encode(body, { associatedData: blobAad("data", id), into: room });
+  const inPlace = sealed.buffer === room.buffer && sealed.byteOffset === room.byteOffset;
+  if (!inPlace) {
+    if (out.used + sealed.length > out.bytes.length) {
+      await flush();
+      if (sealed.length > out.bytes.length) {
+        out = { bytes: new Uint8Array(sealed.length), used: 0, blobs: [] };
+      }
+    }
+    out.bytes.set(sealed, out.used);
   }
-  out.bytes.set(sealed, out.used);
   out.blobs.push({ id, offset: out.used, length: sealed.length, rawLength: chunk.length, compressed });
   out.used += sealed.length;
   if (out.used >= FLUSH_AT) await flush();
 }
 
-async function readFile(path: string): Promise<FileOutcome> {
+async function readFile(path: string, range?: [number, number]): Promise<FileOutcome> {
   let file: Deno.FsFile;
   try {
     file = Deno.openSync(path, { read: true });
@@ -177,7 +195,20 @@ async function readFile(path: string): Promise<FileOutcome> {
   const content: string[] = [];
   let size = 0;
   try {
-    for await (const chunk of readChunks((into) => file.readSync(into), readBuf, chunker)) {
+    let left = Infinity;
+    if (range) {
+      file.seekSync(range[0], Deno.SeekMode.Start);
+      if (range[1] >= 0) left = Math.max(0, range[1] - range[0]);
+    }
+    const read = left === Infinity
+      ? (into: Uint8Array) => readSyncVia(file, into, bounce)
+      : (into: Uint8Array) => {
+        if (left <= 0) return null;
+        const n = readSyncVia(file, left < into.length ? into.subarray(0, left) : into, bounce);
+        if (n) left -= n;
+        return n;
+      };
+    for await (const chunk of readChunks(read, readBuf, chunker)) {
       const id = hasher.id(chunk);
       content.push(id);
       if (!known(id)) {
@@ -202,7 +233,7 @@ async function runQueue(): Promise<void> {
     while (queue.length) {
       const job = queue.shift()!;
       const files: FileOutcome[] = [];
-      for (const p of job.paths) files.push(await readFile(p));
+      for (const p of job.paths) files.push(await readFile(p, job.range));
       await flush();
       const done: DoneMessage = { kind: "done", job: job.job, files };
       self.postMessage(done);
@@ -222,6 +253,7 @@ self.onmessage = (e: MessageEvent<FileWorkerInit | FileJob | FileAck>) => {
     chunker = new Chunker(gearTable(msg.chunkerSeed), msg.chunker);
     hasher = new BlobHasher(msg.idKey);
     readBuf = new Uint8Array(Math.max(2 * msg.chunker.max, 4 << 20));
+    compressBuf = new Uint8Array(compressRoom(msg.chunker.max));
     outSize = FLUSH_AT + msg.chunker.max + (64 << 10);
     out = freshOut();
     if (msg.catalogPath) {

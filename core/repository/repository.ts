@@ -66,7 +66,7 @@ export interface ConfigFile {
 export interface InitOptions {
   /** Compression transform (`zstd` default). */
   compression?: string;
-  /** Its level (`--compression fastest|default|max` → zstd 1, 3, 19). */
+  /** Its level (`--compression fastest|default|max` → zstd 1, 2, 19). */
   compressionLevel?: number;
   /** Cipher (`chacha20-poly1305` default — node:crypto seals it ~4× faster than WebCrypto AES-GCM here — or `aes-256-gcm`). */
   cipher?: string;
@@ -446,7 +446,9 @@ export class Repository {
     }
     let plain: Uint8Array;
     try {
-      plain = entry.compressed ? await this.compression!.decode(body) : body;
+      plain = entry.compressed
+        ? await this.compression!.decode(body, { outputLength: entry.rawLength })
+        : body;
     } catch (e) {
       throw new IntegrityError(`blob ${entry.id.slice(0, 12)} does not decompress`, { cause: e });
     }

@@ -151,6 +151,11 @@ export function createFiles(files: number[], paths: string[]): [number, string][
   return failed;
 }
 
+/** Least size of a pooled buffer: most data blobs of the default chunker (1 MiB on average) fit. */
+const SCRATCH_SIZE = (2 << 20) + 64;
+/** Free buffers kept per decoder (a blob being opened needs two: opened and decompressed). */
+const SCRATCH_KEEP = 4;
+
 /** Decodes regions and writes their blobs; one per thread. */
 export class RegionDecoder {
   readonly #cipher: TransformPlugin;
@@ -159,6 +164,10 @@ export class RegionDecoder {
   /** Open files by index, least recently used first. */
   readonly #open = new Map<number, Deno.FsFile>();
   readonly #failed = new Set<number>();
+  /** Free decompression buffers. */
+  readonly #scratch: Uint8Array[] = [];
+  /** The buffers behind `#scratch` (lent out or not). */
+  readonly #mine = new WeakSet<ArrayBufferLike>();
 
   /** Builds a decoder for a repository's transforms and blob id key. */
   constructor(cipher: TransformPlugin, compression: TransformPlugin | null, hasher: BlobHasher) {
@@ -173,24 +182,51 @@ export class RegionDecoder {
    */
   async #decode(pack: string, b: BlobJob, sealed: Uint8Array): Promise<Uint8Array | string> {
     let body: Uint8Array;
+    const opened = this.#takeScratch(sealed.length);
     try {
-      body = await this.#cipher.decode(sealed, { associatedData: blobAad(b.tree ? "tree" : "data", b.id) });
+      const aad = blobAad(b.tree ? "tree" : "data", b.id);
+      body = await this.#cipher.decode(sealed, { associatedData: aad, into: opened });
     } catch {
+      this.#giveScratch(opened);
       return `blob ${b.id.slice(0, 12)} in pack ${pack.slice(0, 12)} failed authentication (damaged pack)`;
     }
+    if (body.buffer !== opened.buffer) this.#giveScratch(opened);
     let plain: Uint8Array;
     try {
-      plain = b.compressed ? await this.#compression!.decode(body) : body;
+      if (b.compressed) {
+        const into = this.#takeScratch(b.rawLength + 1);
+        plain = await this.#compression!.decode(body, { into, outputLength: b.rawLength });
+        if (plain.buffer !== into.buffer) this.#giveScratch(into);
+      } else plain = body;
     } catch {
-      release(body);
+      this.#done(body);
       return `blob ${b.id.slice(0, 12)} does not decompress`;
     }
-    if (plain !== body) release(body);
+    if (plain !== body) this.#done(body);
     if (plain.length !== b.rawLength || this.#hasher.id(plain) !== b.id) {
-      release(plain);
+      this.#done(plain);
       return `blob ${b.id.slice(0, 12)} in pack ${pack.slice(0, 12)} has wrong content`;
     }
     return plain;
+  }
+
+  /** A buffer of at least `size` bytes to decompress into (pooled: several regions may run at once). */
+  #takeScratch(size: number): Uint8Array {
+    const i = this.#scratch.findIndex((s) => s.length >= size);
+    if (i >= 0) return this.#scratch.splice(i, 1)[0];
+    const buf = new Uint8Array(Math.max(size, SCRATCH_SIZE));
+    this.#mine.add(buf.buffer);
+    return buf;
+  }
+
+  #giveScratch(buf: Uint8Array): void {
+    if (this.#scratch.length < SCRATCH_KEEP) this.#scratch.push(buf);
+  }
+
+  /** Done with a plaintext: a pooled buffer goes back to the pool, anything else is released. */
+  #done(plain: Uint8Array): void {
+    if (this.#mine.has(plain.buffer)) this.#giveScratch(new Uint8Array(plain.buffer));
+    else release(plain);
   }
 
   #file(index: number, paths: Map<number, string>): Deno.FsFile {
@@ -240,7 +276,7 @@ export class RegionDecoder {
             result.failed.push([index, (e as Error).message]);
           }
         }
-        release(plain);
+        this.#done(plain);
       }
     } finally {
       release(job.data);

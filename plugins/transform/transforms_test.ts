@@ -38,6 +38,62 @@ for (const [name, make] of compressors) {
   });
 }
 
+for (const [name, make] of compressors) {
+  Deno.test(`transform ${name}: lent output buffers and length hints`, async () => {
+    const t = make();
+    // Inputs that are views at odd offsets of a larger buffer, outputs into lent buffers: the result is
+    // the same whether the transform uses what it is lent or not.
+    const backing = new Uint8Array(3 << 20);
+    backing.set(randomBytes(1 << 20, 11), 7);
+    backing.set(text, (1 << 20) + 7);
+    const inputs = [
+      backing.subarray(7, 7 + (1 << 20) + text.length),
+      backing.subarray(5, 6),
+      text.subarray(3),
+    ];
+    for (const data of inputs) {
+      const into = new Uint8Array(data.length + (data.length >>> 7) + 4096).fill(0xee);
+      const encoded = new Uint8Array(await t.encode(data, { into })); // copied: `into` is lent again below
+      const plain = await t.encode(data);
+      assertEquals(new Uint8Array(await t.decode(plain)), data);
+      const out = new Uint8Array(data.length + 1);
+      assertEquals(new Uint8Array(await t.decode(encoded, { into: out, outputLength: data.length })), data);
+      assertEquals(new Uint8Array(await t.decode(encoded, { outputLength: data.length })), data);
+      // A lent buffer too small to use is simply not used.
+      assertEquals(new Uint8Array(await t.decode(encoded, { into: new Uint8Array(1) })), data);
+    }
+  });
+}
+
+Deno.test("transform zstd: frames are interchangeable with node:zlib's one-shot calls", async () => {
+  const zlib = (await import("node:zlib")).default;
+  const t = zstd({ level: 3 });
+  for (const [label, data] of samples) {
+    const mine = t.encode(data) as Uint8Array;
+    assertEquals(new Uint8Array(zlib.zstdDecompressSync(mine)), data, label);
+    const theirs = zlib.zstdCompressSync(data);
+    assertEquals(new Uint8Array(t.decode(theirs, { outputLength: data.length }) as Uint8Array), data, label);
+    assertEquals(new Uint8Array(t.decode(theirs) as Uint8Array), data, label);
+  }
+});
+
+Deno.test("transform zstd: a wrong length hint or a damaged frame never yields the expected bytes", () => {
+  const t = zstd({ level: 3 });
+  const data = new Uint8Array(text.subarray(0, 20_000));
+  const packed = new Uint8Array(t.encode(data) as Uint8Array);
+  // A wrong hint: the real content comes back (its length tells the caller), never a padded or cut copy.
+  for (const hint of [0, 19_999, 20_001]) {
+    assertEquals(new Uint8Array(t.decode(packed, { outputLength: hint }) as Uint8Array), data);
+  }
+  // A truncated frame: an error or other bytes, and the context keeps working afterwards.
+  let out: Uint8Array | null = null;
+  try {
+    out = t.decode(packed.subarray(0, packed.length - 5), { outputLength: data.length }) as Uint8Array;
+  } catch { /* expected */ }
+  assert(out === null || out.length !== data.length || out.some((b, i) => b !== data[i]));
+  assertEquals(new Uint8Array(t.decode(packed, { outputLength: data.length }) as Uint8Array), data);
+});
+
 Deno.test("transform zstd/gzip: out-of-range levels are refused", () => {
   for (const bad of [0, 20, 1.5]) {
     let threw = false;

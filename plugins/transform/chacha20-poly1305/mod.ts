@@ -1,6 +1,7 @@
 /**
  * `chacha20-poly1305`: authenticated encryption of each blob with node:crypto ChaCha20-Poly1305
  * (~1.4 GB/s here; fastest without AES hardware). Output layout: nonce (12) ‖ ciphertext ‖ tag (16).
+ * Writes into a lent `into` buffer when it is large enough (see `TransformContext.into`).
  *
  * @example
  * ```ts
@@ -22,6 +23,28 @@ export interface Options {
 /** No defaults: a key is required. */
 export const defaults: Partial<Options> = {};
 
+/**
+ * node:crypto hands back each `update`'s output in fresh memory, and fresh memory of a MiB or more costs
+ * page faults on every use here: a blob goes through in pieces of this size (whose buffers the allocator
+ * recycles) straight into the output — 1.2 instead of 0.66 GB/s for 1 MiB blobs (measured here).
+ */
+const PIECE = 128 << 10;
+
+function updateInPieces(
+  c: { update(data: Uint8Array): Uint8Array },
+  data: Uint8Array,
+  out: Uint8Array,
+  at: number,
+): number {
+  let pos = at;
+  for (let o = 0; o < data.length; o += PIECE) {
+    const piece = c.update(data.subarray(o, Math.min(o + PIECE, data.length)));
+    out.set(piece, pos);
+    pos += piece.length;
+  }
+  return pos;
+}
+
 /** Builds the ChaCha20-Poly1305 cipher transform. */
 export default function chacha20poly1305(options: Options): TransformPlugin {
   if (!(options?.key instanceof Uint8Array) || options.key.length !== 32) {
@@ -35,13 +58,17 @@ export default function chacha20poly1305(options: Options): TransformPlugin {
     id: "chacha20-poly1305",
     role: "cipher",
     encode(data, context) {
-      const out = new Uint8Array(12 + data.length + 16);
+      const size = 12 + data.length + 16;
+      const out = context?.into && context.into.length >= size
+        ? context.into.subarray(0, size)
+        : new Uint8Array(size);
       const iv = out.subarray(0, 12);
       randomFillSync(iv);
       const c = createCipheriv("chacha20-poly1305", key, iv, { authTagLength: 16 });
       if (context?.associatedData) c.setAAD(context.associatedData, { plaintextLength: data.length });
-      const body = c.update(data);
-      out.set(body, 12);
+      if (updateInPieces(c, data, out, 12) !== 12 + data.length) {
+        throw new Error("chacha20-poly1305: short output");
+      }
       c.final();
       out.set(c.getAuthTag(), 12 + data.length);
       return out;
@@ -52,13 +79,17 @@ export default function chacha20poly1305(options: Options): TransformPlugin {
       const d = createDecipheriv("chacha20-poly1305", key, data.subarray(0, 12), { authTagLength: 16 });
       if (context?.associatedData) d.setAAD(context.associatedData, { plaintextLength: n });
       d.setAuthTag(data.subarray(12 + n));
-      const out = d.update(data.subarray(12, 12 + n));
+      const out = context?.into && context.into.length >= n ? context.into.subarray(0, n) : new Uint8Array(n);
+      if (updateInPieces(d, data.subarray(12, 12 + n), out, 0) !== n) {
+        throw new Error("chacha20-poly1305: short output");
+      }
       try {
         d.final();
       } catch {
+        out.fill(0); // nothing of a forgery stays readable in a lent buffer
         throw new Error("authentication failed: data was altered or the key is wrong");
       }
-      return new Uint8Array(out.buffer, out.byteOffset, out.length);
+      return out;
     },
   };
 }
