@@ -23,8 +23,13 @@ export interface ChunkerParams {
   max: number;
 }
 
-/** floe's default chunk sizes: 512 KiB / 1 MiB / 8 MiB. */
-export const DEFAULT_CHUNKER: ChunkerParams = { min: 512 * 1024, avg: 1024 * 1024, max: 8 * 1024 * 1024 };
+/**
+ * floe's default chunk sizes: 128 KiB / 256 KiB / 2 MiB. Smaller than restic's 512 KiB / 1 MiB / 8 MiB:
+ * content shifted within large files finds its old chunks again sooner (on the bench's 400 MiB file of
+ * repeated 1 MiB blocks, ~100 instead of ~315 MiB stay unique), for a per-blob cost the SQLite index
+ * carries easily. Recorded in each repository's config, so older repositories keep theirs.
+ */
+export const DEFAULT_CHUNKER: ChunkerParams = { min: 128 * 1024, avg: 256 * 1024, max: 2 * 1024 * 1024 };
 
 /** Derives the 256-entry gear table from a 32-byte secret seed (SHA-256 in counter mode). */
 export function gearTable(seed: Uint8Array): Uint32Array {

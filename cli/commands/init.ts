@@ -21,7 +21,7 @@ export function compressionOf(level: string): { compression: string; level?: num
       return { compression: "zstd", level: 1 };
     case "default":
     case "auto":
-      return { compression: "zstd", level: 3 };
+      return { compression: "zstd", level: 2 };
     case "max":
       return { compression: "zstd", level: 19 };
     default:
