@@ -22,6 +22,7 @@ import { Packer } from "./packer.ts";
 import { EncoderPool } from "./encoder-pool.ts";
 import { type FileOutcome, FilePool } from "./file-pool.ts";
 import { readChunks } from "./chunk-reader.ts";
+import type { Chunker } from "../chunker.ts";
 import { loadPlugin } from "../registry.ts";
 import type { EngineEvent } from "../events.ts";
 import { formatTime } from "../dates.ts";
@@ -94,6 +95,63 @@ const BATCH_BYTES = 2 << 20;
 const JOBS_PER_WORKER = 4;
 
 const BUFFER_SIZE = 16 * 1024 * 1024;
+/** Files from this size on are split across workers … */
+const SPLIT_AT = 64 << 20;
+/** … into parts of at least this size. */
+const SPLIT_PART = 32 << 20;
+/** How far past a split's nominal offset its boundary is looked for (see {@link splitPoints}). */
+const SYNC_SPAN = 4 << 20;
+
+/**
+ * Where to split a file of `size` bytes into `parts` ranges for parallel chunking, so that the chunks are
+ * (all but surely) the ones one sequential pass would cut. Each range is chunked as if a chunk began at
+ * its start and the file ended at the next range's start. From any offset, a content-defined chunker
+ * falls into step with a pass from the file's start within a few chunks: its cut points then coincide.
+ * So each boundary is the first cut at or beyond `offset + SYNC_SPAN` of a chain of cuts begun at
+ * `offset`; the range before it ends with a cut there too when its own pass has fallen into step by then.
+ * If it has not (data without cut points, e.g. long runs of one byte value), the chunk before the boundary
+ * is merely cut short: the content is stored whole either way, only deduplication there may differ.
+ * Returns the start offsets, the first 0; a single range when the file is too small to split.
+ *
+ * @example
+ * ```ts
+ * import { splitPoints } from "./archiver.ts";
+ * import { Chunker, gearTable } from "../chunker.ts";
+ * splitPoints("/etc/hostname", 10, 2, new Chunker(gearTable(new Uint8Array(32)))); // [0]
+ * ```
+ */
+export function splitPoints(path: string, size: number, parts: number, chunker: Chunker): number[] {
+  const bounds = [0];
+  if (parts < 2) return bounds;
+  const { max } = chunker.params;
+  const buf = new Uint8Array(SYNC_SPAN + 2 * max);
+  const file = Deno.openSync(path, { read: true });
+  try {
+    for (let j = 1; j < parts; j++) {
+      const offset = Math.floor((size * j) / parts);
+      if (offset <= bounds[bounds.length - 1]) continue;
+      file.seekSync(offset, Deno.SeekMode.Start);
+      let got = 0;
+      while (got < buf.length) {
+        const n = file.readSync(buf.subarray(got, Math.min(buf.length, got + (128 << 10))));
+        if (!n) break;
+        got += n;
+      }
+      let at = 0;
+      while (at < SYNC_SPAN) {
+        const n = chunker.cut(buf, at, got, got < buf.length);
+        if (n <= 0) break;
+        at += n;
+      }
+      // Past the end of what is there (the file is shorter than its size said): no split here.
+      if (at < SYNC_SPAN || at >= got) break;
+      bounds.push(offset + at);
+    }
+  } finally {
+    file.close();
+  }
+  return bounds;
+}
 
 function parentOf(path: string): string {
   const i = path.lastIndexOf("/");
@@ -304,12 +362,42 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
     jobs.add(job);
   }
 
+  function track(job: Promise<unknown>) {
+    const tracked = job.catch(() => {}).finally(() => jobs.delete(tracked));
+    jobs.add(tracked);
+  }
+
+  /** A large file in several ranges on several workers at once (see {@link splitPoints}). */
+  async function readSplit(path: string, size: number): Promise<FileOutcome> {
+    let bounds: number[];
+    try {
+      bounds = splitPoints(path, size, Math.min(workers, Math.floor(size / SPLIT_PART)), repo.chunker);
+    } catch (e) {
+      return { error: (e as Error).message };
+    }
+    const parts = bounds.map((start, i) => {
+      const end = i + 1 < bounds.length ? bounds[i + 1] : -1;
+      const job = filePool().read([path], (end < 0 ? size : end) - start, [start, end]).then((o) => o[0]);
+      track(job);
+      return job;
+    });
+    const outcomes = await Promise.all(parts);
+    const content: string[] = [];
+    let total = 0;
+    for (const o of outcomes) {
+      if ("error" in o) return o;
+      for (const id of o.content) content.push(id);
+      total += o.size;
+    }
+    return { content, size: total };
+  }
+
   function readOnWorker(path: string, size: number): Promise<FileOutcome> {
     const pool = filePool();
+    if (size >= SPLIT_AT && workers > 1) return readSplit(path, size);
     if (size > SMALL_FILE) {
       const job = pool.read([path], size).then((o) => o[0]);
-      const tracked = job.catch(() => {}).finally(() => jobs.delete(tracked));
-      jobs.add(tracked);
+      track(job);
       return job;
     }
     batch ??= { paths: [], bytes: 0, waiters: [] };
