@@ -15,6 +15,7 @@ import type { IndexFile, Snapshot } from "../repository/types.ts";
 import type { Catalog } from "./catalog.ts";
 import type { EngineEvent } from "../events.ts";
 import { IntegrityError } from "../errors.ts";
+import { StorageError } from "../contracts.ts";
 
 /** Options of {@link syncCatalog}. */
 export interface SyncOptions {
@@ -48,12 +49,40 @@ async function fetchAll<T>(
   return out;
 }
 
-/** Syncs; returns what changed. */
+/** What {@link syncCatalog} changed. */
+export interface SyncResult {
+  /** Index files read in. */
+  indexAdded: number;
+  /** Snapshots read in. */
+  snapshotsAdded: number;
+  /** Snapshots forgotten. */
+  snapshotsRemoved: number;
+  /** Whether the blob index was read anew from every index file. */
+  rebuiltIndex: boolean;
+}
+
+/** Listings taken anew when a listed file vanished before it was read. */
+const RELISTS = 5;
+
+/**
+ * Syncs; returns what changed. A file listed but gone before it is read (a concurrent prune replaced an
+ * index file, a forget removed a snapshot) makes it list again and start over: it is never an error.
+ */
 export async function syncCatalog(
   repo: Repository,
   catalog: Catalog,
   options: SyncOptions = {},
-): Promise<{ indexAdded: number; snapshotsAdded: number; snapshotsRemoved: number; rebuiltIndex: boolean }> {
+): Promise<SyncResult> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await syncOnce(repo, catalog, options);
+    } catch (e) {
+      if (!(e instanceof StorageError && e.code === "not-found") || attempt >= RELISTS) throw e;
+    }
+  }
+}
+
+async function syncOnce(repo: Repository, catalog: Catalog, options: SyncOptions): Promise<SyncResult> {
   const concurrency = options.concurrency ?? Math.max(4, repo.storage.capabilities.concurrency);
   if (catalog.getMeta("repository") !== repo.id) {
     catalog.transaction(() => {
