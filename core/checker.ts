@@ -12,8 +12,8 @@
  * @module
  */
 import type { Engine } from "./engine.ts";
-import { sha256Hex } from "./crypto/hash.ts";
 import { packName } from "./repository/repository.ts";
+import { isPackNamed } from "./repository/pack.ts";
 import type { IndexEntry } from "./repository/types.ts";
 import { affectedFiles } from "./damage.ts";
 
@@ -175,32 +175,25 @@ export async function check(engine: Engine, options: CheckOptions = {}): Promise
       try {
         const bytes = await repo.storage.get(packName(pack), { signal: options.signal });
         report.bytesRead += bytes.length;
-        const hashOk = sha256Hex(bytes) === pack;
+        const named = isPackNamed(bytes, pack);
         report.packsRead++;
-        if (hashOk) {
-          const header = await repo.readPackHeader(pack, bytes.length);
-          const indexed = new Set(packBlobs.get(pack)!.map((b) => `${b.id}@${b.offset}`));
-          for (const e of header) {
-            if (!indexed.has(`${e.id}@${e.offset}`)) continue;
-            await repo.decodeBlob(e, bytes.subarray(e.offset, e.offset + e.length));
+        // Every blob the index places here must open and match its id, whatever the name says.
+        const lost = new Set<string>();
+        for (const b of packBlobs.get(pack)!) {
+          try {
+            if (b.offset + b.length > bytes.length) throw new Error("beyond the end");
+            await repo.decodeBlob(b, bytes.subarray(b.offset, b.offset + b.length));
+          } catch {
+            lost.add(b.id);
           }
-        } else {
-          // Damaged: find which of its blobs still read back, by the index's offsets.
-          const lost = new Set<string>();
-          for (const b of packBlobs.get(pack)!) {
-            try {
-              if (b.offset + b.length > bytes.length) throw new Error("beyond the end");
-              await repo.decodeBlob(b, bytes.subarray(b.offset, b.offset + b.length));
-            } catch {
-              lost.add(b.id);
-            }
-          }
+        }
+        if (named && !lost.size) await repo.readPackHeader(pack, bytes.length); // header and size agree
+        else {
           lostBlobs.set(pack, lost);
+          const count = `${lost.size} of ${packBlobs.get(pack)!.length} blobs unreadable`;
           badPacks.set(
             pack,
-            `content does not match its name (damaged; ${lost.size} of ${
-              packBlobs.get(pack)!.length
-            } blobs unreadable)`,
+            named ? `damaged (${count})` : `content does not match its name (damaged; ${count})`,
           );
         }
       } catch (e) {

@@ -14,6 +14,7 @@ import type { StoragePlugin } from "./contracts.ts";
 import { StorageError } from "./contracts.ts";
 import { FloeError } from "./errors.ts";
 import { sha256Hex } from "./crypto/hash.ts";
+import { isPackNamed } from "./repository/pack.ts";
 import { compareMirrors, type Divergence } from "../plugins/storage/mirror/mod.ts";
 
 /** The object prefixes that make up a repository (locks are left out: they come and go). */
@@ -128,7 +129,9 @@ export async function syncMirrors(
         continue;
       }
       const copies = await Promise.all(members.map((s) => s.get(d.name, { signal })));
-      source = copies.findIndex((c) => sha256Hex(c) === last);
+      const authentic = (c: Uint8Array) =>
+        d.name.startsWith("data/") ? isPackNamed(c, last) : sha256Hex(c) === last;
+      source = copies.findIndex(authentic);
       if (source < 0) {
         result.unresolved.push({
           name: d.name,
@@ -137,7 +140,7 @@ export async function syncMirrors(
         continue;
       }
       data = copies[source];
-      targets = copies.map((c, i) => c.length !== data.length || sha256Hex(c) !== last ? i : -1).filter((i) =>
+      targets = copies.map((c, i) => c.length !== data.length || !authentic(c) ? i : -1).filter((i) =>
         i >= 0
       );
     }

@@ -24,7 +24,7 @@ import {
 } from "../crypto/keys.ts";
 import { Chunker, type ChunkerParams, DEFAULT_CHUNKER, gearTable } from "../chunker.ts";
 import { loadPlugin } from "../registry.ts";
-import { blobAad, decodeHeader, encodeHeader, type PackBlob } from "./pack.ts";
+import { blobAad, decodeHeader, encodeHeader, type PackBlob, packId } from "./pack.ts";
 import { compressIfWorth } from "../compressibility.ts";
 import type { BlobType, IndexEntry, IndexFile, Snapshot } from "./types.ts";
 
@@ -515,7 +515,7 @@ export class Repository {
     }
     bytes.set(header, off);
     new DataView(bytes.buffer, bytes.byteOffset).setUint32(off + header.length, header.length, true);
-    const id = sha256Hex(bytes);
+    const id = packId(bytes, header.length);
     for (const e of entries) e.pack = id;
     return { id, bytes, entries };
   }
