@@ -146,7 +146,17 @@ export function borg(ctx: ToolContext): Tool {
 export const FLOE_MAIN: string = fromFileUrl(new URL("../cli/main.ts", import.meta.url));
 
 /**
- * floe through its CLI (`deno run --allow-all --quiet cli/main.ts`), repository and password
+ * The `deno run` flags of deno.json's `floe` task (what `deno task floe` runs, e.g. its V8 heap flags), so
+ * floe is measured as users run it.
+ */
+export const FLOE_RUN_FLAGS: readonly string[] = (() => {
+  const config = JSON.parse(Deno.readTextFileSync(new URL("../deno.json", import.meta.url)));
+  const words = String(config.tasks.floe).split(/\s+/);
+  return words.slice(words.indexOf("run") + 1).filter((w) => w.startsWith("--"));
+})();
+
+/**
+ * floe through its CLI (`deno run` with the `floe` task's flags, `cli/main.ts`), repository and password
  * from `FLOE_REPOSITORY` / `FLOE_PASSWORD`.
  *
  * @example
@@ -161,7 +171,7 @@ export function floe(ctx: ToolContext, main = FLOE_MAIN): Tool {
   // deno cache so that moving XDG_CACHE_HOME does not make deno recompile and re-fetch everything.
   let denoDir = "";
   const run = (repo: string, ...args: string[]): CommandSpec => ({
-    cmd: ["deno", "run", "--allow-all", "--quiet", main, ...args],
+    cmd: ["deno", "run", ...FLOE_RUN_FLAGS, main, ...args],
     env: {
       FLOE_REPOSITORY: repo,
       FLOE_PASSWORD: ctx.password,

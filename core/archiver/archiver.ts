@@ -238,7 +238,7 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
   const newTrees: [string, string][] = [];
   const treeIds: string[] = [];
   const hardlinks = new Map<string, { size: number; mtime: number; content: Promise<string[] | null> }>();
-  const buf = new Uint8Array(BUFFER_SIZE);
+  let buf: Uint8Array | null = null; // for content read on this thread; most runs never need it
   const compress = !options.noCompression;
   const compressor = options.compressionLevel !== undefined && repo.compression
     ? await loadPlugin("transform", repo.settings.compression, { level: options.compressionLevel })
@@ -459,7 +459,14 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
     const content: string[] = [];
     let size = 0;
     try {
-      for await (const chunk of readChunks((into) => reader.read(into), buf, repo.chunker, signal)) {
+      for await (
+        const chunk of readChunks(
+          (into) => reader.read(into),
+          buf ??= new Uint8Array(BUFFER_SIZE),
+          repo.chunker,
+          signal,
+        )
+      ) {
         content.push(await saveBlob("data", chunk));
         size += chunk.length;
       }

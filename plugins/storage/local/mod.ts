@@ -17,12 +17,12 @@ import { API_VERSION, type ObjectInfo, StorageError, type StoragePlugin } from "
 export interface Options {
   /** The repository directory. */
   path: string;
-  /** Requests kept in flight by callers (default 4). */
+  /** Requests kept in flight by callers (default 2: a local disk gains nothing from more, and each pack in flight holds its buffer). */
   concurrency?: number;
 }
 
 /** Defaults of the local storage. */
-export const defaults: Omit<Options, "path"> = { concurrency: 4 };
+export const defaults: Omit<Options, "path"> = { concurrency: 2 };
 
 function mapError(e: unknown, what: string): never {
   if (e instanceof Deno.errors.NotFound) {
