@@ -174,6 +174,17 @@ export class Catalog {
     return new Set(rows.map((r) => r.id));
   }
 
+  /** Where each of `ids` is stored, in one query (ids not in the index are left out). */
+  lookupBlobs(ids: readonly string[]): Map<string, IndexEntry> {
+    const out = new Map<string, IndexEntry>();
+    if (!ids.length) return out;
+    const rows = this.#stmt(
+      "SELECT b.* FROM json_each(?) AS j JOIN blobs b ON b.id = j.value",
+    ).all(JSON.stringify(ids)) as Record<string, number | string>[];
+    for (const r of rows) out.set(String(r.id), entryOf(r));
+    return out;
+  }
+
   /** Where a blob is stored. */
   lookupBlob(id: string): IndexEntry | undefined {
     const r = this.#stmt("SELECT * FROM blobs WHERE id = ?").get(id) as

@@ -172,12 +172,24 @@ export class ContentWriter {
   /** Files whose creation failed on a worker (already reported). */
   readonly #notCreated = new Set<number>();
   #error: unknown = undefined;
+  /** Index entries looked up ahead by {@link prefetch}, not yet planned. */
+  readonly #known = new Map<string, IndexEntry>();
 
   /** Starts an empty plan. */
   constructor(repo: Repository, catalog: Catalog, options: ContentOptions = {}) {
     this.#repo = repo;
     this.#catalog = catalog;
     this.#options = options;
+  }
+
+  /**
+   * Looks up in one query where the blobs of files about to be {@link add}ed are stored (one query per
+   * directory instead of one per blob).
+   */
+  prefetch(ids: readonly string[]): void {
+    const plan = this.#plan;
+    const wanted = ids.filter((id) => !plan.byId.has(id) && !this.#known.has(id));
+    for (const [id, e] of this.#catalog.lookupBlobs(wanted)) this.#known.set(id, e);
   }
 
   /**
@@ -194,7 +206,8 @@ export class ContentWriter {
     for (const id of content ?? []) {
       let b = plan.byId.get(id);
       if (b === undefined) {
-        const entry = this.#catalog.lookupBlob(id);
+        const entry = this.#known.get(id) ?? this.#catalog.lookupBlob(id);
+        this.#known.delete(id);
         if (!entry) throw new IntegrityError(`blob ${id.slice(0, 12)} of ${dest} is not in the index`);
         b = plan.add(id, entry);
       }

@@ -270,6 +270,9 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   ) {
     signal?.throwIfAborted();
     const tree = await trees.load(node.subtree!, signal);
+    const ids: string[] = [];
+    for (const child of tree.nodes) if (child.type === "file" && child.content) ids.push(...child.content);
+    writer.prefetch(ids);
     for (const child of tree.nodes) {
       const sp = snapPath === "/" ? `/${child.name}` : `${snapPath}/${child.name}`;
       const dp = `${dest}/${child.name}`;
