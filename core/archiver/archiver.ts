@@ -476,13 +476,24 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
     return { content, size };
   }
 
-  async function readHere(e: SourceEntry): Promise<FileOutcome> {
-    try {
-      return await readContent(e);
-    } catch (err) {
-      if (signal?.aborted || failure) throw err;
-      return { error: (err as Error).message };
-    }
+  /**
+   * Content read on this thread goes through one buffer, so one entry at a time: a second read must not
+   * start while the first waits (on its encodes) with chunks of that buffer still to hash and store.
+   */
+  let hereQueue: Promise<unknown> = Promise.resolve();
+
+  function readHere(e: SourceEntry): Promise<FileOutcome> {
+    const job = hereQueue.then(async (): Promise<FileOutcome> => {
+      try {
+        return await readContent(e);
+      } catch (err) {
+        if (signal?.aborted || failure) throw err;
+        return { error: (err as Error).message };
+      }
+    });
+    hereQueue = job.catch(() => {});
+    track(job);
+    return job;
   }
 
   function fileNode(e: SourceEntry, name: string, old: Node | undefined): Slot | null {
