@@ -22,7 +22,7 @@ import { Packer } from "./packer.ts";
 import { EncoderPool } from "./encoder-pool.ts";
 import { type FileOutcome, FilePool } from "./file-pool.ts";
 import { readChunks } from "./chunk-reader.ts";
-import type { Chunker } from "../chunker.ts";
+import { Chunker, gearTable } from "../chunker.ts";
 import { loadPlugin } from "../registry.ts";
 import type { EngineEvent } from "../events.ts";
 import { formatTime } from "../dates.ts";
@@ -238,7 +238,10 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
   const newTrees: [string, string][] = [];
   const treeIds: string[] = [];
   const hardlinks = new Map<string, { size: number; mtime: number; content: Promise<string[] | null> }>();
-  let buf: Uint8Array | null = null; // for content read on this thread; most runs never need it
+  // For content read on this thread (one entry at a time, see readHere); most runs never need it. A chunker
+  // of its own: its buffer lives in that chunker's WebAssembly memory.
+  const here = new Chunker(gearTable(repo.keys.chunker), repo.settings.chunker);
+  let buf: Uint8Array | null = null;
   const compress = !options.noCompression;
   const compressor = options.compressionLevel !== undefined && repo.compression
     ? await loadPlugin("transform", repo.settings.compression, { level: options.compressionLevel })
@@ -462,8 +465,8 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
       for await (
         const chunk of readChunks(
           (into) => reader.read(into),
-          buf ??= new Uint8Array(BUFFER_SIZE),
-          repo.chunker,
+          buf ??= here.buffer(BUFFER_SIZE),
+          here,
           signal,
         )
       ) {

@@ -252,7 +252,7 @@ self.onmessage = (e: MessageEvent<FileWorkerInit | FileJob | FileAck>) => {
     compress = msg.compress;
     chunker = new Chunker(gearTable(msg.chunkerSeed), msg.chunker);
     hasher = new BlobHasher(msg.idKey);
-    readBuf = new Uint8Array(Math.max(2 * msg.chunker.max, 4 << 20));
+    readBuf = chunker.buffer(Math.max(2 * msg.chunker.max, 4 << 20)); // scanned by the WebAssembly loop
     compressBuf = new Uint8Array(compressRoom(msg.chunker.max));
     outSize = FLUSH_AT + msg.chunker.max + (64 << 10);
     out = freshOut();
