@@ -49,8 +49,10 @@ export interface ContentOptions {
 
 /** Blobs closer than this in a pack are read with one request. */
 const MERGE_GAP = 256 * 1024;
-/** Largest single ranged read. */
-const MAX_RANGE = 4 * 1024 * 1024;
+/** Largest single ranged read: half a default pack, so object stores see few requests (each has a cost). */
+const MAX_RANGE = 8 * 1024 * 1024;
+/** Sealed bytes read ahead of the decoders at most. */
+const AHEAD = 32 * 1024 * 1024;
 /** Restores smaller than this decode on the calling thread. */
 const INLINE_MAX = 16 * 1024 * 1024;
 /** Files created per message to a worker. */
@@ -410,7 +412,7 @@ export class ContentWriter {
       options.concurrency ?? Math.min(8, Math.max(4, this.#repo.storage.capabilities.concurrency)),
     );
     // Sealed bytes read but not yet written, at most (one region always goes, however large).
-    const maxInFlight = concurrency * MAX_RANGE;
+    const maxInFlight = Math.max(MAX_RANGE, AHEAD);
     let next = 0;
     const reader = async () => {
       while (error === undefined && next < tasks.length) {
