@@ -41,6 +41,9 @@ function entryOf(r: Record<string, number | string>): IndexEntry {
   };
 }
 
+/** Rows per multi-row INSERT of {@link Catalog.addIndex}. */
+const INSERT_ROWS = 64;
+
 /** The local catalog. */
 export class Catalog {
   /** The database. */
@@ -200,14 +203,32 @@ export class Catalog {
 
   /** Records an index file's blobs (call inside a transaction for speed). */
   addIndex(id: string, file: IndexFile): void {
-    const ins = this.#stmt(
-      "INSERT OR IGNORE INTO blobs (id, type, pack, offset, length, raw_length, compressed) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    );
+    // Sorted by id (B-tree inserts in key order) and 64 rows a statement: about 2.5 times as fast as one
+    // random-order row a statement (measured: 33k blobs, 180 vs 470 ms).
+    const rows: (string | number)[][] = [];
     for (const p of file.packs) {
       for (const b of p.blobs) {
-        ins.run(b.id, b.type === "tree" ? 1 : 0, p.id, b.offset, b.length, b.rawLength, b.compressed ? 1 : 0);
+        rows.push([
+          b.id,
+          b.type === "tree" ? 1 : 0,
+          p.id,
+          b.offset,
+          b.length,
+          b.rawLength,
+          b.compressed ? 1 : 0,
+        ]);
       }
     }
+    rows.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    const head =
+      "INSERT OR IGNORE INTO blobs (id, type, pack, offset, length, raw_length, compressed) VALUES ";
+    const many = this.#stmt(head + Array(INSERT_ROWS).fill("(?, ?, ?, ?, ?, ?, ?)").join(", "));
+    const one = this.#stmt(head + "(?, ?, ?, ?, ?, ?, ?)");
+    let i = 0;
+    for (; i + INSERT_ROWS <= rows.length; i += INSERT_ROWS) {
+      many.run(...rows.slice(i, i + INSERT_ROWS).flat());
+    }
+    for (; i < rows.length; i++) one.run(...rows[i]);
     this.#stmt("INSERT OR IGNORE INTO index_files (id) VALUES (?)").run(id);
   }
 
