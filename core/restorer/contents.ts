@@ -3,7 +3,8 @@
  * need is grouped under its pack, neighbouring blobs are read with one ranged request, each blob is
  * decrypted once and written to every (file, offset) that uses it. On object storage this turns one
  * request per blob into about one per pack region; locally it turns many small reads into few large ones.
- * Files are created at their full size first, and all-zero 64 KiB blocks are skipped, so holes stay holes.
+ * Files are created (empty) first; all-zero 64 KiB blocks are skipped, so holes stay holes, and a file that
+ * ends in a hole is extended to its size once its last region is written.
  *
  * The calling thread plans, reads regions and keeps count; decrypting, decompressing, checking and
  * writing happen on a pool of workers ({@link ./decoder-pool.ts}), one message per region, its bytes
@@ -151,7 +152,7 @@ interface Task {
  * Creates files and writes their contents: {@link add} each file as the restore meets it, then
  * {@link run} once. Call {@link terminate} if the restore fails before `run` settles.
  *
- * Files are created at their full size as they are added: on the calling thread at first, and in
+ * Files are created (empty) as they are added: on the calling thread at first, and in
  * batches on the workers once they run (they have nothing else to do while the restore walks its trees).
  */
 export class ContentWriter {
@@ -160,6 +161,8 @@ export class ContentWriter {
   readonly #options: ContentOptions;
   readonly #plan = new Plan();
   readonly #dests: string[] = [];
+  /** Each file's full size, by number. */
+  readonly #sizes: number[] = [];
   /** Blob writes still missing per file. */
   readonly #remaining: number[] = [];
   readonly #blobs: number[] = [];
@@ -229,6 +232,7 @@ export class ContentWriter {
       }
     }
     this.#dests.push(dest);
+    this.#sizes.push(size);
     this.#remaining.push(blobs.length / 2);
     for (let k = 0; k < blobs.length; k += 2) plan.target(blobs[k], n, blobs[k + 1]);
     this.#planned += size;
@@ -360,11 +364,15 @@ export class ContentWriter {
       const blobs: BlobJob[] = [];
       const paths = new Map<number, string>();
       const closing: number[] = [];
+      const sizes: number[] = [];
       for (let i = t.first; i < t.first + t.count; i++) {
         const b = order[i];
         const targets: number[] = [];
         plan.forTargets(b, (n, offset) => {
-          if (--undispatched[n] === 0) closing.push(n);
+          if (--undispatched[n] === 0) {
+            closing.push(n);
+            sizes.push(this.#sizes[n]);
+          }
           if (failed[n]) return;
           targets.push(n, offset);
           if (!paths.has(n)) paths.set(n, dests[n]);
@@ -381,7 +389,7 @@ export class ContentWriter {
         });
       }
       if (!blobs.length) return null;
-      return { job: jobs++, pack: t.pack, data: new Uint8Array(0), blobs, paths: [...paths], closing };
+      return { job: jobs++, pack: t.pack, data: new Uint8Array(0), blobs, paths: [...paths], closing, sizes };
     };
     const finish = (job: RegionJob, r: RegionResult) => {
       for (const [n, message] of r.failed) fail(n, message);

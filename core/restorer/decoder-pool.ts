@@ -28,7 +28,7 @@ import type {
 
 /** Runs region jobs. `run` takes ownership of `job.data` (its buffer may be detached). */
 export interface Decoders {
-  /** Creates files at their full size ((index, size) pairs, and paths); resolves to the failures. */
+  /** Creates files, empty ((index, size) pairs, and paths); resolves to the failures. */
   create(files: number[], paths: string[]): Promise<[number, string][]>;
   /** Decodes a region and writes its blobs. */
   run(job: RegionJob): Promise<RegionResult>;
@@ -47,7 +47,7 @@ export class InlineDecoders implements Decoders {
     this.#decoder = new RegionDecoder(repo.cipher, repo.compression, repo.hasher);
   }
 
-  /** Creates files at their full size. */
+  /** Creates files, empty. */
   create(files: number[], paths: string[]): Promise<[number, string][]> {
     return Promise.resolve(createFiles(files, paths));
   }
@@ -199,6 +199,7 @@ export class DecoderPool implements Decoders {
         blobs: job.blobs,
         paths: job.paths,
         closing: job.closing,
+        sizes: job.sizes,
       };
       this.#workers[worker].postMessage(msg, [buffer]);
     });

@@ -54,9 +54,11 @@ export interface RegionMessage {
   paths: [number, string][];
   /** Files with no more writes after this job. */
   closing: number[];
+  /** Their full sizes. */
+  sizes: number[];
 }
 
-/** Files to create at their full size; answered with a {@link CreatedMessage}. */
+/** Files to create (empty); answered with a {@link CreatedMessage}. */
 export interface CreateMessage {
   /** Message kind. */
   kind: "create";
@@ -104,10 +106,10 @@ let queue: Promise<void> = Promise.resolve();
 async function region(msg: RegionMessage): Promise<ResultMessage> {
   try {
     const d = await decoder;
-    const { job, pack, blobs, paths, closing } = msg;
+    const { job, pack, blobs, paths, closing, sizes } = msg;
     return {
       kind: "result",
-      ...await d.run({ job, pack, data: new Uint8Array(msg.buffer), blobs, paths, closing }),
+      ...await d.run({ job, pack, data: new Uint8Array(msg.buffer), blobs, paths, closing, sizes }),
     };
   } catch (e) {
     return { kind: "result", job: msg.job, bytes: 0, failed: [], error: (e as Error).message ?? String(e) };

@@ -52,6 +52,8 @@ export interface RegionJob {
   paths: [number, string][];
   /** Files that get no more writes after this job: their handles are closed once it is done. */
   closing: number[];
+  /** The full size of each `closing` file: one that ends in a hole is extended to it. */
+  sizes: number[];
 }
 
 /** What became of a {@link RegionJob}. */
@@ -87,8 +89,11 @@ export function isZero(data: Uint8Array): boolean {
   return true;
 }
 
-/** Writes `data` at `pos` into an open file, skipping all-zero blocks (the file is already full-size). */
-export function writeSparseAt(file: Deno.FsFile, data: Uint8Array, pos: number): void {
+/**
+ * Writes `data` at `pos` into an open file, skipping all-zero blocks (holes stay holes); returns where the
+ * last byte it wrote ends in the file, or -1 when `data` was all zeros.
+ */
+export function writeSparseAt(file: Deno.FsFile, data: Uint8Array, pos: number): number {
   let filePos = -1;
   for (let off = 0; off < data.length;) {
     const end = Math.min(off + SPARSE_BLOCK, data.length);
@@ -109,6 +114,7 @@ export function writeSparseAt(file: Deno.FsFile, data: Uint8Array, pos: number):
     filePos = pos + runEnd;
     off = runEnd;
   }
+  return filePos;
 }
 
 /**
@@ -131,19 +137,15 @@ export function release(data: Uint8Array): void {
 }
 
 /**
- * Creates files (they must not exist, and no symlink is followed) at their full size: `files` holds
- * (file index, size) pairs, `paths` their paths. Returns the ones that could not be created, with why.
+ * Creates files (they must not exist, and no symlink is followed), empty: `files` holds (file index,
+ * size) pairs, `paths` their paths. Each reaches its size with its writes, or, when its end is a hole,
+ * when its last region is done (see `RegionJob.sizes`). Returns the ones that could not be created, with why.
  */
 export function createFiles(files: number[], paths: string[]): [number, string][] {
   const failed: [number, string][] = [];
   for (let k = 0; k < files.length; k += 2) {
     try {
-      const f = Deno.openSync(paths[k / 2], { write: true, createNew: true, mode: 0o600 });
-      try {
-        if (files[k + 1]) f.truncateSync(files[k + 1]);
-      } finally {
-        f.close();
-      }
+      Deno.openSync(paths[k / 2], { write: true, createNew: true, mode: 0o600 }).close();
     } catch (e) {
       failed.push([files[k], (e as Error).message]);
     }
@@ -164,6 +166,8 @@ export class RegionDecoder {
   /** Open files by index, least recently used first. */
   readonly #open = new Map<number, Deno.FsFile>();
   readonly #failed = new Set<number>();
+  /** Where this thread's writes to each open file end, at most. */
+  readonly #ends = new Map<number, number>();
   /** Free decompression buffers. */
   readonly #scratch: Uint8Array[] = [];
   /** The buffers behind `#scratch` (lent out or not). */
@@ -268,7 +272,8 @@ export class RegionDecoder {
           const index = t[k];
           if (this.#failed.has(index)) continue;
           try {
-            writeSparseAt(this.#file(index, paths), plain, t[k + 1]);
+            const end = writeSparseAt(this.#file(index, paths), plain, t[k + 1]);
+            if (end > (this.#ends.get(index) ?? -1)) this.#ends.set(index, end);
             result.bytes += plain.length;
           } catch (e) {
             this.#failed.add(index);
@@ -280,10 +285,23 @@ export class RegionDecoder {
       }
     } finally {
       release(job.data);
-      for (const index of job.closing) {
+      job.closing.forEach((index, i) => {
+        // A file whose end this thread did not write (a trailing hole, or written elsewhere) is extended
+        // to its size; one that is already that long is left as it is.
+        const size = job.sizes[i];
+        if (!this.#failed.has(index) && (this.#ends.get(index) ?? -1) < size) {
+          try {
+            const open = this.#open.get(index);
+            if (open) open.truncateSync(size);
+            else Deno.truncateSync(paths.get(index)!, size);
+          } catch (e) {
+            result.failed.push([index, (e as Error).message]);
+          }
+        }
+        this.#ends.delete(index);
         this.#close(index);
         this.#failed.delete(index);
-      }
+      });
     }
     return result;
   }
