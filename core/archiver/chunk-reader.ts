@@ -46,6 +46,7 @@ export function readSyncVia(file: Deno.FsFile, into: Uint8Array, bounce: Uint8Ar
     if (r === null || r === 0) break;
     into.set(r === bounce.length ? bounce : bounce.subarray(0, r), n);
     n += r;
+    if (r < want) break; // short: the end for now (the caller's next call sees whether more came)
   }
   return n === 0 ? null : n;
 }
