@@ -93,10 +93,6 @@ export class Chunker {
   }
 
   /**
-   * Returns the length of the chunk starting at `start` within `data[start, end)`, or -1 when more data
-   * is needed to decide (only when `eof` is false).
-   */
-  /**
    * A buffer of `size` bytes whose data {@link cut} scans with WebAssembly (its memory holds the gear
    * table too). One per chunker: call it once and reuse the buffer (a second call with a larger size
    * grows the memory, which invalidates the first buffer). Falls back to a plain array where
@@ -118,6 +114,10 @@ export class Chunker {
     }
   }
 
+  /**
+   * Returns the length of the chunk starting at `start` within `data[start, end)`, or -1 when more data
+   * is needed to decide (only when `eof` is false).
+   */
   cut(data: Uint8Array, start: number, end: number, eof: boolean): number {
     const { min, avg, max } = this.params;
     const n = end - start;

@@ -21,7 +21,7 @@ import { utf8 } from "../encoding.ts";
 import { Packer } from "./packer.ts";
 import { EncoderPool } from "./encoder-pool.ts";
 import { type FileOutcome, FilePool } from "./file-pool.ts";
-import { readChunks } from "./chunk-reader.ts";
+import { BOUNCE_SIZE, readChunks, readSyncVia } from "./chunk-reader.ts";
 import { Chunker, gearTable } from "../chunker.ts";
 import { loadPlugin } from "../registry.ts";
 import type { EngineEvent } from "../events.ts";
@@ -125,6 +125,7 @@ export function splitPoints(path: string, size: number, parts: number, chunker: 
   if (parts < 2) return bounds;
   const { max } = chunker.params;
   const buf = new Uint8Array(SYNC_SPAN + 2 * max);
+  const bounce = new Uint8Array(BOUNCE_SIZE);
   const file = Deno.openSync(path, { read: true });
   try {
     for (let j = 1; j < parts; j++) {
@@ -132,11 +133,7 @@ export function splitPoints(path: string, size: number, parts: number, chunker: 
       if (offset <= bounds[bounds.length - 1]) continue;
       file.seekSync(offset, Deno.SeekMode.Start);
       let got = 0;
-      while (got < buf.length) {
-        const n = file.readSync(buf.subarray(got, Math.min(buf.length, got + (128 << 10))));
-        if (!n) break;
-        got += n;
-      }
+      for (let n; got < buf.length && (n = readSyncVia(file, buf.subarray(got), bounce));) got += n;
       let at = 0;
       while (at < SYNC_SPAN) {
         const n = chunker.cut(buf, at, got, got < buf.length);

@@ -153,7 +153,7 @@ export function createFiles(files: number[], paths: string[]): [number, string][
   return failed;
 }
 
-/** Least size of a pooled buffer: most data blobs of the default chunker (1 MiB on average) fit. */
+/** Least size of a pooled buffer: any data blob of the default chunker (at most 2 MiB) fits. */
 const SCRATCH_SIZE = (2 << 20) + 64;
 /** Free buffers kept per decoder (a blob being opened needs two: opened and decompressed). */
 const SCRATCH_KEEP = 4;
@@ -310,5 +310,6 @@ export class RegionDecoder {
   close(): void {
     for (const index of [...this.#open.keys()]) this.#close(index);
     this.#failed.clear();
+    this.#ends.clear();
   }
 }

@@ -55,8 +55,11 @@ interface Context {
 
 const END = zlib.constants.ZSTD_e_end;
 
-/** The most a blob of `n` bytes can compress to (ZSTD_compressBound, plus a little slack). */
-export function compressBound(n: number): number {
+/**
+ * The most a blob of `n` bytes can compress to (ZSTD_compressBound, plus a little slack); the same formula
+ * as core's `compressRoom`, which sizes the buffers callers lend, so those are always large enough.
+ */
+function compressBound(n: number): number {
   return n + (n >>> 8) + (n < 131072 ? (131072 - n) >>> 11 : 0) + 64;
 }
 
