@@ -25,7 +25,6 @@ interface Open {
 }
 
 /** Free pack buffers kept for reuse. */
-const KEEP_BUFFERS = 2;
 /** Room for the sealed header beyond its entries (nonce, tag, length). */
 const HEADER_SLACK = 64;
 
@@ -59,7 +58,7 @@ export class Packer {
   }
 
   #give(buf: Uint8Array): void {
-    if (buf.length === this.#capacity && this.#free.length < KEEP_BUFFERS) this.#free.push(buf);
+    if (buf.length === this.#capacity && this.#free.length <= this.#concurrency) this.#free.push(buf);
   }
 
   static #room(open: Open, blob: EncodedBlob): number {

@@ -15,7 +15,8 @@
  * - Response bodies are fetch's own (resource-backed byte) streams, handed over as they are: the storage
  *   reads GetObject's and reports progress through {@link bodyProgress}; the SDK reads the others, which
  *   {@link settleResponse} then releases. The timer never keeps the process alive (unref'd).
- * - Large request bodies go to fetch as a Blob (see {@link requestBody}); HTTP/1.1 only, several
+ * - Large request bodies (packs, multipart parts) go out through node:http/https ({@link Uploader}),
+ *   written from the caller's buffer without a copy; the rest through fetch. HTTP/1.1 only, several
  *   keep-alive connections, as S3 clients do.
  * - Redirects are not followed (the SDK handles S3's region redirects itself); `Accept-Encoding:
  *   identity` keeps fetch from decoding a body whose bytes (and `Content-Length`) must stay as stored.
@@ -29,6 +30,8 @@
  * ```
  * @module
  */
+
+import { Uploader } from "../upload.ts";
 
 /** What the reader of a response body reports to the transport's idle check. */
 export interface BodyProgress {
@@ -126,25 +129,23 @@ function queryString(query: SdkHttpRequest["query"]): string {
   return parts.join("&");
 }
 
-/** Byte bodies from this size on go to fetch as a Blob (see {@link requestBody}). */
-const BLOB_FROM = 64 * 1024;
+/** Byte bodies from this size on go out through the {@link Uploader} (node:http/https), not fetch. */
+const UPLOAD_FROM = 64 * 1024;
 
 /**
- * The request body as fetch takes it. Large byte bodies go in a Blob: fetch sends them with their
- * Content-Length, streamed from the one copy the Blob holds, where a Uint8Array body would be copied
- * in JS and then again for the request, which showed as clearly higher peak RSS in a backup (8 pack
- * uploads in flight). Small ones stay bytes (an empty Blob would go out without its Content-Length).
- * A ReadableStream is not an option: it goes out chunked, which S3 refuses.
+ * The request body: a string or bytes. Large byte bodies go through the {@link Uploader}, which writes
+ * them without a copy; fetch copies a byte body twice and keeps a Blob's copy until a garbage collection
+ * (see ../upload.ts for the figures). A ReadableStream is not an option: fetch sends it chunked, which
+ * S3 refuses, even with a Content-Length header.
  */
-function requestBody(body: unknown): Blob | Uint8Array<ArrayBuffer> | string | undefined {
+function requestBody(body: unknown): Uint8Array<ArrayBuffer> | string | undefined {
   if (body === undefined || body === null || typeof body === "string") return body ?? undefined;
-  let bytes: Uint8Array<ArrayBuffer>;
   if (ArrayBuffer.isView(body)) {
     const view = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
-    bytes = view.buffer instanceof ArrayBuffer ? view as Uint8Array<ArrayBuffer> : view.slice();
-  } else if (body instanceof ArrayBuffer) bytes = new Uint8Array(body);
-  else throw new Error(`s3 transport: unsupported request body ${Object.prototype.toString.call(body)}`);
-  return bytes.length >= BLOB_FROM ? new Blob([bytes]) : bytes;
+    return view.buffer instanceof ArrayBuffer ? view as Uint8Array<ArrayBuffer> : view.slice();
+  }
+  if (body instanceof ArrayBuffer) return new Uint8Array(body);
+  throw new Error(`s3 transport: unsupported request body ${Object.prototype.toString.call(body)}`);
 }
 
 /**
@@ -158,7 +159,7 @@ function networkError(e: unknown): unknown {
   if (/CaUsedAsEndEntity/.test(detail)) {
     detail += " (the server presents a CA certificate as its own, which rustls refuses: give it a " +
       "certificate issued by that CA, or a self-signed one with basicConstraints CA:FALSE)";
-  } else if (/UnknownIssuer|invalid peer certificate/.test(detail)) {
+  } else if (/UnknownIssuer|invalid peer certificate|unable to verify|self[- ]signed/i.test(detail)) {
     detail += " (to trust a private CA, point AWS_CA_BUNDLE or NODE_EXTRA_CA_CERTS at its PEM file)";
   }
   return detail === e.message ? e : new TypeError(detail, { cause: e });
@@ -184,6 +185,7 @@ export class FetchTransport {
   /** What the SDK may ask of a handler. */
   readonly metadata = { handlerProtocol: "http/1.1" };
   #client: Deno.HttpClient | undefined;
+  readonly #uploader: Uploader;
   readonly #options: TransportOptions;
 
   /** Builds the transport and its connection pool. */
@@ -194,6 +196,7 @@ export class FetchTransport {
       // S3 stores speak HTTP/1.1 (AWS offers nothing else); parallel connections, as the SDK had them.
       http2: false,
     });
+    this.#uploader = new Uploader({ caCerts: options.caCerts });
   }
 
   /** Sends one signed request; the response body is fetch's stream, to be consumed or cancelled. */
@@ -217,11 +220,7 @@ export class FetchTransport {
     headers.set("accept-encoding", "identity");
     const method = request.method.toUpperCase();
     const body = method === "GET" || method === "HEAD" ? undefined : requestBody(request.body);
-    const bodyBytes = typeof body === "string"
-      ? body.length * 3
-      : body instanceof Blob
-      ? body.size
-      : body?.length ?? 0;
+    const bodyBytes = typeof body === "string" ? body.length * 3 : body?.length ?? 0;
 
     // One timer: first the wait for the headers; then, while the body is read, an idle check that only
     // looks at when its reader last reported progress (see bodyProgress: no timer reset per chunk).
@@ -241,7 +240,11 @@ export class FetchTransport {
 
     let res: Response;
     try {
-      res = await fetch(url, { method, headers, body, signal, client, redirect: "manual" });
+      if (body instanceof Uint8Array && body.length >= UPLOAD_FROM) {
+        const plain: Record<string, string> = {};
+        headers.forEach((v, k) => (plain[k] = v));
+        res = await this.#uploader.send(url, { method, headers: plain, body, signal });
+      } else res = await fetch(url, { method, headers, body, signal, client, redirect: "manual" });
     } catch (e) {
       throw signal.aborted ? e : networkError(e);
     } finally {
@@ -276,6 +279,7 @@ export class FetchTransport {
   destroy(): void {
     this.#client?.close();
     this.#client = undefined;
+    this.#uploader.destroy();
   }
 
   /** Part of the SDK's handler interface; nothing to configure. */

@@ -97,6 +97,52 @@ Deno.test("s3 transport: no answer fails as transient after connectTimeoutMs + r
   }
 });
 
+Deno.test("s3 transport: a large upload without an answer fails as transient after the timeouts", async () => {
+  const srv = await rawServer(() => {});
+  const st = storage(srv.endpoint, { connectTimeoutMs: 100, requestTimeoutMs: 200 });
+  try {
+    const e = await assertRejects(() => st.put("data/a", new Uint8Array(70_000)), StorageError);
+    assertEquals(e.code, "transient", e.message);
+    assertStringIncludes(e.message, "no answer for");
+  } finally {
+    await st.close?.();
+    await srv.close();
+  }
+});
+
+Deno.test("s3 transport: a large upload whose connection is reset is transient; an abort rejects with the reason", async () => {
+  const sockets = new Set<net.Socket>();
+  let got = 0;
+  const server = net.createServer((sock) => {
+    sockets.add(sock);
+    sock.on("error", () => {});
+    sock.on("data", (d) => {
+      got += d.length;
+      if (got > 300_000) sock.destroy(); // mid-body
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const endpoint = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  const st = storage(endpoint, { requestTimeoutMs: 5000 });
+  try {
+    const body = new Uint8Array(4 << 20).fill(1);
+    const e = await assertRejects(() => st.put("data/a", body), StorageError);
+    assertEquals(e.code, "transient", e.message);
+    assertEquals(body.every((b) => b === 1), true); // the caller's bytes are untouched
+
+    got = -Infinity; // never reset: the upload stalls once the socket's buffers are full
+    const ac = new AbortController();
+    const reason = new Error("user stop");
+    setTimeout(() => ac.abort(reason), 100);
+    const a = await st.put("data/b", body, { signal: ac.signal }).then(() => undefined, (x) => x);
+    assertEquals(a, reason);
+  } finally {
+    await st.close?.();
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => server.close(r));
+  }
+});
+
 Deno.test("s3 transport: a body cut short is transient", async () => {
   const srv = await rawServer((sock) => {
     sock.write("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + "x".repeat(5000));
@@ -273,6 +319,10 @@ Deno.test({
       const e = await assertRejects(() => untrusted.get("data/a"), StorageError);
       assertEquals(e.code, "permanent", e.message);
       assertStringIncludes(e.message, "AWS_CA_BUNDLE");
+      // A large body goes out through the uploader (node:https): refused and explained the same way.
+      const u = await assertRejects(() => untrusted.put("data/u", new Uint8Array(100_000)), StorageError);
+      assertEquals(u.code, "permanent", u.message);
+      assertStringIncludes(u.message, "AWS_CA_BUNDLE");
       await untrusted.close?.();
 
       for (const how of ["caBundle", "AWS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"]) {
@@ -281,11 +331,12 @@ Deno.test({
         const st = storage(url, how === "caBundle" ? { caBundle: certs.caFile } : {});
         assertEquals(new TextDecoder().decode(await st.get("data/a")), "hello", how);
         await st.put("data/b", new Uint8Array(1000), {});
+        await st.put("data/c", new Uint8Array(100_000), {}); // through the uploader
         await st.close?.();
       }
       // Over TLS, uploads are signed with UNSIGNED-PAYLOAD.
-      assertEquals(puts.map((h) => h.get("x-amz-content-sha256")), Array(3).fill("UNSIGNED-PAYLOAD"));
-      assertEquals(puts.map((h) => h.get("content-length")), Array(3).fill("1000"));
+      assertEquals(puts.map((h) => h.get("x-amz-content-sha256")), Array(6).fill("UNSIGNED-PAYLOAD"));
+      assertEquals(puts.map((h) => h.get("content-length")), Array(3).fill(["1000", "100000"]).flat());
 
       unset();
       Deno.env.set("AWS_CA_BUNDLE", `${dir}/missing.pem`);

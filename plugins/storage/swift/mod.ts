@@ -1,5 +1,6 @@
 /**
- * `swift`: a repository in an OpenStack Swift container, over the native Swift API (fetch, keep-alive).
+ * `swift`: a repository in an OpenStack Swift container, over the native Swift API (fetch, keep-alive;
+ * large bodies through ../upload.ts).
  *
  * Auth: tempauth / v1 (`ST_AUTH`, `ST_USER`, `ST_KEY`) or Keystone v3 password auth (`OS_AUTH_URL`,
  * `OS_USERNAME`, `OS_PASSWORD`, `OS_PROJECT_NAME`, `OS_USER_DOMAIN_NAME`, `OS_PROJECT_DOMAIN_NAME`,
@@ -15,6 +16,7 @@
  * ```
  * @module
  */
+import { Uploader } from "../upload.ts";
 import {
   API_VERSION,
   type CallOptions,
@@ -22,6 +24,9 @@ import {
   StorageError,
   type StoragePlugin,
 } from "../../../core/contracts.ts";
+
+/** Bodies from this size on go out through the {@link Uploader}. */
+const UPLOAD_FROM = 64 * 1024;
 
 /** Options of the swift storage. */
 export interface Options {
@@ -334,6 +339,8 @@ export default function swift(options: Options): StoragePlugin {
     return storageUrl ? { ...parsed, storageUrl: storageUrl.replace(/\/+$/, "") } : parsed;
   }
 
+  let uploader: Uploader | undefined;
+
   function timeoutSignal(signal?: AbortSignal): AbortSignal {
     const t = AbortSignal.timeout(timeoutMs);
     return signal ? AbortSignal.any([signal, t]) : t;
@@ -368,13 +375,25 @@ export default function swift(options: Options): StoragePlugin {
         throw e;
       }
       let res: Response;
+      const url = `${a.storageUrl}/${path}${init.query ? `?${init.query}` : ""}`;
+      const headers = { "X-Auth-Token": a.token, ...init.headers };
       try {
-        res = await fetch(`${a.storageUrl}/${path}${init.query ? `?${init.query}` : ""}`, {
-          method,
-          headers: { "X-Auth-Token": a.token, ...init.headers },
-          body: init.body as BodyInit | undefined,
-          signal: timeoutSignal(init.signal),
-        });
+        // Large bodies (objects, SLO segments) through node:http/https: no copies (see ../upload.ts).
+        if (init.body instanceof Uint8Array && init.body.length >= UPLOAD_FROM) {
+          res = await (uploader ??= new Uploader({ caCerts: [] })).send(url, {
+            method,
+            headers,
+            body: init.body,
+            signal: timeoutSignal(init.signal),
+          });
+        } else {
+          res = await fetch(url, {
+            method,
+            headers,
+            body: init.body as BodyInit | undefined,
+            signal: timeoutSignal(init.signal),
+          });
+        }
       } catch (e) {
         throw netError(e, `${method} ${path}`, init.signal);
       }
@@ -600,6 +619,8 @@ export default function swift(options: Options): StoragePlugin {
 
     close() {
       auth = undefined;
+      uploader?.destroy();
+      uploader = undefined;
       return Promise.resolve();
     },
   };

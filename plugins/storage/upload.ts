@@ -1,0 +1,208 @@
+/**
+ * Uploads of large byte bodies (a pack, a multipart part, an SLO segment) over node:http / node:https,
+ * for the HTTP storages. Deno's `fetch` copies a byte body twice (once in JS, once into the request in
+ * Rust) and a `Blob` body lives in the blob store until a garbage collection: measured here with 5
+ * uploads of 17 MiB in flight, fetch peaked at ~500 MiB RSS and a Blob body at ~1.15 GiB, where
+ * node:https writing the caller's buffer in 256 KiB pieces (waiting for `drain`) peaked at ~145 MiB
+ * (85 MiB of it the five buffers) and spent less CPU (1.4 vs 2.4 s for 1.7 GB over TLS).
+ * The caller's bytes are written as they are — no copy — so the caller must not change them until the
+ * returned promise settles.
+ *
+ * Failures without an HTTP answer (refused, reset, TLS, timeout) reject with a `TypeError` as fetch's
+ * do, so that the storages and the retry wrapper treat both the same; the answer comes back as a
+ * standard `Response` whose (small) body has been read.
+ *
+ * @example
+ * ```ts
+ * import { Uploader } from "./upload.ts";
+ * const up = new Uploader({ caCerts: [] });
+ * // const res = await up.send("https://host/bucket/key", { method: "PUT", headers: {}, body });
+ * up.destroy();
+ * ```
+ * @module
+ */
+
+import http from "node:http";
+import https from "node:https";
+
+/** How much of the body is handed to the socket at a time. */
+const PIECE = 256 * 1024;
+/** The most of an answer's body that is kept (a PUT's answer is empty or a short error document). */
+const MAX_ANSWER = 1 << 20;
+/** Statuses whose `Response` cannot carry a body. */
+const NO_BODY = new Set([101, 103, 204, 205, 304]);
+
+/** Options of {@link Uploader}. */
+export interface UploaderOptions {
+  /** Extra trusted CA certificates (PEM bundles), in addition to the default roots. */
+  caCerts: string[];
+  /** Most connections kept per host (default 16). */
+  maxSockets?: number;
+}
+
+/** One upload. */
+export interface UploadInit {
+  /** HTTP method, e.g. `PUT`. */
+  method: string;
+  /** Request headers; `content-length` is set from the body. */
+  headers: Record<string, string>;
+  /** The body, sent as it is (not copied: leave it unchanged until the upload settles). */
+  body: Uint8Array;
+  /** Aborts the upload; the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Milliseconds until the answer's headers must have come, from the start (default: no limit). */
+  answerTimeoutMs?: number;
+}
+
+function timeoutError(message: string): Error {
+  const e = new Error(message);
+  e.name = "TimeoutError";
+  return e;
+}
+
+/** A failure without an HTTP answer, as fetch reports one: a TypeError naming the cause and its code. */
+function networkError(e: unknown): TypeError {
+  const err = e as { message?: string; code?: string };
+  const code = err?.code && !String(err.message).includes(err.code) ? ` (${err.code})` : "";
+  return new TypeError(`${err?.message ?? String(e)}${code}`, { cause: e });
+}
+
+/**
+ * Keep-alive connection pools for http and https uploads.
+ *
+ * @example
+ * ```ts
+ * import { Uploader } from "./upload.ts";
+ * const up = new Uploader({ caCerts: [], maxSockets: 5 });
+ * up.destroy();
+ * ```
+ */
+export class Uploader {
+  readonly #http: http.Agent;
+  readonly #https: https.Agent;
+
+  /** Builds the pools (no connection is made before the first upload). */
+  constructor(options: UploaderOptions) {
+    const maxSockets = options.maxSockets ?? 16;
+    this.#http = new http.Agent({ keepAlive: true, maxSockets });
+    this.#https = new https.Agent({
+      keepAlive: true,
+      maxSockets,
+      ...(options.caCerts.length ? { ca: options.caCerts } : {}),
+    });
+  }
+
+  /**
+   * Sends `body` to `url` and resolves with the answer (any status); rejects with a `TypeError` when no
+   * answer came, a `TimeoutError` after `answerTimeoutMs`, or the signal's reason when aborted.
+   *
+   * @example
+   * ```ts
+   * import { Uploader } from "./upload.ts";
+   * const up = new Uploader({ caCerts: [] });
+   * const res = await up.send("http://127.0.0.1:1/x", { method: "PUT", headers: {}, body: new Uint8Array(1) })
+   *   .catch((e) => e);
+   * up.destroy();
+   * ```
+   */
+  send(url: string, init: UploadInit): Promise<Response> {
+    const { signal, body } = init;
+    signal?.throwIfAborted();
+    const u = new URL(url);
+    const secure = u.protocol === "https:";
+    if (!secure && u.protocol !== "http:") {
+      throw new TypeError(`upload: unsupported URL scheme ${u.protocol}`);
+    }
+    return new Promise<Response>((resolve, reject) => {
+      let settled = false;
+      let timer = 0;
+      const finish = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        fn();
+      };
+      const fail = (e: unknown) => finish(() => reject(e));
+      const req = (secure ? https : http).request({
+        protocol: u.protocol,
+        hostname: u.hostname.replace(/^\[|\]$/g, ""),
+        port: u.port || (secure ? 443 : 80),
+        path: u.pathname + u.search,
+        method: init.method,
+        headers: { ...init.headers, "content-length": String(body.length) },
+        agent: secure ? this.#https : this.#http,
+      }, (res) => {
+        clearTimeout(timer);
+        const parts: Uint8Array[] = [];
+        let kept = 0;
+        res.on("data", (c: Uint8Array) => {
+          if (kept < MAX_ANSWER) {
+            parts.push(c);
+            kept += c.length;
+          }
+        });
+        res.on("error", (e) => fail(networkError(e)));
+        res.on("aborted", () => fail(new TypeError("upload: the answer was cut off")));
+        res.on("end", () => {
+          const status = res.statusCode ?? 0;
+          const headers = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) {
+            if (v === undefined) continue;
+            for (const x of Array.isArray(v) ? v : [v]) headers.append(k, x);
+          }
+          const bytes = new Uint8Array(kept);
+          let o = 0;
+          for (const p of parts) bytes.set(p, (o += p.length) - p.length);
+          finish(() =>
+            resolve(
+              new Response(NO_BODY.has(status) ? null : bytes, {
+                status,
+                statusText: res.statusMessage ?? "",
+                headers,
+              }),
+            )
+          );
+        });
+      });
+      const onAbort = () => {
+        req.destroy();
+        fail(signal!.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      req.on("error", (e) => fail(settled ? e : networkError(e)));
+      if (init.answerTimeoutMs !== undefined) {
+        // A number under Deno (the Node typings in scope would make it a `Timeout`).
+        timer = Number(setTimeout(() => {
+          req.destroy();
+          fail(
+            timeoutError(`${init.method} ${u.origin}${u.pathname}: no answer for ${init.answerTimeoutMs} ms`),
+          );
+        }, init.answerTimeoutMs));
+        Deno.unrefTimer(timer);
+      }
+      (async () => {
+        for (let o = 0; o < body.length && !settled; o += PIECE) {
+          if (!req.write(body.subarray(o, o + PIECE))) {
+            await new Promise<void>((r) => {
+              const go = () => {
+                req.off("drain", go);
+                req.off("close", go);
+                r();
+              };
+              req.on("drain", go);
+              req.on("close", go);
+            });
+          }
+        }
+        if (!settled) req.end();
+      })();
+    });
+  }
+
+  /** Closes the pooled connections. */
+  destroy(): void {
+    this.#http.destroy();
+    this.#https.destroy();
+  }
+}
