@@ -21,6 +21,7 @@ import {
   summarize,
 } from "./dataset.ts";
 import {
+  canDropCaches,
   capture,
   type CommandSpec,
   duBytes,
@@ -28,7 +29,7 @@ import {
   loadAvg,
   measure,
   type Measurement,
-  sync,
+  settle,
 } from "./measure.ts";
 import { fmtCount, fmtMiB, fmtRatio, fmtSeconds, ratio, renderTable } from "./table.ts";
 import { type ProxyStats, selfSignedCert, startTlsProxy, type TlsProxy } from "./tls-proxy.ts";
@@ -211,6 +212,11 @@ class Bench {
     for (const t of tools) this.results[t.name] = {};
   }
 
+  /** The tool's home: its caches and configuration. */
+  home(tool: Tool): string {
+    return join(this.args.workdir, "home", tool.name);
+  }
+
   repo(tool: Tool, tag = "main"): string {
     return join(this.args.workdir, "repos", `${tool.name}-${tag}`);
   }
@@ -220,9 +226,10 @@ class Bench {
     tool: Tool,
     id: StepId,
     spec: CommandSpec,
-    opts: { repo?: string; record?: Results; label?: string } = {},
+    opts: { repo?: string; record?: Results; label?: string; warm?: string[] } = {},
   ): Promise<StepResult> {
-    await sync();
+    // The step's inputs warm in the page cache, nothing else in it (see settle).
+    await settle([...(opts.warm ?? []), ...(id === "init" ? [] : [this.home(tool)])]);
     const label = opts.label ?? STEPS.find((s) => s.id === id)!.label;
     log(`${tool.name}: ${label} …`);
     const m: StepResult = await measure(spec, {
@@ -455,7 +462,11 @@ async function s3Run(
       await counted(
         t,
         "initial",
-        () => b.step(t, "initial", wrap(t.backup(repo, data, "bench-s3")), opts("initial backup")),
+        () =>
+          b.step(t, "initial", wrap(t.backup(repo, data, "bench-s3")), {
+            ...opts("initial backup"),
+            warm: [data],
+          }),
       );
     }
     for (const { t, repo, wrap } of remote) {
@@ -572,7 +583,10 @@ async function main(): Promise<void> {
   const backup = async (id: StepId, n: number) => {
     for (const t of tools) {
       labels[t.name] = `bench-${n}`;
-      await b.step(t, id, t.backup(b.repo(t), data, labels[t.name]), { repo: b.repo(t) });
+      await b.step(t, id, t.backup(b.repo(t), data, labels[t.name]), {
+        repo: b.repo(t),
+        warm: [data, b.repo(t)],
+      });
     }
   };
 
@@ -591,7 +605,9 @@ async function main(): Promise<void> {
     const target = join(W, "restore", t.name);
     rm(target);
     Deno.mkdirSync(target, { recursive: true });
-    const m = await b.step(t, "restore", t.restore(b.repo(t), target, labels[t.name] ?? "bench-3"));
+    const m = await b.step(t, "restore", t.restore(b.repo(t), target, labels[t.name] ?? "bench-3"), {
+      warm: [b.repo(t)],
+    });
     if (m.ok) {
       try {
         const diffs = diffManifests(source, manifest(t.restoredRoot(target, data)));
@@ -605,7 +621,7 @@ async function main(): Promise<void> {
     log(`${t.name}: restore verification: ${b.verification[t.name]}`);
     // Kept until the final clean-up (see the S3 restores: deleting before the next restore skews it).
   }
-  for (const t of tools) await b.step(t, "check", t.check(b.repo(t)));
+  for (const t of tools) await b.step(t, "check", t.check(b.repo(t)), { warm: [b.repo(t)] });
 
   const loadAfterMain = loadAvg();
   print(`# floe benchmark — scale ${args.scale}, seed ${args.seed}, ${new Date().toISOString()}`);
@@ -627,7 +643,11 @@ async function main(): Promise<void> {
   );
   print(
     "measurement: /usr/bin/time (wall, user+sys CPU of the tree, peak RSS = largest process); " +
-      "page cache warm; `sync` before each step; repo = `du -sb` after the step",
+      (canDropCaches
+        ? "before each step: `sync`, page cache dropped, the step's inputs (dataset, repository, the tool's " +
+          "cache dir) read back into it; "
+        : "page cache warm; `sync` before each step (not root: the page cache is not dropped); ") +
+      "repo = `du -sb` after the step",
   );
   print(
     "columns: wall = wall-clock s, cpu = user+sys s, rss = peak RSS MiB, repo = repository MiB after the step; " +
@@ -727,6 +747,7 @@ async function main(): Promise<void> {
         for (const t of scaleTools) {
           await b.step(t, id, t.backup(b.repo(t, tag), dir, `bench-${id}`), {
             repo: b.repo(t, tag),
+            warm: [dir, b.repo(t, tag)],
             record: results,
             label: `${id} backup (${v.label})`,
           });
