@@ -97,6 +97,13 @@ export interface PutOptions extends CallOptions {
 export interface GetOptions extends CallOptions {
   /** Read `length` bytes from `offset` only. */
   readonly range?: { readonly offset: number; readonly length: number };
+  /**
+   * A buffer the caller lends for the result. A storage may read into it and return a view of it, or
+   * ignore it and return memory of its own; it may also detach it (a BYOB stream read transfers its
+   * buffer). Either way the returned bytes belong to the caller, who reuses the result's memory, never
+   * the lent view after the call. Lets a restore read its pack regions without a fresh allocation each.
+   */
+  readonly into?: Uint8Array;
 }
 
 /**

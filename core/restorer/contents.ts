@@ -58,6 +58,45 @@ const AHEAD = 32 * 1024 * 1024;
 const INLINE_MAX = 16 * 1024 * 1024;
 /** Files created per message to a worker. */
 const CREATE_BATCH = 256;
+/** Regions from this size on are read into pooled buffers (see {@link RegionBuffers}). */
+const POOL_FROM = 1 << 20;
+
+/**
+ * Buffers for pack regions, reused from read to read: a fresh buffer of MiBs costs its zeroing and a page
+ * fault per page on first use, for every region. Sizes are powers of two from {@link POOL_FROM} (a region
+ * takes the smallest that holds it); smaller regions get fresh memory. At most `maxFree` bytes wait here.
+ */
+class RegionBuffers {
+  readonly #free = new Map<number, ArrayBuffer[]>();
+  #freeBytes = 0;
+  constructor(readonly maxFree: number) {}
+
+  /** The capacity a region of `length` bytes is read into (itself when not pooled). */
+  static capacity(length: number): number {
+    return length < POOL_FROM ? length : 2 ** Math.ceil(Math.log2(length));
+  }
+
+  /** A buffer to lend for a region of `length` bytes, or undefined when such regions are not pooled. */
+  take(length: number): Uint8Array | undefined {
+    if (length < POOL_FROM) return undefined;
+    const size = RegionBuffers.capacity(length);
+    const b = this.#free.get(size)?.pop();
+    if (b) this.#freeBytes -= size;
+    return new Uint8Array(b ?? new ArrayBuffer(size));
+  }
+
+  /** Takes back a region's buffer when it is of a pooled size and there is room; else frees it now. */
+  give(b: ArrayBuffer | undefined): void {
+    if (!b || b.detached) return;
+    const size = b.byteLength;
+    if (size >= POOL_FROM && (size & (size - 1)) === 0 && this.#freeBytes + size <= this.maxFree) {
+      let list = this.#free.get(size);
+      if (!list) this.#free.set(size, list = []);
+      list.push(b);
+      this.#freeBytes += size;
+    } else release(new Uint8Array(b));
+  }
+}
 
 /**
  * The blobs a restore needs, each once, in typed arrays: where each one is, and the (file, offset)
@@ -419,8 +458,10 @@ export class ContentWriter {
       1,
       options.concurrency ?? Math.min(8, Math.max(4, this.#repo.storage.capabilities.concurrency)),
     );
-    // Sealed bytes read but not yet written, at most (one region always goes, however large).
+    // Sealed bytes read but not yet written, at most (one region always goes, however large), counted at
+    // the capacity of the buffers they are read into.
     const maxInFlight = Math.max(MAX_RANGE, AHEAD);
+    const buffers = new RegionBuffers(AHEAD);
     let next = 0;
     const reader = async () => {
       while (error === undefined && next < tasks.length) {
@@ -429,25 +470,29 @@ export class ContentWriter {
           signal?.throwIfAborted();
           const job = build(t);
           if (!job) continue;
-          while (inFlight > 0 && inFlight + t.length > maxInFlight) {
+          const cost = RegionBuffers.capacity(t.length);
+          while (inFlight > 0 && inFlight + cost > maxInFlight) {
             await new Promise<void>((wake) => waiting.push(wake));
           }
           if (error !== undefined) break;
-          inFlight += t.length;
+          inFlight += cost;
           try {
-            job.data = await readRegion(this.#repo, t, signal);
+            job.data = await readRegion(this.#repo, t, signal, buffers.take(t.length));
           } catch (e) {
-            landed(t.length);
+            landed(cost);
             throw e;
           }
           const run: Promise<void> = decoders.run(job)
-            .then((r) => finish(job, r))
+            .then((r) => {
+              buffers.give(r.buffer);
+              finish(job, r);
+            })
             .catch((e) => {
               error ??= e;
             })
             .finally(() => {
               running.delete(run);
-              landed(t.length);
+              landed(cost);
             });
           running.add(run);
         } catch (e) {
@@ -470,11 +515,20 @@ export class ContentWriter {
   }
 }
 
-/** Reads one region of a pack. */
-async function readRegion(repo: Repository, t: Task, signal?: AbortSignal): Promise<Uint8Array> {
+/** Reads one region of a pack, into `into` when the storage takes it. */
+async function readRegion(
+  repo: Repository,
+  t: Task,
+  signal?: AbortSignal,
+  into?: Uint8Array,
+): Promise<Uint8Array> {
   let data: Uint8Array;
   try {
-    data = await repo.storage.get(packName(t.pack), { range: { offset: t.start, length: t.length }, signal });
+    data = await repo.storage.get(packName(t.pack), {
+      range: { offset: t.start, length: t.length },
+      signal,
+      ...(into ? { into } : {}),
+    });
   } catch (e) {
     if (e instanceof StorageError && e.code === "not-found") {
       throw new IntegrityError(`pack ${t.pack.slice(0, 12)} is missing`);

@@ -54,7 +54,11 @@ export class InlineDecoders implements Decoders {
 
   /** Decodes a region and writes its blobs. */
   run(job: RegionJob): Promise<RegionResult> {
-    return this.#decoder.run(job);
+    return this.#decoder.run(job).then((r) => {
+      const b = job.data.buffer;
+      if (job.data.byteOffset === 0 && b instanceof ArrayBuffer) r.buffer = b;
+      return r;
+    });
   }
 
   /** Closes every file. */
@@ -159,7 +163,15 @@ export class DecoderPool implements Decoders {
     this.#pending.delete(msg.job);
     this.#load[p.worker] = Math.max(0, this.#load[p.worker] - p.bytes);
     if (msg.error !== undefined) p.reject(new Error(msg.error));
-    else p.resolve({ job: msg.job, bytes: msg.bytes, failed: msg.failed, integrity: msg.integrity });
+    else {
+      p.resolve({
+        job: msg.job,
+        bytes: msg.bytes,
+        failed: msg.failed,
+        integrity: msg.integrity,
+        buffer: msg.buffer,
+      });
+    }
   }
 
   /** Creates files on the next worker in turn (they are idle while the restore walks its trees). */
@@ -175,7 +187,7 @@ export class DecoderPool implements Decoders {
     });
   }
 
-  /** Sends a region to the least busy worker; its buffer is transferred when it holds nothing else. */
+  /** Sends a region to the least busy worker, its buffer transferred (and handed back in the result). */
   run(job: RegionJob): Promise<RegionResult> {
     let worker = -1;
     for (let i = 0; i < this.#load.length; i++) {
@@ -183,9 +195,9 @@ export class DecoderPool implements Decoders {
     }
     if (worker < 0) return Promise.reject(new Error("restore workers failed"));
     let data = job.data;
-    const whole = data.buffer instanceof ArrayBuffer && data.byteOffset === 0 &&
-      data.byteLength === data.buffer.byteLength;
-    if (!whole) data = data.slice(); // a view into something larger: send a copy of just the region
+    // The region's buffer goes whole (it is the restore's own: a storage read); a view that does not start
+    // it is sent as a copy.
+    if (!(data.buffer instanceof ArrayBuffer) || data.byteOffset !== 0) data = data.slice();
     const buffer = data.buffer as ArrayBuffer;
     const bytes = data.length;
     this.#load[worker] += bytes;
@@ -196,6 +208,7 @@ export class DecoderPool implements Decoders {
         job: job.job,
         pack: job.pack,
         buffer,
+        length: bytes,
         blobs: job.blobs,
         paths: job.paths,
         closing: job.closing,

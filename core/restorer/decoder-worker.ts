@@ -46,8 +46,10 @@ export interface RegionMessage {
   job: number;
   /** Pack id. */
   pack: string;
-  /** The sealed region (transferred). */
+  /** The buffer holding the sealed region at its start (transferred, and transferred back with the result). */
   buffer: ArrayBuffer;
+  /** The region's length in `buffer`. */
+  length: number;
   /** Blobs, in pack order. */
   blobs: BlobJob[];
   /** Paths of the target files, by index. */
@@ -109,7 +111,15 @@ async function region(msg: RegionMessage): Promise<ResultMessage> {
     const { job, pack, blobs, paths, closing, sizes } = msg;
     return {
       kind: "result",
-      ...await d.run({ job, pack, data: new Uint8Array(msg.buffer), blobs, paths, closing, sizes }),
+      ...await d.run({
+        job,
+        pack,
+        data: new Uint8Array(msg.buffer, 0, msg.length),
+        blobs,
+        paths,
+        closing,
+        sizes,
+      }),
     };
   } catch (e) {
     return { kind: "result", job: msg.job, bytes: 0, failed: [], error: (e as Error).message ?? String(e) };
@@ -141,7 +151,12 @@ self.onmessage = (e: MessageEvent<InitMessage | CreateMessage | RegionMessage | 
   }
   queue = queue.then(async () => {
     if (msg.kind === "region") {
-      self.postMessage(await region(msg));
+      const result = await region(msg);
+      // The region's buffer goes back for the next read.
+      if (!msg.buffer.detached) {
+        result.buffer = msg.buffer;
+        self.postMessage(result, [msg.buffer]);
+      } else self.postMessage(result);
     } else {
       try {
         (await decoder).close();

@@ -66,6 +66,8 @@ export interface RegionResult {
   failed: [number, string][];
   /** Set when a blob did not decode: the message of the integrity error (the rest of the job is skipped). */
   integrity?: string;
+  /** The region's buffer, handed back for the next read (see {@link RegionDecoder.run}). */
+  buffer?: ArrayBuffer;
 }
 
 /** Blocks of this size that hold only zeros are left as holes. */
@@ -256,7 +258,10 @@ export class RegionDecoder {
     } catch { /* already closed */ }
   }
 
-  /** Decodes a region and writes every blob wherever it belongs. */
+  /**
+   * Decodes a region and writes every blob wherever it belongs. `job.data` is left as it is: the caller
+   * reuses (or releases) the region's buffer.
+   */
   async run(job: RegionJob): Promise<RegionResult> {
     const result: RegionResult = { job: job.job, bytes: 0, failed: [] };
     const paths = new Map(job.paths);
@@ -284,7 +289,6 @@ export class RegionDecoder {
         this.#done(plain);
       }
     } finally {
-      release(job.data);
       job.closing.forEach((index, i) => {
         // A file whose end this thread did not write (a trailing hole, or written elsewhere) is extended
         // to its size; one that is already that long is left as it is.

@@ -90,6 +90,22 @@ export function storageConformance(
             data.subarray(69_990),
           );
         });
+        await t.step("a lent buffer (into) may be used or not; the result is right either way", async () => {
+          const data = bytes(70_000, 9);
+          await storage.put("data/cd/cd02", data);
+          const lent = new Uint8Array(32_768).fill(0xee);
+          const part = await storage.get("data/cd/cd02", {
+            range: { offset: 100, length: 20_000 },
+            into: lent.subarray(0),
+          });
+          assertEquals(part, data.subarray(100, 20_100));
+          // Too small, or detached by an earlier read: ignored.
+          assertEquals(await storage.get("data/cd/cd02", { into: new Uint8Array(10) }), data);
+          const gone = new Uint8Array(new ArrayBuffer(70_000));
+          gone.buffer.transfer(0);
+          assertEquals(await storage.get("data/cd/cd02", { into: gone }), data);
+          await storage.delete("data/cd/cd02");
+        });
         await t.step("missing objects are not-found", async () => {
           const e1 = await assertRejects(() => storage.get("data/ff/nothing"), StorageError);
           assertEquals(e1.code, "not-found");

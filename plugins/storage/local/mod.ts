@@ -136,7 +136,8 @@ export default function local(options: Options): StoragePlugin {
           } else {
             length = size;
           }
-          const out = new Uint8Array(length);
+          const into = opts?.into; // detached (length 0) or too small: not used
+          const out = into && into.length >= length ? into.subarray(0, length) : new Uint8Array(length);
           let got = 0;
           while (got < length) {
             const n = f.readSync(out.subarray(got));

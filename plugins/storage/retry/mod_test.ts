@@ -47,6 +47,8 @@ storageConformance("retry(s3 through a fault proxy)", async () => {
   const swift = await sharedSwift();
   const proxy = await startProxy({
     target: swift.s3Endpoint,
+    // One of each kind first (so each is surely met, whatever order parallel requests take), then by chance.
+    schedule: ["unavailable", "truncate", "applied-500"],
     seed: 7,
     unavailable: 0.08,
     truncate: 0.08,

@@ -330,9 +330,15 @@ export default function s3(options: Options): StoragePlugin {
 
   /**
    * Reads a GetObject body (fetch's byte stream, from the transport) into one buffer of the announced
-   * size with a BYOB reader: no chunk copies, no collected chunks; cancels the stream when it fails.
+   * size with a BYOB reader: no chunk copies, no collected chunks; cancels the stream when it fails. Reads
+   * into `into` when it is a large enough view at the start of its buffer (which the reads transfer).
    */
-  async function readBody(body: unknown, expected: number | undefined, what: string): Promise<Uint8Array> {
+  async function readBody(
+    body: unknown,
+    expected: number | undefined,
+    what: string,
+    into?: Uint8Array,
+  ): Promise<Uint8Array> {
     if (!(body instanceof ReadableStream)) {
       const b = body as { transformToByteArray?: () => Promise<Uint8Array> } | undefined;
       return b?.transformToByteArray ? await b.transformToByteArray() : new Uint8Array(0);
@@ -357,7 +363,10 @@ export default function s3(options: Options): StoragePlugin {
       }
       const reader = body.getReader({ mode: "byob" });
       try {
-        let buf = new ArrayBuffer(expected);
+        let buf = into && into.byteOffset === 0 && into.buffer instanceof ArrayBuffer &&
+            !into.buffer.detached && into.length >= expected
+          ? into.buffer
+          : new ArrayBuffer(expected);
         let n = 0;
         while (n < expected) {
           const r = await reader.read(new Uint8Array(buf, n, expected - n));
@@ -550,7 +559,7 @@ export default function s3(options: Options): StoragePlugin {
           }),
           { abortSignal: opts?.signal },
         );
-        return await readBody(r.Body, r.ContentLength, name);
+        return await readBody(r.Body, r.ContentLength, name, opts?.into);
       } catch (e) {
         const err = e as SdkError;
         if (range && (err?.name === "InvalidRange" || err?.$metadata?.httpStatusCode === 416)) {
