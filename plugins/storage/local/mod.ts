@@ -49,6 +49,9 @@ function checkName(name: string): void {
 
 let tmpCounter = 0;
 
+/** The most an asynchronous write hands over at once (see `put`). */
+const WRITE_PIECE = 1 << 20;
+
 /** Builds a local storage. */
 export default function local(options: Options): StoragePlugin {
   if (!options?.path) throw new Error("local storage: option 'path' is required");
@@ -93,8 +96,12 @@ export default function local(options: Options): StoragePlugin {
         // Asynchronous writes and fsync run off the main thread, so packing goes on meanwhile.
         const f = await Deno.open(tmp, { write: true, createNew: true, mode: 0o644 });
         try {
-          let off = 0;
-          while (off < data.length) off += await f.write(data.subarray(off));
+          // In pieces: an asynchronous write copies its buffer into fresh memory first, and a copy of a
+          // whole pack (16 MiB) page-faults on every page: 80 such writes took 3.7 s of system time
+          // here, in 1 MiB pieces 0.47 s (as a synchronous write of the whole).
+          for (let off = 0; off < data.length;) {
+            off += await f.write(data.subarray(off, Math.min(off + WRITE_PIECE, data.length)));
+          }
           await f.sync();
         } finally {
           f.close();
