@@ -199,6 +199,14 @@ export function classify(e: unknown): StorageError["code"] {
 export default function s3(options: Options): StoragePlugin {
   if (!options?.bucket) throw new Error("s3 storage: option 'bucket' is required");
   const bucket = options.bucket;
+  // What every S3 store refuses, told here rather than as the store's bare "400" (AWS's legacy buckets
+  // may hold capitals and underscores, so those pass).
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$/.test(bucket)) {
+    throw new Error(
+      `s3 storage: invalid bucket name ${JSON.stringify(bucket)}: bucket names are 3 to 63 characters, ` +
+        "letters, digits, dots and hyphens, beginning and ending with a letter or digit",
+    );
+  }
   const prefix = (options.prefix ?? "").replace(/^\/+/, "").replace(/\/+$/, "");
   if (prefix.split("/").some((s) => s === "." || s === "..")) {
     throw new Error(`s3 storage: invalid prefix ${JSON.stringify(prefix)}`);

@@ -50,6 +50,21 @@ Deno.test("s3 location parsing", () => {
   assertEquals(s3({ bucket: "b", prefix: "p", endpoint: "http://h:1" }).location, "s3:http://h:1/b/p");
 });
 
+Deno.test("s3: an invalid bucket name is refused up front, with the rule", () => {
+  for (const bad of ["b4", "-abc", "abc-", "a".repeat(64), "my bucket", "a/b"]) {
+    let message = "";
+    try {
+      s3({ bucket: bad, endpoint: "http://127.0.0.1:1", region: "us-east-1" });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    assert(message.includes("invalid bucket name") && message.includes("3 to 63"), `${bad}: ${message}`);
+  }
+  for (const good of ["abc", "my.backups-2026", "Legacy_Bucket", "a".repeat(63)]) {
+    s3({ bucket: good, endpoint: "http://127.0.0.1:1", region: "us-east-1" });
+  }
+});
+
 Deno.test("s3 error classification", () => {
   assertEquals(classify({ name: "NoSuchKey", $metadata: { httpStatusCode: 404 } }), "not-found");
   assertEquals(classify({ name: "SignatureDoesNotMatch", $metadata: { httpStatusCode: 403 } }), "auth");
