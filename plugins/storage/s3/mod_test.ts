@@ -47,7 +47,7 @@ Deno.test("s3 location parsing", () => {
     options: { bucket: "bkt", prefix: "floe" },
   });
   assertEquals(parseLocation("s3:bkt"), { storage: "s3", options: { bucket: "bkt" } });
-  assertEquals(s3({ bucket: "b", prefix: "p", endpoint: "http://h:1" }).location, "s3:http://h:1/b/p");
+  assertEquals(s3({ bucket: "bkt", prefix: "p", endpoint: "http://h:1" }).location, "s3:http://h:1/bkt/p");
 });
 
 Deno.test("s3: an invalid bucket name is refused up front, with the rule", () => {
