@@ -8,6 +8,8 @@
  * The caller's bytes are written as they are — no copy — so the caller must not change them until the
  * returned promise settles.
  *
+ * Not used when fetch would go through a proxy ({@link viaProxy}): node:http ignores `HTTPS_PROXY`.
+ *
  * Failures without an HTTP answer (refused, reset, TLS, timeout) reject with a `TypeError` as fetch's
  * do, so that the storages and the retry wrapper treat both the same; the answer comes back as a
  * standard `Response` whose (small) body has been read.
@@ -31,6 +33,32 @@ const PIECE = 256 * 1024;
 const MAX_ANSWER = 1 << 20;
 /** Statuses whose `Response` cannot carry a body. */
 const NO_BODY = new Set([101, 103, 204, 205, 304]);
+
+/**
+ * Whether Deno's fetch would send a request to `url` through a proxy (`HTTPS_PROXY` / `HTTP_PROXY`, either
+ * case, unless `NO_PROXY` names the host): node:http does not, so such uploads must stay on fetch.
+ *
+ * @example
+ * ```ts
+ * import { viaProxy } from "./upload.ts";
+ * viaProxy("http://127.0.0.1:8080/x"); // false unless HTTP_PROXY is set and NO_PROXY spares 127.0.0.1
+ * ```
+ */
+export function viaProxy(url: string): boolean {
+  const env = (k: string) => Deno.env.get(k) ?? Deno.env.get(k.toLowerCase()) ?? "";
+  const u = new URL(url);
+  const proxy = u.protocol === "https:" ? env("HTTPS_PROXY") : env("HTTP_PROXY");
+  if (!proxy) return false;
+  const host = u.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  for (let entry of env("NO_PROXY").split(/[\s,]+/)) {
+    entry = entry.trim().toLowerCase().replace(/:\d+$/, "");
+    if (!entry) continue;
+    if (entry === "*") return false;
+    const bare = entry.replace(/^\*?\./, "");
+    if (host === bare || host.endsWith(`.${bare}`)) return false;
+  }
+  return true;
+}
 
 /** Options of {@link Uploader}. */
 export interface UploaderOptions {

@@ -16,7 +16,8 @@
  *   reads GetObject's and reports progress through {@link bodyProgress}; the SDK reads the others, which
  *   {@link settleResponse} then releases. The timer never keeps the process alive (unref'd).
  * - Large request bodies (packs, multipart parts) go out through node:http/https ({@link Uploader}),
- *   written from the caller's buffer without a copy; the rest through fetch. HTTP/1.1 only, several
+ *   written from the caller's buffer without a copy, unless fetch would use a proxy (`HTTPS_PROXY`,
+ *   which node:http ignores); the rest through fetch. HTTP/1.1 only, several
  *   keep-alive connections, as S3 clients do.
  * - Redirects are not followed (the SDK handles S3's region redirects itself); `Accept-Encoding:
  *   identity` keeps fetch from decoding a body whose bytes (and `Content-Length`) must stay as stored.
@@ -31,7 +32,7 @@
  * @module
  */
 
-import { Uploader } from "../upload.ts";
+import { Uploader, viaProxy } from "../upload.ts";
 
 /** What the reader of a response body reports to the transport's idle check. */
 export interface BodyProgress {
@@ -240,7 +241,7 @@ export class FetchTransport {
 
     let res: Response;
     try {
-      if (body instanceof Uint8Array && body.length >= UPLOAD_FROM) {
+      if (body instanceof Uint8Array && body.length >= UPLOAD_FROM && !viaProxy(url)) {
         const plain: Record<string, string> = {};
         headers.forEach((v, k) => (plain[k] = v));
         res = await this.#uploader.send(url, { method, headers: plain, body, signal });

@@ -16,7 +16,7 @@
  * ```
  * @module
  */
-import { Uploader } from "../upload.ts";
+import { Uploader, viaProxy } from "../upload.ts";
 import {
   API_VERSION,
   type CallOptions,
@@ -379,7 +379,7 @@ export default function swift(options: Options): StoragePlugin {
       const headers = { "X-Auth-Token": a.token, ...init.headers };
       try {
         // Large bodies (objects, SLO segments) through node:http/https: no copies (see ../upload.ts).
-        if (init.body instanceof Uint8Array && init.body.length >= UPLOAD_FROM) {
+        if (init.body instanceof Uint8Array && init.body.length >= UPLOAD_FROM && !viaProxy(url)) {
           res = await (uploader ??= new Uploader({ caCerts: [] })).send(url, {
             method,
             headers,
