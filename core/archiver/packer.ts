@@ -24,7 +24,6 @@ interface Open {
   blobs: EncodedBlob[];
 }
 
-/** Free pack buffers kept for reuse. */
 /** Room for the sealed header beyond its entries (nonce, tag, length). */
 const HEADER_SLACK = 64;
 
@@ -57,6 +56,7 @@ export class Packer {
     return this.#free.pop() ?? new Uint8Array(this.#capacity);
   }
 
+  /** Keeps a pack buffer for reuse: as many as uploads in flight, plus the one being filled. */
   #give(buf: Uint8Array): void {
     if (buf.length === this.#capacity && this.#free.length <= this.#concurrency) this.#free.push(buf);
   }

@@ -10,7 +10,7 @@
  *
  * Not used when fetch would go through a proxy ({@link viaProxy}): node:http ignores `HTTPS_PROXY`.
  *
- * Failures without an HTTP answer (refused, reset, TLS, timeout) reject with a `TypeError` as fetch's
+ * Failures without an HTTP answer (refused, reset, TLS) reject with a `TypeError` as fetch's
  * do, so that the storages and the retry wrapper treat both the same; the answer comes back as a
  * standard `Response` whose (small) body has been read.
  *
@@ -60,13 +60,31 @@ export function viaProxy(url: string): boolean {
   return true;
 }
 
+/** Bodies from this size on are worth the {@link Uploader}; smaller ones stay on fetch. */
+export const UPLOAD_FROM = 64 * 1024;
+
+/**
+ * Whether a request body goes through the {@link Uploader}: bytes of at least {@link UPLOAD_FROM}, to a
+ * URL that fetch would not send through a proxy.
+ *
+ * @example
+ * ```ts
+ * import { takesUpload } from "./upload.ts";
+ * takesUpload("http://127.0.0.1:8080/x", new Uint8Array(1 << 20)); // true without HTTP_PROXY
+ * ```
+ */
+export function takesUpload(url: string, body: unknown): body is Uint8Array {
+  return body instanceof Uint8Array && body.length >= UPLOAD_FROM && !viaProxy(url);
+}
+
 /** Options of {@link Uploader}. */
 export interface UploaderOptions {
   /** Extra trusted CA certificates (PEM bundles), in addition to the default roots. */
   caCerts: string[];
-  /** Most connections kept per host (default 16). */
-  maxSockets?: number;
 }
+
+/** Connections kept per host. */
+const MAX_SOCKETS = 16;
 
 /** One upload. */
 export interface UploadInit {
@@ -76,16 +94,8 @@ export interface UploadInit {
   headers: Record<string, string>;
   /** The body, sent as it is (not copied: leave it unchanged until the upload settles). */
   body: Uint8Array;
-  /** Aborts the upload; the promise rejects with the signal's reason. */
+  /** Aborts the upload (the callers' timeouts come this way); the promise rejects with the reason. */
   signal?: AbortSignal;
-  /** Milliseconds until the answer's headers must have come, from the start (default: no limit). */
-  answerTimeoutMs?: number;
-}
-
-function timeoutError(message: string): Error {
-  const e = new Error(message);
-  e.name = "TimeoutError";
-  return e;
 }
 
 /** A failure without an HTTP answer, as fetch reports one: a TypeError naming the cause and its code. */
@@ -101,7 +111,7 @@ function networkError(e: unknown): TypeError {
  * @example
  * ```ts
  * import { Uploader } from "./upload.ts";
- * const up = new Uploader({ caCerts: [], maxSockets: 5 });
+ * const up = new Uploader({ caCerts: [] });
  * up.destroy();
  * ```
  */
@@ -111,18 +121,17 @@ export class Uploader {
 
   /** Builds the pools (no connection is made before the first upload). */
   constructor(options: UploaderOptions) {
-    const maxSockets = options.maxSockets ?? 16;
-    this.#http = new http.Agent({ keepAlive: true, maxSockets });
+    this.#http = new http.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
     this.#https = new https.Agent({
       keepAlive: true,
-      maxSockets,
+      maxSockets: MAX_SOCKETS,
       ...(options.caCerts.length ? { ca: options.caCerts } : {}),
     });
   }
 
   /**
    * Sends `body` to `url` and resolves with the answer (any status); rejects with a `TypeError` when no
-   * answer came, a `TimeoutError` after `answerTimeoutMs`, or the signal's reason when aborted.
+   * answer came, or the signal's reason when aborted.
    *
    * @example
    * ```ts
@@ -143,11 +152,9 @@ export class Uploader {
     }
     return new Promise<Response>((resolve, reject) => {
       let settled = false;
-      let timer = 0;
       const finish = (fn: () => void) => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
         fn();
       };
@@ -161,7 +168,6 @@ export class Uploader {
         headers: { ...init.headers, "content-length": String(body.length) },
         agent: secure ? this.#https : this.#http,
       }, (res) => {
-        clearTimeout(timer);
         const parts: Uint8Array[] = [];
         let kept = 0;
         res.on("data", (c: Uint8Array) => {
@@ -198,17 +204,7 @@ export class Uploader {
         fail(signal!.reason);
       };
       signal?.addEventListener("abort", onAbort, { once: true });
-      req.on("error", (e) => fail(settled ? e : networkError(e)));
-      if (init.answerTimeoutMs !== undefined) {
-        // A number under Deno (the Node typings in scope would make it a `Timeout`).
-        timer = Number(setTimeout(() => {
-          req.destroy();
-          fail(
-            timeoutError(`${init.method} ${u.origin}${u.pathname}: no answer for ${init.answerTimeoutMs} ms`),
-          );
-        }, init.answerTimeoutMs));
-        Deno.unrefTimer(timer);
-      }
+      req.on("error", (e) => fail(networkError(e)));
       (async () => {
         for (let o = 0; o < body.length && !settled; o += PIECE) {
           if (!req.write(body.subarray(o, o + PIECE))) {

@@ -7,7 +7,7 @@
  * ```
  * @module
  */
-import { viaProxy } from "./upload.ts";
+import { takesUpload, UPLOAD_FROM, viaProxy } from "./upload.ts";
 import { assertEquals } from "../../tests/assert.ts";
 
 const KEYS = ["HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"];
@@ -17,9 +17,13 @@ Deno.test("uploads leave fetch only when fetch would not use a proxy", () => {
   try {
     for (const k of KEYS) Deno.env.delete(k);
     assertEquals(viaProxy("https://s3.example.com/b/k"), false);
+    assertEquals(takesUpload("https://s3.example.com/b/k", new Uint8Array(UPLOAD_FROM)), true);
+    assertEquals(takesUpload("https://s3.example.com/b/k", new Uint8Array(UPLOAD_FROM - 1)), false);
+    assertEquals(takesUpload("https://s3.example.com/b/k", "text"), false);
 
     Deno.env.set("https_proxy", "http://proxy:3128");
     assertEquals(viaProxy("https://s3.example.com/b/k"), true);
+    assertEquals(takesUpload("https://s3.example.com/b/k", new Uint8Array(UPLOAD_FROM)), false);
     assertEquals(viaProxy("http://s3.example.com/b/k"), false); // only HTTPS_PROXY is set
 
     Deno.env.set("NO_PROXY", "localhost, .example.com,10.0.0.1:9000");

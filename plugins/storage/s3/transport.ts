@@ -32,7 +32,7 @@
  * @module
  */
 
-import { Uploader, viaProxy } from "../upload.ts";
+import { takesUpload, Uploader } from "../upload.ts";
 
 /** What the reader of a response body reports to the transport's idle check. */
 export interface BodyProgress {
@@ -129,9 +129,6 @@ function queryString(query: SdkHttpRequest["query"]): string {
   }
   return parts.join("&");
 }
-
-/** Byte bodies from this size on go out through the {@link Uploader} (node:http/https), not fetch. */
-const UPLOAD_FROM = 64 * 1024;
 
 /**
  * The request body: a string or bytes. Large byte bodies go through the {@link Uploader}, which writes
@@ -241,7 +238,7 @@ export class FetchTransport {
 
     let res: Response;
     try {
-      if (body instanceof Uint8Array && body.length >= UPLOAD_FROM && !viaProxy(url)) {
+      if (takesUpload(url, body)) {
         const plain: Record<string, string> = {};
         headers.forEach((v, k) => (plain[k] = v));
         res = await this.#uploader.send(url, { method, headers: plain, body, signal });

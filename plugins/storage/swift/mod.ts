@@ -16,7 +16,7 @@
  * ```
  * @module
  */
-import { Uploader, viaProxy } from "../upload.ts";
+import { takesUpload, Uploader } from "../upload.ts";
 import {
   API_VERSION,
   type CallOptions,
@@ -24,9 +24,6 @@ import {
   StorageError,
   type StoragePlugin,
 } from "../../../core/contracts.ts";
-
-/** Bodies from this size on go out through the {@link Uploader}. */
-const UPLOAD_FROM = 64 * 1024;
 
 /** Options of the swift storage. */
 export interface Options {
@@ -379,7 +376,7 @@ export default function swift(options: Options): StoragePlugin {
       const headers = { "X-Auth-Token": a.token, ...init.headers };
       try {
         // Large bodies (objects, SLO segments) through node:http/https: no copies (see ../upload.ts).
-        if (init.body instanceof Uint8Array && init.body.length >= UPLOAD_FROM && !viaProxy(url)) {
+        if (takesUpload(url, init.body)) {
           res = await (uploader ??= new Uploader({ caCerts: [] })).send(url, {
             method,
             headers,
