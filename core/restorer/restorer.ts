@@ -159,7 +159,8 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
     }
   }
 
-  // Files are created as the walk meets them; their contents are written afterwards, planned by pack.
+  // Files are created as the walk meets them; their contents are written, planned by pack, while the walk
+  // goes on (see ContentWriter).
   // What their metadata needs is kept compactly (file number n at [4n, 4n + 4)), not their nodes.
   const fileDests: string[] = [];
   const fileMeta: number[] = [];
@@ -269,6 +270,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
     fresh: () => boolean,
   ) {
     signal?.throwIfAborted();
+    await writer.pause(); // the regions already planned are written meanwhile
     const tree = await trees.load(node.subtree!, signal);
     const ids: string[] = [];
     for (const child of tree.nodes) if (child.type === "file" && child.content) ids.push(...child.content);
@@ -318,7 +320,8 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
         else restoreOther(dp, start);
       }
     }
-    // File contents, planned by pack: one ranged read per pack region, each blob decrypted once.
+    // The rest of the file contents, planned by pack: one ranged read per pack region, each blob
+    // decrypted once.
     await writer.run();
   } catch (e) {
     writer.terminate();

@@ -262,6 +262,49 @@ Deno.test({
 });
 
 Deno.test({
+  name: "restorer: writing starts while files are added; a blob met again after its segment is read again",
+  sanitizeResources: false,
+  fn: () =>
+    withBackup(async ({ dir, src, engine }) => {
+      const tree = engine.resolveSnapshot("latest").snapshot.tree;
+      // big-copy.bin uses every blob of big.bin, repeated.bin one blob several times, empty none.
+      const names = ["big.bin", "empty", "sub/big-copy.bin", "repeated.bin", "sparse.bin", "sub/text.txt"];
+      const nodes = await Promise.all(names.map((n) => engine.trees.find(tree, `${src}/${n}`)));
+      for (const workers of [2, 0]) {
+        const out = `${dir.path}/seg-${workers}`;
+        Deno.mkdirSync(out);
+        const done: number[] = [];
+        let firstBytes = -1;
+        const w = new ContentWriter(engine.repo, engine.catalog, {
+          workers,
+          segmentBytes: 1, // every file with content seals a segment of its own
+          onFileDone: (n) => done.push(n),
+          onBytes: (b) => firstBytes < 0 && (firstBytes = b),
+        });
+        for (let i = 0; i < nodes.length; i++) {
+          assertEquals(w.add(`${out}/${i}`, nodes[i]!.content), i);
+          await w.pause();
+          await new Promise((r) => setTimeout(r, 20)); // as a slow walk would: the readers go on
+        }
+        // Without run: the sealed segments are written all the same (once the workers have loaded).
+        for (let t = 0; firstBytes < 0 && t < 500; t++) await new Promise((r) => setTimeout(r, 20));
+        assert(firstBytes > 0, `nothing written before run (workers ${workers})`);
+        const bytes = await w.run();
+        assertEquals(done.sort(), [0, 1, 2, 3, 4, 5], `workers ${workers}`);
+        for (let i = 0; i < names.length; i++) {
+          assertEquals(
+            sha256(Deno.readFileSync(`${out}/${i}`)),
+            sha256(Deno.readFileSync(`${src}/${names[i]}`)),
+            `${names[i]}, workers ${workers}`,
+          );
+          assertEquals(Deno.statSync(`${out}/${i}`).size, Deno.statSync(`${src}/${names[i]}`).size);
+        }
+        assert(bytes > 16 * MiB, `bytes written: ${bytes}`);
+      }
+    }),
+});
+
+Deno.test({
   name: "restorer: an abort stops the restore and its workers",
   sanitizeResources: false,
   fn: () =>
