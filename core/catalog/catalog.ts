@@ -188,6 +188,27 @@ export class Catalog {
     return out;
   }
 
+  /**
+   * How many data blobs the index places in each of `packs`, in one query (packs without any are left out).
+   *
+   * @example
+   * ```ts
+   * import { Catalog } from "./catalog.ts";
+   * const c = Catalog.open(":memory:");
+   * console.log(c.packDataBlobs(["ab12"]).size); // 0
+   * ```
+   */
+  packDataBlobs(packs: readonly string[]): Map<string, number> {
+    const out = new Map<string, number>();
+    if (!packs.length) return out;
+    const rows = this.#stmt(
+      "SELECT b.pack AS pack, count(*) AS n FROM json_each(?) AS j JOIN blobs b ON b.pack = j.value " +
+        "WHERE b.type = 0 GROUP BY b.pack",
+    ).all(JSON.stringify(packs)) as { pack: string; n: number }[];
+    for (const r of rows) out.set(r.pack, r.n);
+    return out;
+  }
+
   /** Where a blob is stored. */
   lookupBlob(id: string): IndexEntry | undefined {
     const r = this.#stmt("SELECT * FROM blobs WHERE id = ?").get(id) as

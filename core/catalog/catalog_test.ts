@@ -39,6 +39,8 @@ Deno.test("catalog: snapshots, blobs and trees round trip (in memory and on disk
       assert(!c.hasBlob("03".repeat(32)));
       assertEquals(c.lookupBlob("02".repeat(32)), { ...index.packs[0].blobs[1], pack: "aa".repeat(32) });
       assertEquals(c.lookupBlob("03".repeat(32)), undefined);
+      // Data blobs only: the tree blob is not counted; unknown packs are left out.
+      assertEquals(c.packDataBlobs(["aa".repeat(32), "bb".repeat(32)]), new Map([["aa".repeat(32), 1]]));
       assertEquals(c.indexIds(), new Set(["ii".repeat(32)]));
       assertEquals(c.indexStats(), { blobs: 2, packs: 1, rawBytes: 580, storedBytes: 300 });
       assertEquals([...c.allBlobs()].map((b) => b.id), ["01".repeat(32), "02".repeat(32)]);

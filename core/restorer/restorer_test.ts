@@ -305,6 +305,48 @@ Deno.test({
 });
 
 Deno.test({
+  name: "restorer: sealing segment by segment reads packs in no more pieces than one plan does",
+  sanitizeResources: false,
+  fn: () =>
+    withBackup(async ({ dir, src, engine }) => {
+      const tree = engine.resolveSnapshot("latest").snapshot.tree;
+      // No blob is shared between these files, so none is needed again after it was sealed; the small
+      // files share packs.
+      const small = Array.from({ length: 12 }, (_, i) => `sub/deeper/small-${i}`);
+      const names = ["big.bin", "empty", ...small, "repeated.bin", "sparse.bin", "sub/text.txt"];
+      const nodes = await Promise.all(names.map((n) => engine.trees.find(tree, `${src}/${n}`)));
+      const storage = engine.repo.storage;
+      const get = storage.get.bind(storage);
+      const reads: string[] = [];
+      storage.get = (name, options) => {
+        if (name.startsWith("data/")) {
+          reads.push(`${name} ${options?.range?.offset} ${options?.range?.length}`);
+        }
+        return get(name, options);
+      };
+      const readsWith = async (segmentBytes: number) => {
+        reads.length = 0;
+        const out = `${dir.path}/pieces-${segmentBytes}`;
+        Deno.mkdirSync(out);
+        const w = new ContentWriter(engine.repo, engine.catalog, { workers: 0, segmentBytes });
+        for (let i = 0; i < nodes.length; i++) {
+          w.add(`${out}/${i}`, nodes[i]!.content);
+          await w.pause();
+        }
+        await w.run();
+        return [...reads].sort();
+      };
+      try {
+        const single = await readsWith(2 ** 40);
+        assert(single.length > 1, `reads: ${single.length}`);
+        assertEquals(await readsWith(1), single);
+      } finally {
+        storage.get = get;
+      }
+    }),
+});
+
+Deno.test({
   name: "restorer: an abort stops the restore and its workers",
   sanitizeResources: false,
   fn: () =>
