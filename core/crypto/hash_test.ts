@@ -3,10 +3,12 @@ import { assertEquals } from "../../tests/assert.ts";
 import { randomBytes } from "../../tests/helpers.ts";
 import { BlobHasher } from "./hash.ts";
 
-Deno.test("BlobHasher: equals HMAC-SHA-256 for keys of every length class and any data", () => {
-  for (const keyLength of [0, 1, 32, 64, 65, 100]) {
+Deno.test("BlobHasher: equals HMAC-SHA-256 for keys of every length class and any data, on both engines", () => {
+  for (
+    const [keyLength, native] of [0, 1, 32, 64, 65, 100].flatMap((n) => [[n, true], [n, false]] as const)
+  ) {
     const key = randomBytes(keyLength, keyLength + 1);
-    const hasher = new BlobHasher(key);
+    const hasher = new BlobHasher(key, { native });
     for (const n of [0, 1, 55, 64, 100, 5000, 1 << 20]) {
       const data = randomBytes(n, n + 7);
       assertEquals(

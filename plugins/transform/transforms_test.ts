@@ -6,6 +6,7 @@ import gzip from "./gzip/mod.ts";
 import none from "./none/mod.ts";
 import aes from "./aes-256-gcm/mod.ts";
 import chacha from "./chacha20-poly1305/mod.ts";
+import * as openssl from "../../core/platform/openssl.ts";
 
 const text = new TextEncoder().encode("floe ".repeat(10_000));
 const samples: [string, Uint8Array][] = [
@@ -115,9 +116,13 @@ Deno.test("transform zstd/gzip: out-of-range levels are refused", () => {
   }
 });
 
+// Each cipher on both of its engines: OpenSSL through FFI (the default when it loads, as it does in this
+// suite) and the built-in one (WebCrypto, node:crypto).
 const ciphers: [string, (key: Uint8Array) => TransformPlugin][] = [
   ["aes-256-gcm", (key) => aes({ key })],
+  ["aes-256-gcm (WebCrypto)", (key) => aes({ key, native: false })],
   ["chacha20-poly1305", (key) => chacha({ key })],
+  ["chacha20-poly1305 (node:crypto)", (key) => chacha({ key, native: false })],
 ];
 
 const aad = new TextEncoder().encode("blob aad");
@@ -128,7 +133,7 @@ for (const [name, make] of ciphers) {
   Deno.test(`transform ${name}: round trip, with and without associated data`, async () => {
     const t = make(key);
     assertEquals(t.role, "cipher");
-    assertEquals(t.id, name);
+    assertEquals(t.id, name.split(" ")[0]);
     for (const [label, data] of samples) {
       const sealed = await t.encode(data, { associatedData: aad });
       assertEquals(sealed.length, data.length + 28, label);
@@ -213,3 +218,52 @@ for (const [name, make] of ciphers) {
     }
   });
 }
+
+Deno.test("transform ciphers: OpenSSL is in use here, and its bytes and the built-in engine's are interchangeable", async () => {
+  assert(openssl.available(), `OpenSSL should load in this suite: ${openssl.unavailableReason()}`);
+  const key = randomBytes(32, 90);
+  const pairs: [string, TransformPlugin, TransformPlugin][] = [
+    ["aes-256-gcm", aes({ key }), aes({ key, native: false })],
+    ["chacha20-poly1305", chacha({ key }), chacha({ key, native: false })],
+  ];
+  for (const [name, fast, builtin] of pairs) {
+    for (const [label, data] of [...samples, ["4 MiB + 3", randomBytes((4 << 20) + 3, 91)] as const]) {
+      for (const [from, to] of [[fast, builtin], [builtin, fast]]) {
+        const sealed = new Uint8Array(await from.encode(data, { associatedData: aad }));
+        assertEquals(
+          new Uint8Array(await to.decode(sealed, { associatedData: aad })),
+          data,
+          `${name} ${label}`,
+        );
+        if (sealed.length > 28) {
+          sealed[20] ^= 4;
+          await assertRejects(() => Promise.resolve().then(() => to.decode(sealed, { associatedData: aad })));
+        }
+      }
+    }
+  }
+});
+
+Deno.test("transform ciphers: lent buffers are written in place, and a forgery leaves nothing readable in them", async () => {
+  const key = randomBytes(32, 92);
+  for (const t of [aes({ key }), chacha({ key }), chacha({ key, native: false })]) {
+    const data = randomBytes(70_000, 93);
+    const into = new Uint8Array(data.length + 100).fill(0xee);
+    const sealed = await t.encode(data, { associatedData: aad, into });
+    assertEquals(sealed.buffer, into.buffer, `${t.id} seals into the lent buffer`);
+    const copy = new Uint8Array(sealed);
+    const out = new Uint8Array(data.length).fill(0xee);
+    const plain = await t.decode(copy, { associatedData: aad, into: out });
+    assertEquals(plain.buffer, out.buffer, `${t.id} opens into the lent buffer`);
+    assertEquals(new Uint8Array(plain), data);
+    copy[copy.length - 1] ^= 1;
+    out.fill(0xee);
+    await assertRejects(() =>
+      Promise.resolve().then(() => t.decode(copy, { associatedData: aad, into: out }))
+    );
+    assert(
+      out.every((b) => b === 0 || b === 0xee),
+      `${t.id}: plaintext of a forgery left in the lent buffer`,
+    );
+  }
+});

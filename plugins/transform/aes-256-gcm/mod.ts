@@ -1,6 +1,10 @@
 /**
- * `aes-256-gcm`: authenticated encryption of each blob with WebCrypto AES-256-GCM (~0.7 GB/s here;
- * node:crypto's GCM is several times slower). Output layout: nonce (12) ‖ ciphertext ‖ tag (16).
+ * `aes-256-gcm`: authenticated encryption of each blob with AES-256-GCM. Output layout: nonce (12) ‖
+ * ciphertext ‖ tag (16).
+ *
+ * It runs on OpenSSL's libcrypto through FFI when that is available ({@link ../../../core/platform/openssl.ts};
+ * synchronous, writes into a lent `into` buffer, ~2.4 GB/s per core here) and on WebCrypto otherwise
+ * (~0.7 GB/s; node:crypto's GCM is several times slower still); the bytes are the same.
  *
  * @example
  * ```ts
@@ -11,23 +15,59 @@
  * ```
  * @module
  */
-import { API_VERSION, type TransformPlugin } from "../../../core/contracts.ts";
+import { API_VERSION, type TransformContext, type TransformPlugin } from "../../../core/contracts.ts";
+import * as openssl from "../../../core/platform/openssl.ts";
 
 /** Options of the AES-256-GCM cipher. */
 export interface Options {
   /** The 32-byte key. */
   key: Uint8Array;
+  /** Use OpenSSL's libcrypto when it can be loaded (FFI permitted); false always uses WebCrypto. */
+  native?: boolean;
 }
 
-/** No defaults: a key is required. */
-export const defaults: Partial<Options> = {};
+/** No default key (one is required); OpenSSL when available. */
+export const defaults: Partial<Options> = { native: true };
 
 const EMPTY = new Uint8Array(0);
+const AUTH_FAILED = "authentication failed: data was altered or the key is wrong";
+
+/** The same transform on libcrypto: synchronous, into lent buffers. */
+function native(aead: openssl.Aead): Pick<TransformPlugin, "encode" | "decode"> {
+  const lent = (context: TransformContext | undefined, size: number) =>
+    context?.into && context.into.length >= size ? context.into.subarray(0, size) : new Uint8Array(size);
+  return {
+    encode(data, context) {
+      const out = lent(context, 12 + data.length + 16);
+      crypto.getRandomValues(out.subarray(0, 12));
+      aead.seal(out.subarray(0, 12), data, context?.associatedData ?? null, out.subarray(12));
+      return out;
+    },
+    decode(data, context) {
+      if (data.length < 28) throw new Error("sealed data too short");
+      const out = lent(context, data.length - 28);
+      if (!aead.open(data.subarray(0, 12), data.subarray(12), context?.associatedData ?? null, out)) {
+        throw new Error(AUTH_FAILED);
+      }
+      return out;
+    },
+  };
+}
 
 /** Builds the AES-256-GCM cipher transform. */
 export default function aes256gcm(options: Options): TransformPlugin {
   if (!(options?.key instanceof Uint8Array) || options.key.length !== 32) {
     throw new TypeError("aes-256-gcm needs a 32-byte key");
+  }
+  if ((options.native ?? defaults.native) && openssl.available()) {
+    return {
+      kind: "transform",
+      name: "aes-256-gcm",
+      apiVersion: API_VERSION,
+      id: "aes-256-gcm",
+      role: "cipher",
+      ...native(new openssl.Aead("aes-256-gcm", options.key)),
+    };
   }
   const keyPromise = crypto.subtle.importKey(
     "raw",
@@ -77,7 +117,7 @@ export default function aes256gcm(options: Options): TransformPlugin {
         );
         return new Uint8Array(pt);
       } catch {
-        throw new Error("authentication failed: data was altered or the key is wrong");
+        throw new Error(AUTH_FAILED);
       }
     },
   };

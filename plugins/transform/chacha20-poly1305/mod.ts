@@ -1,7 +1,10 @@
 /**
- * `chacha20-poly1305`: authenticated encryption of each blob with node:crypto ChaCha20-Poly1305
- * (~1.4 GB/s here; fastest without AES hardware). Output layout: nonce (12) ‖ ciphertext ‖ tag (16).
- * Writes into a lent `into` buffer when it is large enough (see `TransformContext.into`).
+ * `chacha20-poly1305`: authenticated encryption of each blob with ChaCha20-Poly1305 (RFC 8439). Output
+ * layout: nonce (12) ‖ ciphertext ‖ tag (16). Writes into a lent `into` buffer when it is large enough (see
+ * `TransformContext.into`).
+ *
+ * It runs on OpenSSL's libcrypto through FFI when that is available ({@link ../../../core/platform/openssl.ts};
+ * 1.8 GB/s per core here against 0.5 GB/s) and on node:crypto otherwise; the bytes are the same.
  *
  * @example
  * ```ts
@@ -13,15 +16,20 @@
  */
 import { createCipheriv, createDecipheriv, randomFillSync } from "node:crypto";
 import { API_VERSION, type TransformPlugin } from "../../../core/contracts.ts";
+import * as openssl from "../../../core/platform/openssl.ts";
 
 /** Options of the ChaCha20-Poly1305 cipher. */
 export interface Options {
   /** The 32-byte key. */
   key: Uint8Array;
+  /** Use OpenSSL's libcrypto when it can be loaded (FFI permitted); false always uses node:crypto. */
+  native?: boolean;
 }
 
-/** No defaults: a key is required. */
-export const defaults: Partial<Options> = {};
+/** No default key (one is required); OpenSSL when available. */
+export const defaults: Partial<Options> = { native: true };
+
+const AUTH_FAILED = "authentication failed: data was altered or the key is wrong";
 
 /**
  * node:crypto hands back each `update`'s output in fresh memory, and fresh memory of a MiB or more costs
@@ -52,6 +60,9 @@ export default function chacha20poly1305(options: Options): TransformPlugin {
     throw new TypeError("chacha20-poly1305 needs a 32-byte key");
   }
   const key = options.key;
+  const aead = (options.native ?? defaults.native) && openssl.available()
+    ? new openssl.Aead("chacha20-poly1305", key)
+    : null;
   return {
     kind: "transform",
     name: "chacha20-poly1305",
@@ -65,6 +76,10 @@ export default function chacha20poly1305(options: Options): TransformPlugin {
         : new Uint8Array(size);
       const iv = out.subarray(0, 12);
       randomFillSync(iv);
+      if (aead) {
+        aead.seal(iv, data, context?.associatedData ?? null, out.subarray(12));
+        return out;
+      }
       const c = createCipheriv("chacha20-poly1305", key, iv, { authTagLength: 16 });
       if (context?.associatedData) c.setAAD(context.associatedData, { plaintextLength: data.length });
       if (updateInPieces(c, data, out, 12) !== 12 + data.length) {
@@ -77,6 +92,15 @@ export default function chacha20poly1305(options: Options): TransformPlugin {
     decode(data, context) {
       if (data.length < 28) throw new Error("sealed data too short");
       const n = data.length - 28;
+      if (aead) {
+        const out = context?.into && context.into.length >= n
+          ? context.into.subarray(0, n)
+          : new Uint8Array(n);
+        if (!aead.open(data.subarray(0, 12), data.subarray(12), context?.associatedData ?? null, out)) {
+          throw new Error(AUTH_FAILED);
+        }
+        return out;
+      }
       const d = createDecipheriv("chacha20-poly1305", key, data.subarray(0, 12), { authTagLength: 16 });
       if (context?.associatedData) d.setAAD(context.associatedData, { plaintextLength: n });
       d.setAuthTag(data.subarray(12 + n));
@@ -88,7 +112,7 @@ export default function chacha20poly1305(options: Options): TransformPlugin {
         d.final();
       } catch {
         out.fill(0); // nothing of a forgery stays readable in a lent buffer
-        throw new Error("authentication failed: data was altered or the key is wrong");
+        throw new Error(AUTH_FAILED);
       }
       return out;
     },
