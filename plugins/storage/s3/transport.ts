@@ -33,6 +33,7 @@
  */
 
 import { takesUpload, Uploader } from "../upload.ts";
+import { Downloader, takesDownload } from "../download.ts";
 
 /** What the reader of a response body reports to the transport's idle check. */
 export interface BodyProgress {
@@ -170,7 +171,9 @@ function timeoutError(message: string): Error {
 }
 
 /**
- * An `HttpHandler` for the AWS SDK v3 that sends the SDK's signed requests with Deno's `fetch`.
+ * An `HttpHandler` for the AWS SDK v3 that sends the SDK's signed requests: GETs through the shared
+ * {@link Downloader} (read straight into the caller's buffer), large uploads through the {@link Uploader},
+ * the rest with Deno's `fetch`.
  *
  * @example
  * ```ts
@@ -184,6 +187,7 @@ export class FetchTransport {
   readonly metadata = { handlerProtocol: "http/1.1" };
   #client: Deno.HttpClient | undefined;
   readonly #uploader: Uploader;
+  readonly #downloader: Downloader;
   readonly #options: TransportOptions;
 
   /** Builds the transport and its connection pool. */
@@ -195,6 +199,7 @@ export class FetchTransport {
       http2: false,
     });
     this.#uploader = new Uploader({ caCerts: options.caCerts });
+    this.#downloader = new Downloader({ caCerts: options.caCerts });
   }
 
   /** Sends one signed request; the response body is fetch's stream, to be consumed or cancelled. */
@@ -242,6 +247,10 @@ export class FetchTransport {
         const plain: Record<string, string> = {};
         headers.forEach((v, k) => (plain[k] = v));
         res = await this.#uploader.send(url, { method, headers: plain, body, signal });
+      } else if (takesDownload(url, method)) {
+        const plain: Record<string, string> = {};
+        headers.forEach((v, k) => (plain[k] = v));
+        res = await this.#downloader.get(url, { headers: plain, signal });
       } else res = await fetch(url, { method, headers, body, signal, client, redirect: "manual" });
     } catch (e) {
       throw signal.aborted ? e : networkError(e);
@@ -278,6 +287,7 @@ export class FetchTransport {
     this.#client?.close();
     this.#client = undefined;
     this.#uploader.destroy();
+    this.#downloader.destroy();
   }
 
   /** Part of the SDK's handler interface; nothing to configure. */
