@@ -297,7 +297,11 @@ export class Downloader {
       throw e;
     }
     const { status, statusText, headers, keepAlive } = head;
+    // Once per answer, whichever way its body ends (read to the end, failed, cancelled).
+    let finished = false;
     const finish = (reusable: boolean) => {
+      if (finished) return;
+      finished = true;
       signal?.removeEventListener("abort", onAbort);
       if (reusable && keepAlive && !input.carrying && !signal?.aborted) this.#release(c);
       else onAbort();
@@ -416,7 +420,7 @@ function target(controller: ReadableByteStreamController): Uint8Array {
   return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 }
 
-/** A body of `length` bytes. */
+/** A body of `length` bytes. `finish` (called once, idempotent) says whether the connection is reusable. */
 function fixedBody(
   input: Input,
   length: number,
@@ -424,10 +428,7 @@ function fixedBody(
   signal: AbortSignal | undefined,
 ): ReadableStream<Uint8Array> {
   let left = length;
-  let done = false;
-  const end = (reusable: boolean) => {
-    if (!done) (done = true, finish(reusable));
-  };
+  const end = finish;
   return new ReadableStream({
     type: "bytes",
     autoAllocateChunkSize: CHUNK,
@@ -479,10 +480,7 @@ function closedBody(
   finish: (reusable: boolean) => void,
   signal: AbortSignal | undefined,
 ): ReadableStream<Uint8Array> {
-  let done = false;
-  const end = () => {
-    if (!done) (done = true, finish(false));
-  };
+  const end = () => finish(false);
   return new ReadableStream({
     type: "bytes",
     autoAllocateChunkSize: CHUNK,
@@ -514,10 +512,7 @@ function chunkedBody(
   signal: AbortSignal | undefined,
 ): ReadableStream<Uint8Array> {
   let left = 0; // bytes left in the current chunk
-  let done = false;
-  const end = (reusable: boolean) => {
-    if (!done) (done = true, finish(reusable));
-  };
+  const end = finish;
   return new ReadableStream({
     type: "bytes",
     autoAllocateChunkSize: CHUNK,

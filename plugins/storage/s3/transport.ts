@@ -202,7 +202,7 @@ export class FetchTransport {
     this.#downloader = new Downloader({ caCerts: options.caCerts });
   }
 
-  /** Sends one signed request; the response body is fetch's stream, to be consumed or cancelled. */
+  /** Sends one signed request; the response body is a byte stream, to be consumed or cancelled. */
   async handle(
     request: SdkHttpRequest,
     options: { abortSignal?: unknown } = {},
@@ -243,14 +243,13 @@ export class FetchTransport {
 
     let res: Response;
     try {
-      if (takesUpload(url, body)) {
+      const upload = takesUpload(url, body);
+      if (upload || takesDownload(url, method)) {
         const plain: Record<string, string> = {};
         headers.forEach((v, k) => (plain[k] = v));
-        res = await this.#uploader.send(url, { method, headers: plain, body, signal });
-      } else if (takesDownload(url, method)) {
-        const plain: Record<string, string> = {};
-        headers.forEach((v, k) => (plain[k] = v));
-        res = await this.#downloader.get(url, { headers: plain, signal });
+        res = upload
+          ? await this.#uploader.send(url, { method, headers: plain, body, signal })
+          : await this.#downloader.get(url, { headers: plain, signal });
       } else res = await fetch(url, { method, headers, body, signal, client, redirect: "manual" });
     } catch (e) {
       throw signal.aborted ? e : networkError(e);

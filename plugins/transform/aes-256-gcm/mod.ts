@@ -54,37 +54,13 @@ function native(aead: openssl.Aead): Pick<TransformPlugin, "encode" | "decode"> 
   };
 }
 
-/** Builds the AES-256-GCM cipher transform. */
-export default function aes256gcm(options: Options): TransformPlugin {
-  if (!(options?.key instanceof Uint8Array) || options.key.length !== 32) {
-    throw new TypeError("aes-256-gcm needs a 32-byte key");
-  }
-  if ((options.native ?? defaults.native) && openssl.available()) {
-    return {
-      kind: "transform",
-      name: "aes-256-gcm",
-      apiVersion: API_VERSION,
-      id: "aes-256-gcm",
-      role: "cipher",
-      ...native(new openssl.Aead("aes-256-gcm", options.key)),
-    };
-  }
-  const keyPromise = crypto.subtle.importKey(
-    "raw",
-    options.key as Uint8Array<ArrayBuffer>,
-    "AES-GCM",
-    false,
-    [
-      "encrypt",
-      "decrypt",
-    ],
-  );
+/** The transform on WebCrypto: asynchronous, into fresh memory. */
+function webCrypto(rawKey: Uint8Array): Pick<TransformPlugin, "encode" | "decode"> {
+  const keyPromise = crypto.subtle.importKey("raw", rawKey as Uint8Array<ArrayBuffer>, "AES-GCM", false, [
+    "encrypt",
+    "decrypt",
+  ]);
   return {
-    kind: "transform",
-    name: "aes-256-gcm",
-    apiVersion: API_VERSION,
-    id: "aes-256-gcm",
-    role: "cipher",
     async encode(data, context) {
       const key = await keyPromise;
       const iv = crypto.getRandomValues(new Uint8Array(12));
@@ -120,5 +96,22 @@ export default function aes256gcm(options: Options): TransformPlugin {
         throw new Error(AUTH_FAILED);
       }
     },
+  };
+}
+
+/** Builds the AES-256-GCM cipher transform. */
+export default function aes256gcm(options: Options): TransformPlugin {
+  if (!(options?.key instanceof Uint8Array) || options.key.length !== 32) {
+    throw new TypeError("aes-256-gcm needs a 32-byte key");
+  }
+  return {
+    kind: "transform",
+    name: "aes-256-gcm",
+    apiVersion: API_VERSION,
+    id: "aes-256-gcm",
+    role: "cipher",
+    ...((options.native ?? defaults.native) && openssl.available()
+      ? native(new openssl.Aead("aes-256-gcm", options.key))
+      : webCrypto(options.key)),
   };
 }
