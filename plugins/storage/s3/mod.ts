@@ -32,6 +32,7 @@ import {
 } from "../../../core/contracts.ts";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { bodyProgress, FetchTransport, readCaBundles, settleResponse } from "./transport.ts";
+import { readBody } from "../read-body.ts";
 
 /** Options of the s3 storage. */
 export interface Options {
@@ -337,11 +338,10 @@ export default function s3(options: Options): StoragePlugin {
   };
 
   /**
-   * Reads a GetObject body (fetch's byte stream, from the transport) into one buffer of the announced
-   * size with a BYOB reader: no chunk copies, no collected chunks; cancels the stream when it fails. Reads
-   * into `into` when it is a large enough view at the start of its buffer (which the reads transfer).
+   * Reads a GetObject body (the transport's byte stream) into one buffer of the announced size, into
+   * `into` when it fits (../read-body.ts), keeping the transport's stall watch fed.
    */
-  async function readBody(
+  async function readObject(
     body: unknown,
     expected: number | undefined,
     what: string,
@@ -353,51 +353,7 @@ export default function s3(options: Options): StoragePlugin {
     }
     const watch = bodyProgress(body);
     try {
-      if (expected === undefined) { // no Content-Length (S3 always sends one): collect the chunks
-        const chunks: Uint8Array[] = [];
-        const reader = body.getReader();
-        try {
-          for (let r = await reader.read(); !r.done; r = await reader.read()) {
-            chunks.push(r.value);
-            watch?.tick();
-          }
-        } catch (e) {
-          await reader.cancel(e).catch(() => {});
-          throw e;
-        }
-        const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-        chunks.reduce((at, c) => (out.set(c, at), at + c.length), 0);
-        return out;
-      }
-      const reader = body.getReader({ mode: "byob" });
-      try {
-        let buf = into && into.byteOffset === 0 && into.buffer instanceof ArrayBuffer &&
-            !into.buffer.detached && into.length >= expected
-          ? into.buffer
-          : new ArrayBuffer(expected);
-        let n = 0;
-        while (n < expected) {
-          const r = await reader.read(new Uint8Array(buf, n, expected - n));
-          if (r.value) buf = r.value.buffer as ArrayBuffer; // the read transfers the buffer
-          if (r.done) break;
-          n += r.value.byteLength;
-          watch?.tick();
-        }
-        if (n < expected) {
-          throw new StorageError(
-            "transient",
-            `${location}: ${what}: short body (${n} of ${expected} bytes)`,
-          );
-        }
-        // Read on to the end, so that the response is finished (and its connection reusable).
-        if (!(await reader.read(new Uint8Array(1))).done) {
-          throw new StorageError("transient", `${location}: ${what}: body longer than ${expected} bytes`);
-        }
-        return new Uint8Array(buf, 0, n);
-      } catch (e) {
-        await reader.cancel(e).catch(() => {});
-        throw e;
-      }
+      return await readBody(body, expected, `${location}: ${what}`, { into, tick: watch?.tick });
     } finally {
       watch?.end();
     }
@@ -567,7 +523,7 @@ export default function s3(options: Options): StoragePlugin {
           }),
           { abortSignal: opts?.signal },
         );
-        return await readBody(r.Body, r.ContentLength, name, opts?.into);
+        return await readObject(r.Body, r.ContentLength, name, opts?.into);
       } catch (e) {
         const err = e as SdkError;
         if (range && (err?.name === "InvalidRange" || err?.$metadata?.httpStatusCode === 416)) {

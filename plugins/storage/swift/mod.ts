@@ -1,6 +1,6 @@
 /**
  * `swift`: a repository in an OpenStack Swift container, over the native Swift API (fetch, keep-alive;
- * large bodies through ../upload.ts).
+ * large bodies up through ../upload.ts, GETs through ../download.ts straight into the caller's buffer).
  *
  * Auth: tempauth / v1 (`ST_AUTH`, `ST_USER`, `ST_KEY`) or Keystone v3 password auth (`OS_AUTH_URL`,
  * `OS_USERNAME`, `OS_PASSWORD`, `OS_PROJECT_NAME`, `OS_USER_DOMAIN_NAME`, `OS_PROJECT_DOMAIN_NAME`,
@@ -17,6 +17,8 @@
  * @module
  */
 import { takesUpload, Uploader } from "../upload.ts";
+import { Downloader, takesDownload } from "../download.ts";
+import { readBody } from "../read-body.ts";
 import {
   API_VERSION,
   type CallOptions,
@@ -337,6 +339,7 @@ export default function swift(options: Options): StoragePlugin {
   }
 
   let uploader: Uploader | undefined;
+  let downloader: Downloader | undefined;
 
   function timeoutSignal(signal?: AbortSignal): AbortSignal {
     const t = AbortSignal.timeout(timeoutMs);
@@ -381,6 +384,11 @@ export default function swift(options: Options): StoragePlugin {
             method,
             headers,
             body: init.body,
+            signal: timeoutSignal(init.signal),
+          });
+        } else if (takesDownload(url, method) && init.body === undefined) {
+          res = await (downloader ??= new Downloader({ caCerts: [] })).get(url, {
+            headers,
             signal: timeoutSignal(init.signal),
           });
         } else {
@@ -514,20 +522,14 @@ export default function swift(options: Options): StoragePlugin {
         return new Uint8Array(0);
       }
       if (res.status !== 200 && res.status !== 206) await failFor(res, name);
-      const expected = Number(res.headers.get("content-length") ?? NaN);
-      let body: Uint8Array;
+      if (!res.body) return new Uint8Array(0);
+      const length = res.headers.get("content-length");
+      const expected = length === null ? undefined : Number(length);
       try {
-        body = await res.bytes();
+        return await readBody(res.body, expected, `${location}: ${name}`, { into: opts?.into });
       } catch (e) {
         throw netError(e, `GET ${name}`, opts?.signal);
       }
-      if (Number.isFinite(expected) && body.length !== expected) {
-        throw new StorageError(
-          "transient",
-          `${location}: ${name}: short body (${body.length} of ${expected} bytes)`,
-        );
-      }
-      return body;
     },
 
     async stat(name, opts) {
@@ -618,6 +620,8 @@ export default function swift(options: Options): StoragePlugin {
       auth = undefined;
       uploader?.destroy();
       uploader = undefined;
+      downloader?.destroy();
+      downloader = undefined;
       return Promise.resolve();
     },
   };

@@ -15,6 +15,8 @@ import { bytes, storageConformance } from "../../../tests/storage/conformance.ts
 import { sharedSwift, stopSharedSwift, swiftMissing } from "../../../tests/fixtures/servers/swift.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "../../../tests/assert.ts";
 import { StorageError } from "../../../core/contracts.ts";
+import retry from "../retry/mod.ts";
+import { start as startProxy } from "../../../tests/fixtures/fault-proxy.ts";
 
 const missing = swiftMissing();
 if (missing) console.warn(`skipping swift tests: ${missing}`);
@@ -216,6 +218,43 @@ Deno.test({
     }, StorageError);
     assertEquals(l.code, "not-found");
     assert(l.message.includes("does not exist"), l.message);
+  },
+});
+
+Deno.test({
+  name:
+    "swift: cut bodies and 503s behind a fault proxy are retried; reads come back whole, into a lent buffer",
+  ...opts,
+  fn: async () => {
+    const s = await sharedSwift();
+    const auth = await fetch(s.authUrl, { headers: { "X-Auth-User": s.user, "X-Auth-Key": s.key } });
+    await auth.body?.cancel();
+    const real = new URL(auth.headers.get("x-storage-url")!);
+    const proxy = await startProxy({ target: real.origin });
+    // Object requests go through the proxy (auth does not): the storage URL points at it.
+    const inner = await storageOn({ storageUrl: `${proxy.url}${real.pathname}` });
+    const storage = retry({ storage: inner, baseDelayMs: 1 });
+    try {
+      await storage.create();
+      const data = bytes(3 << 20);
+      await storage.put("data/p1", data);
+      proxy.inject("truncate", "unavailable", "truncate");
+      assertEquals(await storage.get("data/p1"), data);
+      assertEquals(proxy.stats.truncate, 2);
+      assertEquals(proxy.stats.unavailable, 1);
+      proxy.inject("truncate");
+      const lent = new Uint8Array(2 << 20);
+      const part = await storage.get("data/p1", { range: { offset: 1000, length: 1 << 20 }, into: lent });
+      assertEquals(part, data.subarray(1000, 1000 + (1 << 20)));
+      assertEquals(proxy.stats.truncate, 3);
+      // Without the retry wrapper, a cut body is a transient error (never short bytes).
+      proxy.inject("truncate");
+      const e = await assertRejects(() => inner.get("data/p1"), StorageError);
+      assertEquals(e.code, "transient", e.message);
+    } finally {
+      await storage.close?.();
+      await proxy.stop();
+    }
   },
 });
 
