@@ -101,6 +101,12 @@ const SPLIT_AT = 64 << 20;
 const SPLIT_PART = 32 << 20;
 /** How far past a split's nominal offset its boundary is looked for (see {@link splitPoints}). */
 const SYNC_SPAN = 4 << 20;
+/**
+ * New trees are cached in the catalog (one transaction) whenever their JSON reaches this many characters,
+ * rather than all at the end: their JSON would otherwise stay in memory for the whole run, a few hundred
+ * bytes per file. The tree cache is keyed by content, so rows of a run that fails do no harm.
+ */
+const TREE_FLUSH = 4 << 20;
 
 /**
  * Where to split a file of `size` bytes into `parts` ranges for parallel chunking, so that the chunks are
@@ -232,7 +238,8 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
   const packer = new Packer(repo, { signal });
   const warnings: SourceWarning[] = [];
   const pending = new Set<string>();
-  const newTrees: [string, string][] = [];
+  let newTrees: [string, string][] = [];
+  let newTreeChars = 0;
   const treeIds: string[] = [];
   const hardlinks = new Map<string, { size: number; mtime: number; content: Promise<string[] | null> }>();
   // For content read on this thread (one entry at a time, see readHere); most runs never need it. A chunker
@@ -562,6 +569,15 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
       if (!known(id)) {
         await saveBlob("tree", bytes, id);
         newTrees.push([id, json]);
+        newTreeChars += json.length;
+        if (newTreeChars >= TREE_FLUSH) {
+          const batch = newTrees;
+          newTrees = [];
+          newTreeChars = 0;
+          catalog.transaction(() => {
+            for (const [id, json] of batch) catalog.putTree(id, json);
+          });
+        }
       }
     }
     treeIds.push(id);
