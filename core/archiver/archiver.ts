@@ -55,7 +55,12 @@ export interface BackupOptions {
    * 0 does everything on the main thread.
    */
   workers?: number;
-  /** Aborts the run; nothing becomes visible. */
+  /**
+   * Blobs per index file written during the run (default 20 000): an index for the packs stored so far
+   * is written, and added to the catalog, once they hold this many blobs; the rest go in the last one.
+   */
+  indexEvery?: number;
+  /** Aborts the run; no snapshot becomes visible (packs already indexed are kept for the next run). */
   signal?: AbortSignal;
   /** Progress and warnings. */
   onEvent?: (event: EngineEvent) => void;
@@ -107,6 +112,14 @@ const SYNC_SPAN = 4 << 20;
  * bytes per file. The tree cache is keyed by content, so rows of a run that fails do no harm.
  */
 const TREE_FLUSH = 4 << 20;
+/**
+ * Once the packs stored since the last index file hold this many blobs, an index file for them is written
+ * and added to the catalog during the run (as restic does), rather than one index for the whole run at
+ * the end: the index records do not pile up in memory, and a run that is cut short leaves its stored packs
+ * indexed, so the next run does not upload them again. An index names only packs already stored, and no
+ * snapshot exists before its last index, so an interrupted run never leaves a snapshot with blobs missing.
+ */
+const INDEX_EVERY = 20_000;
 
 /**
  * Where to split a file of `size` bytes into `parts` ranges for parallel chunking, so that the chunks are
@@ -234,6 +247,7 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
   const started = performance.now();
   const host = options.host ?? Deno.hostname();
   const workers = options.workers ?? (navigator.hardwareConcurrency || 2);
+  const indexEvery = Math.max(1, options.indexEvery ?? INDEX_EVERY);
   const trees = new TreeLoader(repo, catalog);
   const packer = new Packer(repo, { signal });
   const warnings: SourceWarning[] = [];
@@ -287,6 +301,7 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
   const oldKnown = (id: string) => !missingOld.has(id) || pending.has(id);
 
   const inflight = new Set<Promise<void>>();
+  let indexing: Promise<void> | null = null;
   let failure: unknown = null;
   const fail = (e: unknown) => {
     failure ??= e;
@@ -321,6 +336,7 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
     const p: Promise<void> = encoded.then(async (blob) => {
       counted(blob);
       await packer.add(blob);
+      indexSoFar();
     }).catch(fail).finally(() => inflight.delete(p));
     inflight.add(p);
     while (inflight.size >= WINDOW) await Promise.race(inflight);
@@ -339,6 +355,17 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
       counted(b);
       await packer.add(b);
     }
+    indexSoFar();
+  }
+
+  /** Writes an index file for the packs stored so far once they hold `indexEvery` blobs. */
+  function indexSoFar(): void {
+    if (indexing || packer.blobsInPacks < indexEvery) return;
+    const index: IndexFile = { version: 1, packs: packer.takePacks() };
+    indexing = (async () => {
+      const id = await repo.saveJson("index", index);
+      catalog.transaction(() => catalog.addIndex(id, index));
+    })().catch(fail).finally(() => (indexing = null));
   }
 
   function filePool(): FilePool {
@@ -658,10 +685,12 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
 
   await drain();
   await packer.flush();
+  await indexing;
+  if (failure) throw failure;
   signal?.throwIfAborted();
-  const index: IndexFile = { version: 1, packs: packer.packs };
+  const index: IndexFile = { version: 1, packs: packer.takePacks() };
   let indexId: string | undefined;
-  if (packer.packs.length) indexId = await repo.saveJson("index", index);
+  if (index.packs.length) indexId = await repo.saveJson("index", index);
   summary.errors = warnings.length;
   summary.total_duration = (performance.now() - started) / 1000;
   const snapshot: Snapshot = {

@@ -60,3 +60,71 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "archiver: index files are written during the run; a run cut short leaves its stored packs indexed",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const dir = await tempDir("floe-archiver-");
+    try {
+      const src = `${dir.path}/src`;
+      Deno.mkdirSync(src);
+      const files = new Map<string, string>();
+      for (let i = 0; i < 24; i++) {
+        const data = randomBytes(200_000 + i * 1_000, 300 + i); // 3-4 chunks each; 1 MiB packs
+        Deno.writeFileSync(`${src}/f${String(i).padStart(2, "0")}`, data);
+        files.set(`f${String(i).padStart(2, "0")}`, sha256(data));
+      }
+      const { check } = await import("../checker.ts");
+      const engine = await newEngine(dir.path);
+      try {
+        const fs = await loadPlugin("source", "fs", { paths: [src] });
+        // Cut short: the source stops (abort) once an index file is in the repository.
+        const ac = new AbortController();
+        const cut: SourcePlugin = {
+          ...fs,
+          async *scan(context) {
+            for await (const e of fs.scan(context)) {
+              yield e;
+              if ((await engine.repo.listIds("index")).length) {
+                ac.abort(new Error("cut short"));
+                return;
+              }
+              await new Promise((r) => setTimeout(r, 20));
+            }
+          },
+        };
+        let aborted = false;
+        try {
+          await engine.backup(cut, { indexEvery: 8, signal: ac.signal });
+        } catch {
+          aborted = true;
+        }
+        assertEquals(aborted, true);
+        assertEquals(engine.snapshots().length, 0); // no snapshot from the cut run
+        const indexed = (await engine.repo.listIds("index")).length;
+        assertEquals(indexed >= 1, true);
+
+        // The next run stores only what the cut run had not indexed, in several index files.
+        const whole = await engine.backup(fs, { indexEvery: 8 });
+        const fresh = await engine.backup(fs, { indexEvery: 8, parent: null, force: true });
+        assertEquals(fresh.snapshot.summary!.data_added, 0);
+        assertEquals(whole.snapshot.summary!.files_new, files.size);
+        const bytes = [...files.keys()].reduce((n, f) => n + Deno.statSync(`${src}/${f}`).size, 0);
+        const added = whole.snapshot.summary!.data_added_raw;
+        assertEquals(added > 0 && added < bytes, true, `${added} of ${bytes} bytes added again`);
+        assertEquals((await engine.repo.listIds("index")).length > indexed + 1, true);
+        const report = await check(engine, { readData: true });
+        assertEquals(report.problems, []);
+        const target = `${dir.path}/out`;
+        await engine.restore({ snapshot: engine.resolveSnapshot(whole.snapshotId), subpath: src, target });
+        for (const [name, hash] of files) assertEquals(sha256(Deno.readFileSync(`${target}/${name}`)), hash);
+      } finally {
+        await engine.close();
+      }
+    } finally {
+      await dir.cleanup();
+    }
+  },
+});

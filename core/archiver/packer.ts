@@ -37,8 +37,10 @@ export class Packer {
   readonly #free: Uint8Array[] = [];
   readonly #capacity: number;
   #error: unknown = null;
-  /** Packs stored so far, as index file records. */
-  readonly packs: IndexFile["packs"] = [];
+  /** Packs stored since the last {@link takePacks}, as index file records. */
+  packs: IndexFile["packs"] = [];
+  /** Blobs in {@link packs}. */
+  blobsInPacks = 0;
   /** Bytes uploaded so far. */
   bytesUploaded = 0;
 
@@ -96,10 +98,19 @@ export class Packer {
       this.#give(open.bytes); // not on failure: a storage may still be reading it (e.g. another mirror member)
       this.bytesUploaded += bytes.length;
       this.packs.push({ id, size: bytes.length, blobs: entries.map(({ pack: _p, ...rest }) => rest) });
+      this.blobsInPacks += entries.length;
     })().catch((e) => {
       this.#error ??= e;
     }).finally(() => this.#inflight.delete(p));
     this.#inflight.add(p);
+  }
+
+  /** Hands over the records of the packs stored so far (for an index file) and forgets them. */
+  takePacks(): IndexFile["packs"] {
+    const packs = this.packs;
+    this.packs = [];
+    this.blobsInPacks = 0;
+    return packs;
   }
 
   /** Seals the open packs and waits for every upload. */
