@@ -294,3 +294,61 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "prune: a prune while a backup runs drops the backup's mid-run index; the backup indexes again " +
+    "what its snapshot needs",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const dir = await tempDir("floe-prune-");
+    try {
+      const engine = await newEngine(dir.path);
+      const other = await Engine.open({
+        location: `${dir.path}/repo`,
+        password: "test-password",
+        catalogPath: `${dir.path}/cache-other/catalog.db`,
+      });
+      try {
+        const src = `${dir.path}/src`;
+        Deno.mkdirSync(src);
+        for (let i = 0; i < 32; i++) Deno.writeFileSync(`${src}/f${i}`, randomBytes(200_000, 40 + i));
+        const want = hashTree(src);
+        const fs = await loadPlugin("source", "fs", { paths: [src] });
+        let pruned: Awaited<ReturnType<Engine["prune"]>> | undefined;
+        // Once the backup has written an index file (no snapshot names its packs yet), prune runs.
+        const source = {
+          ...fs,
+          async *scan(context: Parameters<typeof fs.scan>[0]) {
+            let n = 0;
+            for await (const e of fs.scan(context)) {
+              yield e;
+              // After 24 of 32 files (their packs on their way), wait for the first index file.
+              if (++n === 24) {
+                for (let t = 0; t < 1500 && !(await engine.repo.listIds("index")).length; t++) {
+                  await new Promise((r) => setTimeout(r, 20));
+                }
+                pruned = await other.prune();
+              }
+            }
+          },
+        };
+        const b = await engine.backup(source, { indexEvery: 6 });
+        assert(pruned, "prune ran during the backup");
+        assert(pruned.marked.packs > 0, JSON.stringify(pruned)); // the backup's lock: marked, not deleted
+        await assertClean(engine);
+        await assertRestores(engine, b.snapshotId, src, want, `${dir.path}/out1`);
+        // Once the backup's lock is gone, a later prune processes the marker and keeps what the snapshot needs.
+        const r2 = await other.prune();
+        assertEquals(r2.markers.processed, 1);
+        await assertClean(other);
+        await assertRestores(other, b.snapshotId, src, want, `${dir.path}/out2`);
+      } finally {
+        await other.close();
+        await engine.close();
+      }
+    } finally {
+      await dir.cleanup();
+    }
+  },
+});

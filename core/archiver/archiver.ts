@@ -249,7 +249,7 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
   const workers = options.workers ?? (navigator.hardwareConcurrency || 2);
   const indexEvery = Math.max(1, options.indexEvery ?? INDEX_EVERY);
   const trees = new TreeLoader(repo, catalog);
-  const packer = new Packer(repo, { signal });
+  const packer = new Packer(repo, { signal, onStored: () => indexSoFar() });
   const warnings: SourceWarning[] = [];
   const pending = new Set<string>();
   let newTrees: [string, string][] = [];
@@ -336,7 +336,6 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
     const p: Promise<void> = encoded.then(async (blob) => {
       counted(blob);
       await packer.add(blob);
-      indexSoFar();
     }).catch(fail).finally(() => inflight.delete(p));
     inflight.add(p);
     while (inflight.size >= WINDOW) await Promise.race(inflight);
@@ -355,7 +354,6 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
       counted(b);
       await packer.add(b);
     }
-    indexSoFar();
   }
 
   /** Writes an index file for the packs stored so far once they hold `indexEvery` blobs. */

@@ -80,18 +80,22 @@ Deno.test({
       const engine = await newEngine(dir.path);
       try {
         const fs = await loadPlugin("source", "fs", { paths: [src] });
-        // Cut short: the source stops (abort) once an index file is in the repository.
+        // Cut short: the run is aborted once an index file is in the repository.
         const ac = new AbortController();
         const cut: SourcePlugin = {
           ...fs,
           async *scan(context) {
+            let n = 0;
             for await (const e of fs.scan(context)) {
               yield e;
-              if ((await engine.repo.listIds("index")).length) {
+              // After 16 of 24 files (their packs on their way), wait for the first index file.
+              if (++n === 16) {
+                for (let t = 0; t < 1500 && !(await engine.repo.listIds("index")).length; t++) {
+                  await new Promise((r) => setTimeout(r, 20));
+                }
                 ac.abort(new Error("cut short"));
                 return;
               }
-              await new Promise((r) => setTimeout(r, 20));
             }
           },
         };

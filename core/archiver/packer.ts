@@ -34,6 +34,7 @@ export class Packer {
   readonly #inflight = new Set<Promise<void>>();
   readonly #concurrency: number;
   readonly #signal?: AbortSignal;
+  readonly #onStored?: () => void;
   readonly #free: Uint8Array[] = [];
   readonly #capacity: number;
   #error: unknown = null;
@@ -44,9 +45,13 @@ export class Packer {
   /** Bytes uploaded so far. */
   bytesUploaded = 0;
 
-  /** Build one for a repository. */
-  constructor(repo: Repository, options: { concurrency?: number; signal?: AbortSignal } = {}) {
+  /** Build one for a repository; `onStored` is called each time a pack is stored (its record in {@link packs}). */
+  constructor(
+    repo: Repository,
+    options: { concurrency?: number; signal?: AbortSignal; onStored?: () => void } = {},
+  ) {
     this.#repo = repo;
+    this.#onStored = options.onStored;
     this.#concurrency = Math.max(1, options.concurrency ?? repo.storage.capabilities.concurrency);
     this.#signal = options.signal;
     // A pack closes at packSize; a blob that would overflow the buffer closes it early instead.
@@ -99,6 +104,7 @@ export class Packer {
       this.bytesUploaded += bytes.length;
       this.packs.push({ id, size: bytes.length, blobs: entries.map(({ pack: _p, ...rest }) => rest) });
       this.blobsInPacks += entries.length;
+      this.#onStored?.();
     })().catch((e) => {
       this.#error ??= e;
     }).finally(() => this.#inflight.delete(p));
