@@ -227,18 +227,23 @@ export function findParent(catalog: Catalog, host: string, paths: readonly strin
 
 /** Runs one backup. */
 export async function backup(options: BackupOptions): Promise<BackupResult> {
-  const pools: Pools = { files: null, encoder: null };
+  const pools: Pools = { files: null, encoder: null, settle: null };
   try {
     return await run(options, pools);
   } finally {
     pools.files?.close();
     pools.encoder?.close();
+    // A run that failed may still have pack uploads and an index file in flight: let them end before the
+    // caller releases its lock, so that no index file appears after a prune may have deleted its packs.
+    await pools.settle?.();
   }
 }
 
 interface Pools {
   files: FilePool | null;
   encoder: EncoderPool | null;
+  /** Ends the run's background writes: no index file is started after it, and it waits for those begun. */
+  settle: (() => Promise<void>) | null;
 }
 
 async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> {
@@ -302,6 +307,12 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
 
   const inflight = new Set<Promise<void>>();
   let indexing: Promise<void> | null = null;
+  let settled = false;
+  pools.settle = async () => {
+    settled = true;
+    await packer.settle();
+    while (indexing) await indexing;
+  };
   let failure: unknown = null;
   const fail = (e: unknown) => {
     failure ??= e;
@@ -358,7 +369,7 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
 
   /** Writes an index file for the packs stored so far once they hold `indexEvery` blobs. */
   function indexSoFar(): void {
-    if (indexing || packer.blobsInPacks < indexEvery) return;
+    if (indexing || settled || failure || packer.blobsInPacks < indexEvery) return;
     const index: IndexFile = { version: 1, packs: packer.takePacks() };
     indexing = (async () => {
       const id = await repo.saveJson("index", index);

@@ -132,3 +132,70 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "archiver: a failed run returns only after its pack uploads and index file in flight have ended",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const dir = await tempDir("floe-archiver-");
+    try {
+      const src = `${dir.path}/src`;
+      Deno.mkdirSync(src);
+      for (let i = 0; i < 24; i++) Deno.writeFileSync(`${src}/f${i}`, randomBytes(200_000, 500 + i));
+      const engine = await newEngine(dir.path);
+      try {
+        // Index files are written slowly; the run is aborted while the first one is on its way.
+        const storage = engine.repo.storage;
+        const put = storage.put.bind(storage);
+        let indexStarted = false;
+        storage.put = async (name, data, opts) => {
+          if (name.startsWith("index/")) {
+            indexStarted = true;
+            await new Promise((r) => setTimeout(r, 400));
+          }
+          return await put(name, data, opts);
+        };
+        const fs = await loadPlugin("source", "fs", { paths: [src] });
+        const ac = new AbortController();
+        const cut: SourcePlugin = {
+          ...fs,
+          async *scan(context) {
+            let n = 0;
+            for await (const e of fs.scan(context)) {
+              yield e;
+              if (++n === 16) {
+                for (let t = 0; t < 1500 && !indexStarted; t++) await new Promise((r) => setTimeout(r, 20));
+                ac.abort(new Error("cut short"));
+                return;
+              }
+            }
+          },
+        };
+        let failed = false;
+        try {
+          await engine.backup(cut, { indexEvery: 8, signal: ac.signal });
+        } catch {
+          failed = true;
+        }
+        assertEquals(failed, true);
+        assertEquals(indexStarted, true);
+        const atReturn = await engine.repo.listIds("index");
+        const packNames = async () => {
+          const out: string[] = [];
+          for await (const o of storage.list("data/")) out.push(o.name);
+          return out.sort();
+        };
+        const packsAtReturn = await packNames();
+        await new Promise((r) => setTimeout(r, 800));
+        assertEquals(await engine.repo.listIds("index"), atReturn); // nothing written after the run ended
+        assertEquals(await packNames(), packsAtReturn);
+        assertEquals(atReturn.length, 1);
+      } finally {
+        await engine.close();
+      }
+    } finally {
+      await dir.cleanup();
+    }
+  },
+});

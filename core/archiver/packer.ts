@@ -38,12 +38,16 @@ export class Packer {
   readonly #free: Uint8Array[] = [];
   readonly #capacity: number;
   #error: unknown = null;
-  /** Packs stored since the last {@link takePacks}, as index file records. */
-  packs: IndexFile["packs"] = [];
+  #packs: IndexFile["packs"] = [];
   /** Blobs in {@link packs}. */
   blobsInPacks = 0;
   /** Bytes uploaded so far. */
   bytesUploaded = 0;
+
+  /** Packs stored since the last {@link takePacks}, as index file records. */
+  get packs(): IndexFile["packs"] {
+    return this.#packs;
+  }
 
   /** Build one for a repository; `onStored` is called each time a pack is stored (its record in {@link packs}). */
   constructor(
@@ -102,7 +106,7 @@ export class Packer {
       await this.#repo.storage.put(packName(id), bytes, { signal: this.#signal });
       this.#give(open.bytes); // not on failure: a storage may still be reading it (e.g. another mirror member)
       this.bytesUploaded += bytes.length;
-      this.packs.push({ id, size: bytes.length, blobs: entries.map(({ pack: _p, ...rest }) => rest) });
+      this.#packs.push({ id, size: bytes.length, blobs: entries.map(({ pack: _p, ...rest }) => rest) });
       this.blobsInPacks += entries.length;
       this.#onStored?.();
     })().catch((e) => {
@@ -113,10 +117,15 @@ export class Packer {
 
   /** Hands over the records of the packs stored so far (for an index file) and forgets them. */
   takePacks(): IndexFile["packs"] {
-    const packs = this.packs;
-    this.packs = [];
+    const packs = this.#packs;
+    this.#packs = [];
     this.blobsInPacks = 0;
     return packs;
+  }
+
+  /** Waits for the uploads in flight to end, however they end (after a failure, before the lock goes). */
+  async settle(): Promise<void> {
+    while (this.#inflight.size) await Promise.race(this.#inflight);
   }
 
   /** Seals the open packs and waits for every upload. */
