@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { Engine } from "../core/engine.ts";
 import type { InitOptions } from "../core/repository/repository.ts";
+import type { SourcePlugin } from "../core/contracts.ts";
 
 /** Pseudo-random bytes (xorshift32), deterministic for a seed. */
 export function randomBytes(n: number, seed = 1): Uint8Array {
@@ -146,4 +147,38 @@ export function scanTree(root: string): Map<string, string> {
   };
   walk(root, "");
   return out;
+}
+
+/** Polls `ready` every 20 ms until it holds or `timeoutMs` has passed; returns whether it held. */
+export async function waitFor(
+  ready: () => boolean | Promise<boolean>,
+  timeoutMs = 30_000,
+): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (!(await ready())) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
+}
+
+/**
+ * `source` with a pause after its `n`-th entry: `act` runs there (e.g. waits for a backup's first index
+ * file, then aborts it or runs a prune); the scan ends there when `act` returns true, else goes on.
+ */
+export function pauseAfter(
+  source: SourcePlugin,
+  n: number,
+  act: () => Promise<boolean | void>,
+): SourcePlugin {
+  return {
+    ...source,
+    async *scan(context) {
+      let seen = 0;
+      for await (const e of source.scan(context)) {
+        yield e;
+        if (++seen === n && await act()) return;
+      }
+    },
+  };
 }

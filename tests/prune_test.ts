@@ -3,7 +3,7 @@
  * backups running at the same time never lose data (markers, resurrection, the post-backup re-index).
  */
 import { assert, assertEquals } from "./assert.ts";
-import { hashTree, newEngine, randomBytes, tempDir } from "./helpers.ts";
+import { hashTree, newEngine, pauseAfter, randomBytes, tempDir, waitFor } from "./helpers.ts";
 import { loadPlugin } from "../core/registry.ts";
 import { Engine } from "../core/engine.ts";
 import { check } from "../core/checker.ts";
@@ -14,6 +14,15 @@ import { indexMarkedBlobs, MARKER_DIR } from "../core/prune.ts";
 function sameTree(a: Map<string, string>, b: Map<string, string>, what: string) {
   assertEquals([...a.keys()].sort(), [...b.keys()].sort(), `${what}: file names`);
   for (const [k, v] of a) assertEquals(b.get(k), v, `${what}: content of ${k}`);
+}
+
+/** A second engine on the same repository, with a catalog of its own (another machine's). */
+function otherEngine(dir: string): Promise<Engine> {
+  return Engine.open({
+    location: `${dir}/repo`,
+    password: "test-password",
+    catalogPath: `${dir}/cache-other/catalog.db`,
+  });
 }
 
 async function snap(engine: Engine, src: string, time?: Date): Promise<string> {
@@ -177,11 +186,7 @@ Deno.test({
     const dir = await tempDir("floe-prune-");
     try {
       const engine = await newEngine(dir.path);
-      const other = await Engine.open({
-        location: `${dir.path}/repo`,
-        password: "test-password",
-        catalogPath: `${dir.path}/cache-other/catalog.db`,
-      });
+      const other = await otherEngine(dir.path);
       try {
         const src = `${dir.path}/src`;
         Deno.mkdirSync(src);
@@ -247,11 +252,7 @@ Deno.test({
     const dir = await tempDir("floe-prune-");
     try {
       const engine = await newEngine(dir.path);
-      const other = await Engine.open({
-        location: `${dir.path}/repo`,
-        password: "test-password",
-        catalogPath: `${dir.path}/cache-other/catalog.db`,
-      });
+      const other = await otherEngine(dir.path);
       try {
         const src = `${dir.path}/src`;
         Deno.mkdirSync(src);
@@ -304,11 +305,7 @@ Deno.test({
     const dir = await tempDir("floe-prune-");
     try {
       const engine = await newEngine(dir.path);
-      const other = await Engine.open({
-        location: `${dir.path}/repo`,
-        password: "test-password",
-        catalogPath: `${dir.path}/cache-other/catalog.db`,
-      });
+      const other = await otherEngine(dir.path);
       try {
         const src = `${dir.path}/src`;
         Deno.mkdirSync(src);
@@ -316,23 +313,12 @@ Deno.test({
         const want = hashTree(src);
         const fs = await loadPlugin("source", "fs", { paths: [src] });
         let pruned: Awaited<ReturnType<Engine["prune"]>> | undefined;
-        // Once the backup has written an index file (no snapshot names its packs yet), prune runs.
-        const source = {
-          ...fs,
-          async *scan(context: Parameters<typeof fs.scan>[0]) {
-            let n = 0;
-            for await (const e of fs.scan(context)) {
-              yield e;
-              // After 24 of 32 files (their packs on their way), wait for the first index file.
-              if (++n === 24) {
-                for (let t = 0; t < 1500 && !(await engine.repo.listIds("index")).length; t++) {
-                  await new Promise((r) => setTimeout(r, 20));
-                }
-                pruned = await other.prune();
-              }
-            }
-          },
-        };
+        // After 24 of 32 files, once the backup has written an index file (no snapshot names its packs
+        // yet), prune runs.
+        const source = pauseAfter(fs, 24, async () => {
+          await waitFor(async () => (await engine.repo.listIds("index")).length > 0);
+          pruned = await other.prune();
+        });
         const b = await engine.backup(source, { indexEvery: 6 });
         assert(pruned, "prune ran during the backup");
         assert(pruned.marked.packs > 0, JSON.stringify(pruned)); // the backup's lock: marked, not deleted

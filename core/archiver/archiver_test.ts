@@ -3,8 +3,9 @@
  * through one shared buffer: files read one after another must each keep their own bytes.
  */
 import { assertEquals } from "../../tests/assert.ts";
-import { newEngine, randomBytes, sha256, tempDir } from "../../tests/helpers.ts";
+import { newEngine, pauseAfter, randomBytes, sha256, tempDir, waitFor } from "../../tests/helpers.ts";
 import type { SourcePlugin } from "../contracts.ts";
+import type { Engine } from "../engine.ts";
 import { loadPlugin } from "../registry.ts";
 
 const MiB = 1024 * 1024;
@@ -61,6 +62,24 @@ Deno.test({
   },
 });
 
+/**
+ * A backup (index files every 8 blobs) aborted after 16 entries once `ready` holds (while its packs are on
+ * their way); whether it failed, as it should.
+ */
+async function backupCutShort(
+  engine: Engine,
+  source: SourcePlugin,
+  ready: () => boolean | Promise<boolean>,
+): Promise<boolean> {
+  const ac = new AbortController();
+  const cut = pauseAfter(source, 16, async () => {
+    await waitFor(ready);
+    ac.abort(new Error("cut short"));
+    return true;
+  });
+  return await engine.backup(cut, { indexEvery: 8, signal: ac.signal }).then(() => false, () => true);
+}
+
 Deno.test({
   name: "archiver: index files are written during the run; a run cut short leaves its stored packs indexed",
   sanitizeResources: false,
@@ -80,32 +99,13 @@ Deno.test({
       const engine = await newEngine(dir.path);
       try {
         const fs = await loadPlugin("source", "fs", { paths: [src] });
-        // Cut short: the run is aborted once an index file is in the repository.
-        const ac = new AbortController();
-        const cut: SourcePlugin = {
-          ...fs,
-          async *scan(context) {
-            let n = 0;
-            for await (const e of fs.scan(context)) {
-              yield e;
-              // After 16 of 24 files (their packs on their way), wait for the first index file.
-              if (++n === 16) {
-                for (let t = 0; t < 1500 && !(await engine.repo.listIds("index")).length; t++) {
-                  await new Promise((r) => setTimeout(r, 20));
-                }
-                ac.abort(new Error("cut short"));
-                return;
-              }
-            }
-          },
-        };
-        let aborted = false;
-        try {
-          await engine.backup(cut, { indexEvery: 8, signal: ac.signal });
-        } catch {
-          aborted = true;
-        }
-        assertEquals(aborted, true);
+        // Cut short once an index file is in the repository.
+        const failed = await backupCutShort(
+          engine,
+          fs,
+          async () => (await engine.repo.listIds("index")).length > 0,
+        );
+        assertEquals(failed, true);
         assertEquals(engine.snapshots().length, 0); // no snapshot from the cut run
         const indexed = (await engine.repo.listIds("index")).length;
         assertEquals(indexed >= 1, true);
@@ -157,27 +157,7 @@ Deno.test({
           return await put(name, data, opts);
         };
         const fs = await loadPlugin("source", "fs", { paths: [src] });
-        const ac = new AbortController();
-        const cut: SourcePlugin = {
-          ...fs,
-          async *scan(context) {
-            let n = 0;
-            for await (const e of fs.scan(context)) {
-              yield e;
-              if (++n === 16) {
-                for (let t = 0; t < 1500 && !indexStarted; t++) await new Promise((r) => setTimeout(r, 20));
-                ac.abort(new Error("cut short"));
-                return;
-              }
-            }
-          },
-        };
-        let failed = false;
-        try {
-          await engine.backup(cut, { indexEvery: 8, signal: ac.signal });
-        } catch {
-          failed = true;
-        }
+        const failed = await backupCutShort(engine, fs, () => indexStarted);
         assertEquals(failed, true);
         assertEquals(indexStarted, true);
         const atReturn = await engine.repo.listIds("index");
