@@ -303,10 +303,12 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
   const known = (id: string) => pending.has(id) || catalog.hasBlob(id);
   /** Blobs of the parent's trees that the index lacks (looked up once per tree, see loadOld). */
   const missingOld = new Set<string>();
-  const oldKnown = (id: string) => !missingOld.has(id) || pending.has(id);
+  const oldKnown = (id: string) =>
+    !missingOld.has(id) || pending.has(id) || (indexedMidRun && catalog.hasBlob(id));
 
   const inflight = new Set<Promise<void>>();
   let indexing: Promise<void> | null = null;
+  let indexedMidRun = false;
   let settled = false;
   pools.settle = async () => {
     settled = true;
@@ -357,7 +359,11 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
   async function onBlobs(blobs: EncodedBlob[]): Promise<void> {
     const fresh: EncodedBlob[] = [];
     for (const b of blobs) {
-      if (pending.has(b.id) || (!catalogPath && !emptyIndex && catalog.hasBlob(b.id))) continue;
+      // Workers skip what the catalog held when they asked; what it holds since (this run's mid-run
+      // index files) is checked here.
+      if (pending.has(b.id) || ((indexedMidRun || (!catalogPath && !emptyIndex)) && catalog.hasBlob(b.id))) {
+        continue;
+      }
       pending.add(b.id);
       fresh.push(b);
     }
@@ -374,6 +380,9 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
     indexing = (async () => {
       const id = await repo.saveJson("index", index);
       catalog.transaction(() => catalog.addIndex(id, index));
+      // Indexed blobs are known through the catalog now: `pending` keeps only those not yet indexed.
+      indexedMidRun = true;
+      for (const p of index.packs) for (const b of p.blobs) pending.delete(b.id);
     })().catch(fail).finally(() => (indexing = null));
   }
 

@@ -179,3 +179,56 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "archiver: content seen again after its index file was written is not stored twice",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const dir = await tempDir("floe-archiver-");
+    try {
+      const src = `${dir.path}/src`;
+      Deno.mkdirSync(`${src}/a`, { recursive: true });
+      Deno.mkdirSync(`${src}/z`);
+      let unique = 0;
+      for (let i = 0; i < 12; i++) {
+        const data = randomBytes(400_000, 700 + i);
+        unique += data.length;
+        Deno.writeFileSync(`${src}/a/f${i}`, data);
+        Deno.writeFileSync(`${src}/z/f${i}`, data); // the copies come after the originals in the scan
+      }
+      const engine = await newEngine(dir.path);
+      try {
+        const fs = await loadPlugin("source", "fs", { paths: [src] });
+        // Before the copies are scanned, the originals' first packs are indexed (every 4 blobs).
+        const copies: SourcePlugin = {
+          ...fs,
+          async *scan(context) {
+            for await (const e of fs.scan(context)) {
+              if (e.path.endsWith("/z")) {
+                await waitFor(async () => (await engine.repo.listIds("index")).length > 0);
+              }
+              yield e;
+            }
+          },
+        };
+        for (const workers of [2, 0]) {
+          const r = await engine.backup(copies, { indexEvery: 4, workers, parent: null, force: true });
+          const s = r.snapshot.summary!;
+          assertEquals(s.files_new, 24, `workers ${workers}`);
+          // The first run stores each content once (plus its few trees); the second (no workers) nothing new.
+          const data = s.data_added_raw - (workers === 2 ? unique : 0);
+          assertEquals(
+            data >= 0 && data < 64 * 1024,
+            true,
+            `workers ${workers}: ${s.data_added_raw} bytes added`,
+          );
+        }
+      } finally {
+        await engine.close();
+      }
+    } finally {
+      await dir.cleanup();
+    }
+  },
+});
