@@ -32,7 +32,8 @@ import {
   settle,
 } from "./measure.ts";
 import { fmtCount, fmtMiB, fmtRatio, fmtSeconds, ratio, renderTable } from "./table.ts";
-import { type ProxyStats, selfSignedCert, startTlsProxy, type TlsProxy } from "./tls-proxy.ts";
+import { type ProxyStats, startTlsProxy, type TlsProxy } from "./tls-proxy.ts";
+import { selfSignedCert } from "../tests/fixtures/tls.ts";
 import { ensureApt, FLOE_MAIN, makeTool, type Tool, TOOL_NAMES } from "./tools.ts";
 
 /** A tool name accepted by `--only`. */

@@ -8,7 +8,8 @@
  *
  * @example
  * ```ts
- * import { selfSignedCert, startTlsProxy } from "./tls-proxy.ts";
+ * import { startTlsProxy } from "./tls-proxy.ts";
+ * import { selfSignedCert } from "../tests/fixtures/tls.ts";
  * const cert = await selfSignedCert("/tmp/floe-bench/tls");
  * const proxy = await startTlsProxy({ target: "http://127.0.0.1:8080", ...cert });
  * console.log(proxy.url); // https://127.0.0.1:PORT
@@ -17,62 +18,6 @@
  * @module
  */
 import http from "node:http";
-import { join } from "node:path";
-
-/** A certificate / key pair on disk and in PEM. */
-export interface CertFiles {
-  /** Path of the certificate (PEM), e.g. for `restic --cacert` or `DENO_CERT`. */
-  certFile: string;
-  /** Certificate PEM. */
-  cert: string;
-  /** Private key PEM. */
-  key: string;
-}
-
-/**
- * Generate a self-signed server certificate (`CA:FALSE`) for IP 127.0.0.1 with `openssl req -x509` into
- * `dir`.
- *
- * @example
- * ```ts
- * import { selfSignedCert } from "./tls-proxy.ts";
- * const { certFile } = await selfSignedCert("/tmp/tls");
- * ```
- */
-export async function selfSignedCert(dir: string): Promise<CertFiles> {
-  Deno.mkdirSync(dir, { recursive: true });
-  const certFile = join(dir, "cert.pem");
-  const keyFile = join(dir, "key.pem");
-  const out = await new Deno.Command("openssl", {
-    args: [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "2",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-      // A server (end-entity) certificate, not the CA:TRUE that `req -x509` sets by default: rustls
-      // (Deno's fetch) refuses a CA certificate presented as the server's (CaUsedAsEndEntity). Trusted as
-      // itself, it works for node:https, Go (restic) and rustls alike.
-      "-addext",
-      "basicConstraints=critical,CA:FALSE",
-      "-keyout",
-      keyFile,
-      "-out",
-      certFile,
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) throw new Error(`openssl req failed: ${new TextDecoder().decode(out.stderr).trim()}`);
-  return { certFile, cert: Deno.readTextFileSync(certFile), key: Deno.readTextFileSync(keyFile) };
-}
 
 /** Traffic counters of a {@link TlsProxy}. */
 export interface ProxyStats {
@@ -101,7 +46,8 @@ const HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade",
  *
  * @example
  * ```ts
- * import { selfSignedCert, startTlsProxy } from "./tls-proxy.ts";
+ * import { startTlsProxy } from "./tls-proxy.ts";
+ * import { selfSignedCert } from "../tests/fixtures/tls.ts";
  * const proxy = await startTlsProxy({ target: "http://127.0.0.1:8080", ...(await selfSignedCert("/tmp/tls")) });
  * await proxy.stop();
  * ```

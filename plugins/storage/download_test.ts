@@ -13,6 +13,7 @@
 import { Downloader, takesDownload } from "./download.ts";
 import { assert, assertEquals, assertRejects } from "../../tests/assert.ts";
 import { randomBytes } from "../../tests/helpers.ts";
+import { selfSignedCert } from "../../tests/fixtures/tls.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -232,32 +233,7 @@ Deno.test("download: header values cannot inject lines; only GETs without a prox
 Deno.test("download: TLS with a private CA given as caCerts; an unknown issuer is refused", async () => {
   const dir = Deno.makeTempDirSync();
   try {
-    const gen = new Deno.Command("openssl", {
-      args: [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        `${dir}/key.pem`,
-        "-out",
-        `${dir}/cert.pem`,
-        "-days",
-        "2",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1",
-        "-addext",
-        "basicConstraints=critical,CA:FALSE",
-      ],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync();
-    assert(gen.success, "openssl req failed");
-    const cert = Deno.readTextFileSync(`${dir}/cert.pem`);
-    const key = Deno.readTextFileSync(`${dir}/key.pem`);
+    const { cert, key } = await selfSignedCert(dir);
     const body = randomBytes(1 << 20, 2);
     const srv = serve(async (conn) => {
       await write(conn, `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n`);
