@@ -386,7 +386,7 @@ export default function swift(options: Options): StoragePlugin {
             body: init.body,
             signal: timeoutSignal(init.signal),
           });
-        } else if (takesDownload(url, method) && init.body === undefined) {
+        } else if (takesDownload(url, method)) {
           res = await (downloader ??= new Downloader({ caCerts: [] })).get(url, {
             headers,
             signal: timeoutSignal(init.signal),
