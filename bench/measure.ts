@@ -6,6 +6,12 @@
  * reports it to `wait4`, i.e. the peak RSS of the *largest single process* in the tree (not a sum).
  * The tools measured here (restic, borg, floe on deno) each run as one process, so this is their peak.
  *
+ * Peak RSS counts the program's own file pages too (the deno binary's code and snapshot, about 45 MiB of
+ * clean pages shared with the page cache; restic's Go binary, about 15). So the process tree is also
+ * sampled every {@link SAMPLE_MS} ms for its largest `RssAnon` (/proc/PID/status): the anonymous, private
+ * memory the program allocated (heaps, buffers, stacks) — sampled, so a spike shorter than that can be
+ * missed.
+ *
  * @module
  */
 
@@ -33,6 +39,8 @@ export interface Measurement {
   sys: number;
   /** Peak RSS in KiB (largest process of the tree); NaN when unknown. */
   rssKiB: number;
+  /** Largest anonymous (private) RSS in KiB of any process of the tree, sampled; NaN when unknown. */
+  anonKiB: number;
   /** CPU seconds the whole machine spent busy during the command (from /proc/stat; NaN if unknown). */
   machineCpu: number;
   /** The last lines of stderr (or stdout) when the command failed. */
@@ -62,6 +70,40 @@ export function machineBusySeconds(): number {
 }
 
 const TIME = "/usr/bin/time";
+/** Interval of the `RssAnon` sampling, ms. */
+export const SAMPLE_MS = 20;
+
+function readText(path: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The largest `RssAnon` (KiB) among `pid` and its descendants right now; 0 when none can be read
+ * (the tree is gone, or /proc has no `children` files).
+ *
+ * @example
+ * ```ts
+ * import { treeAnonKiB } from "./measure.ts";
+ * console.log(treeAnonKiB(Deno.pid), "KiB anonymous");
+ * ```
+ */
+export function treeAnonKiB(pid: number): number {
+  let best = 0;
+  const stack = [pid];
+  for (let n = 0; stack.length && n < 64; n++) {
+    const p = stack.pop()!;
+    const kb = Number(/^RssAnon:\s+(\d+)/m.exec(readText(`/proc/${p}/status`) ?? "")?.[1] ?? 0);
+    if (kb > best) best = kb;
+    for (const c of (readText(`/proc/${p}/task/${p}/children`) ?? "").split(" ")) {
+      if (c.trim()) stack.push(+c);
+    }
+  }
+  return best;
+}
 
 /**
  * Whether GNU time is installed at /usr/bin/time.
@@ -111,20 +153,26 @@ export async function measure(
   let code = 127;
   let stdout = "";
   let stderr = "";
+  let anonKiB = 0;
+  let sampler: ReturnType<typeof setInterval> | undefined;
   try {
-    const out = await new Deno.Command(argv[0], {
+    const child = new Deno.Command(argv[0], {
       args: argv.slice(1),
       env: spec.env,
       cwd: spec.cwd,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-    }).output();
+    }).spawn();
+    sampler = setInterval(() => anonKiB = Math.max(anonKiB, treeAnonKiB(child.pid)), SAMPLE_MS);
+    const out = await child.output();
     code = out.code;
     stdout = new TextDecoder().decode(out.stdout);
     stderr = new TextDecoder().decode(out.stderr);
   } catch (e) {
     stderr = String(e);
+  } finally {
+    clearInterval(sampler);
   }
   const wallFallback = (performance.now() - t0) / 1000;
   const machineCpu = machineBusySeconds() - busy0;
@@ -151,6 +199,7 @@ export async function measure(
     user,
     sys,
     rssKiB,
+    anonKiB: anonKiB || NaN,
     machineCpu,
     ...(ok ? {} : { error: code === 124 ? `timed out after ${timeoutSec}s` : tail(stderr || stdout) }),
   };

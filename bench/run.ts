@@ -29,6 +29,7 @@ import {
   loadAvg,
   measure,
   type Measurement,
+  SAMPLE_MS,
   settle,
 } from "./measure.ts";
 import { fmtCount, fmtMiB, fmtRatio, fmtSeconds, ratio, renderTable } from "./table.ts";
@@ -243,7 +244,7 @@ class Bench {
     if (m.ok) {
       log(
         `${tool.name}: ${label}: ${m.wall.toFixed(2)} s wall, ${(m.user + m.sys).toFixed(2)} s CPU, ` +
-          `${(m.rssKiB / 1024).toFixed(0)} MiB RSS${
+          `${(m.rssKiB / 1024).toFixed(0)} MiB RSS (${(m.anonKiB / 1024).toFixed(0)} anonymous)${
             m.repoBytes !== undefined ? `, repo ${fmtMiB(m.repoBytes)} MiB` : ""
           }`,
       );
@@ -273,6 +274,9 @@ function wall(m: StepResult | undefined): number | undefined {
 function rss(m: StepResult | undefined): number | undefined {
   return m === undefined ? undefined : m.ok ? m.rssKiB * 1024 : NaN;
 }
+function anon(m: StepResult | undefined): number | undefined {
+  return m === undefined ? undefined : m.ok ? m.anonKiB * 1024 : NaN;
+}
 function repoBytes(m: StepResult | undefined): number | undefined {
   return m?.repoBytes === undefined ? undefined : m.ok ? m.repoBytes : NaN;
 }
@@ -281,15 +285,21 @@ function repoBytes(m: StepResult | undefined): number | undefined {
 function mainTable(b: Bench): string {
   const names = b.tools.map((t) => t.name);
   const headers = ["step"];
-  for (const n of names) headers.push(`${n} wall`, `${n} cpu`, `${n} rss`, `${n} repo`);
+  for (const n of names) headers.push(`${n} wall`, `${n} cpu`, `${n} rss`, `${n} anon`, `${n} repo`);
   const pairs = ["restic", "borg"].filter((o) => names.includes("floe") && names.includes(o));
-  for (const o of pairs) headers.push(`f/${o[0]} wall`, `f/${o[0]} rss`, `f/${o[0]} repo`);
+  for (const o of pairs) headers.push(`f/${o[0]} wall`, `f/${o[0]} rss`, `f/${o[0]} anon`, `f/${o[0]} repo`);
   const rows: string[][] = [];
   for (const s of STEPS) {
     const row: string[] = [s.label];
     for (const n of names) {
       const m = b.results[n][s.id];
-      row.push(fmtSeconds(wall(m)), fmtSeconds(cpu(m)), fmtMiB(rss(m)), fmtMiB(repoBytes(m)));
+      row.push(
+        fmtSeconds(wall(m)),
+        fmtSeconds(cpu(m)),
+        fmtMiB(rss(m)),
+        fmtMiB(anon(m)),
+        fmtMiB(repoBytes(m)),
+      );
     }
     for (const o of pairs) {
       const f = b.results.floe[s.id];
@@ -298,6 +308,7 @@ function mainTable(b: Bench): string {
       row.push(
         fmtRatio(ratio(wall(f), wall(r)), withTarget ? WALL_TARGET[s.id] : undefined),
         fmtRatio(ratio(rss(f), rss(r)), withTarget ? RSS_TARGET : undefined),
+        fmtRatio(ratio(anon(f), anon(r))),
         fmtRatio(ratio(repoBytes(f), repoBytes(r)), withTarget ? REPO_TARGET : undefined),
       );
     }
@@ -651,7 +662,9 @@ async function main(): Promise<void> {
       "repo = `du -sb` after the step",
   );
   print(
-    "columns: wall = wall-clock s, cpu = user+sys s, rss = peak RSS MiB, repo = repository MiB after the step; " +
+    "columns: wall = wall-clock s, cpu = user+sys s, rss = peak RSS MiB, anon = peak anonymous (private) RSS " +
+      `MiB sampled every ${SAMPLE_MS} ms (rss without the program's own file pages: deno's binary is about 45 MiB ` +
+      "of them, restic's about 15), repo = repository MiB after the step; " +
       "f/r = floe/restic, f/b = floe/borg (✓/✗ against the floe/restic targets)",
   );
   print();
