@@ -269,6 +269,13 @@ export class Catalog {
   /**
    * Every blob of the index, streamed in id order. Read a page of rows at a time, as arrays: about three
    * times faster than a row-by-row iteration of objects (measured on 35k blobs: 75 vs 240 ms).
+   *
+   * @example
+   * ```ts
+   * import { Catalog } from "./catalog.ts";
+   * const c = Catalog.open(":memory:");
+   * console.log([...c.allBlobs()].length); // 0
+   * ```
    */
   *allBlobs(): Iterable<IndexEntry> {
     const PAGE = 8192;
