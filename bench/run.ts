@@ -244,9 +244,9 @@ class Bench {
     if (m.ok) {
       log(
         `${tool.name}: ${label}: ${m.wall.toFixed(2)} s wall, ${(m.user + m.sys).toFixed(2)} s CPU, ` +
-          `${(m.rssKiB / 1024).toFixed(0)} MiB RSS (${(m.anonKiB / 1024).toFixed(0)} anonymous)${
-            m.repoBytes !== undefined ? `, repo ${fmtMiB(m.repoBytes)} MiB` : ""
-          }`,
+          `${(m.rssKiB / 1024).toFixed(0)} MiB RSS${
+            Number.isFinite(m.anonKiB) ? ` (${(m.anonKiB / 1024).toFixed(0)} anonymous)` : ""
+          }${m.repoBytes !== undefined ? `, repo ${fmtMiB(m.repoBytes)} MiB` : ""}`,
       );
     } else {
       const err = `${tool.name} ${label}: exit ${m.code}: ${m.error ?? ""}`.replace(/\s+/g, " ").slice(
@@ -274,8 +274,11 @@ function wall(m: StepResult | undefined): number | undefined {
 function rss(m: StepResult | undefined): number | undefined {
   return m === undefined ? undefined : m.ok ? m.rssKiB * 1024 : NaN;
 }
+/** The sampled anonymous peak; "—" (undefined) when /proc could not be sampled, "error" when the step failed. */
 function anon(m: StepResult | undefined): number | undefined {
-  return m === undefined ? undefined : m.ok ? m.anonKiB * 1024 : NaN;
+  if (m === undefined) return undefined;
+  if (!m.ok) return NaN;
+  return Number.isFinite(m.anonKiB) ? m.anonKiB * 1024 : undefined;
 }
 function repoBytes(m: StepResult | undefined): number | undefined {
   return m?.repoBytes === undefined ? undefined : m.ok ? m.repoBytes : NaN;
