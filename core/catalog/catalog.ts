@@ -28,17 +28,42 @@ export interface CatalogSnapshot {
   timeMs: number;
 }
 
-/** A `blobs` row as an index entry. */
-function entryOf(r: Record<string, number | string>): IndexEntry {
+/** A `blobs` row's columns, in table order (as {@link Catalog.allBlobs} reads them, as arrays). */
+type BlobRow = [
+  id: string,
+  type: number,
+  pack: string,
+  offset: number,
+  length: number,
+  rawLength: number,
+  compressed: number,
+];
+
+/** A `blobs` row's columns (in {@link BlobRow} order) as an index entry. */
+function entry(
+  id: string,
+  type: number,
+  pack: string,
+  offset: number,
+  length: number,
+  rawLength: number,
+  compressed: number,
+): IndexEntry {
   return {
-    id: r.id as string,
-    type: r.type === 1 ? "tree" : "data",
-    pack: r.pack as string,
-    offset: r.offset as number,
-    length: r.length as number,
-    rawLength: r.raw_length as number,
-    compressed: r.compressed === 1,
+    id,
+    type: type === 1 ? "tree" : "data",
+    pack,
+    offset,
+    length,
+    rawLength,
+    compressed: compressed === 1,
   };
+}
+
+/** A `blobs` row read as an object, as an index entry. */
+function entryOf(r: Record<string, number | string>): IndexEntry {
+  const n = r as Record<string, number>;
+  return entry(r.id as string, n.type, r.pack as string, n.offset, n.length, n.raw_length, n.compressed);
 }
 
 /** Rows per multi-row INSERT of {@link Catalog.addIndex}. */
@@ -285,26 +310,8 @@ export class Catalog {
     page.setReturnArrays(true);
     let after = "";
     while (true) {
-      const rows = page.all(after, PAGE) as unknown as [
-        string,
-        number,
-        string,
-        number,
-        number,
-        number,
-        number,
-      ][];
-      for (const [id, type, pack, offset, length, rawLength, compressed] of rows) {
-        yield {
-          id,
-          type: type === 1 ? "tree" : "data",
-          pack,
-          offset,
-          length,
-          rawLength,
-          compressed: compressed === 1,
-        };
-      }
+      const rows = page.all(after, PAGE) as unknown as BlobRow[];
+      for (const row of rows) yield entry(...row);
       if (rows.length < PAGE) return;
       after = rows[rows.length - 1][0];
     }
