@@ -28,18 +28,7 @@ export interface CatalogSnapshot {
   timeMs: number;
 }
 
-/** A `blobs` row's columns, in table order (as {@link Catalog.allBlobs} reads them, as arrays). */
-type BlobRow = [
-  id: string,
-  type: number,
-  pack: string,
-  offset: number,
-  length: number,
-  rawLength: number,
-  compressed: number,
-];
-
-/** A `blobs` row's columns (in {@link BlobRow} order) as an index entry. */
+/** A `blobs` row's columns, in table order, as an index entry. */
 function entry(
   id: string,
   type: number,
@@ -59,6 +48,9 @@ function entry(
     compressed: compressed === 1,
   };
 }
+
+/** A `blobs` row's columns as an array, in table order (as {@link Catalog.allBlobs} reads them). */
+type BlobRow = Parameters<typeof entry>;
 
 /** A `blobs` row read as an object, as an index entry. */
 function entryOf(r: Record<string, number | string>): IndexEntry {
