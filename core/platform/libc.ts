@@ -62,11 +62,16 @@ const STATX_BASIC_STATS = 0x7ff;
 const O_RDONLY = 0x0;
 const O_WRONLY = 0x1;
 const O_CREAT = 0x40;
+const O_EXCL = 0x80;
 const O_TRUNC = 0x200;
+const O_DIRECT = 0x4000;
 const O_DIRECTORY = 0x10000;
 const O_NOFOLLOW = 0x20000;
 const O_CLOEXEC = 0x80000;
 const EINTR = 4;
+const EIO = 5;
+const EINVAL = 22;
+const ENOSPC = 28;
 const ERANGE = 34;
 /** `UTIME_OMIT` for `utimensat`: leave this timestamp unchanged. */
 const UTIME_OMIT = (1n << 30n) - 2n;
@@ -129,6 +134,17 @@ const SYMBOLS = {
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   close: { parameters: ["i32"], result: "i32" },
+  pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
+  // The same calls on a thread of Deno's blocking pool, for direct I/O that waits for the device.
+  pwrite_nb: {
+    name: "pwrite",
+    parameters: ["i32", "buffer", "usize", "i64"],
+    result: "isize",
+    nonblocking: true,
+  },
+  fsync: { parameters: ["i32"], result: "i32" },
+  fsync_nb: { name: "fsync", parameters: ["i32"], result: "i32", nonblocking: true },
+  ftruncate: { parameters: ["i32", "i64"], result: "i32" },
   mkfifo: { parameters: ["buffer", "u32"], result: "i32" },
   mknod: { parameters: ["buffer", "u32", "u64"], result: "i32" },
   mkdir: { parameters: ["buffer", "u32"], result: "i32" },
@@ -1072,6 +1088,103 @@ export function writeFd(fd: number, buf: Uint8Array): number {
  */
 export function closeFd(fd: number): void {
   if (libc().close(fd) !== 0 && errnoCell[0] !== EINTR) fail("close", `fd ${fd}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Direct I/O
+// ---------------------------------------------------------------------------------------------
+
+/** Alignment of buffers, offsets and lengths for {@link openDirect} files (the largest logical block size). */
+export const DIRECT_ALIGN = 4096;
+
+/**
+ * Creates a new file for writing with `O_DIRECT` (`O_WRONLY | O_CREAT | O_EXCL | O_DIRECT |
+ * O_CLOEXEC`): writes go from the caller's buffer to the device, not through the page cache. Returns
+ * the fd, or `null` when the file system refuses `O_DIRECT` (EINVAL; nothing was created). Writes to it
+ * must use buffers, offsets and lengths aligned to {@link DIRECT_ALIGN}.
+ *
+ * @example
+ * ```ts
+ * import { closeFd, openDirect } from "./libc.ts";
+ * const fd = openDirect("/var/tmp/pack.tmp", 0o644);
+ * if (fd !== null) closeFd(fd); // else: write it the ordinary way
+ * ```
+ */
+export function openDirect(path: string | Uint8Array, mode = 0o666): number | null {
+  const fd = libc().open(cpath(path), O_WRONLY | O_CREAT | O_EXCL | O_DIRECT | O_CLOEXEC, mode);
+  if (fd >= 0) return fd;
+  if (errnoCell[0] === EINVAL) return null;
+  fail("open", path);
+}
+
+/**
+ * `pwrite(2)` of all of `buf` at `offset`, run on a thread of Deno's blocking pool so the caller's
+ * thread goes on while the device works. `buf` must stay referenced (and unchanged) until the promise
+ * settles. errno belongs to the thread that ran the call, so a failed call is repeated here on the
+ * calling thread to learn it (a pwrite of the same bytes at the same place is idempotent); a short
+ * write is completed the same way.
+ *
+ * @example
+ * ```ts
+ * import { closeFd, openWrite, pwriteAsync } from "./libc.ts";
+ * const fd = openWrite("/tmp/out.bin", 0o644);
+ * await pwriteAsync(fd, new Uint8Array(4096), 0);
+ * closeFd(fd);
+ * ```
+ */
+export async function pwriteAsync(fd: number, buf: Uint8Array, offset: number): Promise<void> {
+  const c = libc();
+  const n = Number(await c.pwrite_nb(fd, buf, BigInt(buf.byteLength), BigInt(offset)));
+  if (n === buf.byteLength) return;
+  let done = Math.max(0, n);
+  while (done < buf.byteLength) {
+    const rest = buf.subarray(done);
+    const m = Number(c.pwrite(fd, rest, BigInt(rest.byteLength), BigInt(offset + done)));
+    if (m < 0) {
+      if (errnoCell[0] === EINTR) continue;
+      fail("pwrite", `fd ${fd}`);
+    }
+    if (m === 0) throw errnoError(ENOSPC, "pwrite", `fd ${fd}`);
+    done += m;
+  }
+}
+
+/**
+ * `fsync(2)` on a thread of Deno's blocking pool. A failure is reported with the errno of a second,
+ * synchronous fsync, or as EIO when that one succeeds (Linux reports a writeback error to each file
+ * description once).
+ *
+ * @example
+ * ```ts
+ * import { closeFd, fsyncAsync, openWrite } from "./libc.ts";
+ * const fd = openWrite("/tmp/out.bin", 0o644);
+ * await fsyncAsync(fd);
+ * closeFd(fd);
+ * ```
+ */
+export async function fsyncAsync(fd: number): Promise<void> {
+  const c = libc();
+  if ((await c.fsync_nb(fd)) === 0) return;
+  if (c.fsync(fd) !== 0) fail("fsync", `fd ${fd}`);
+  throw errnoError(EIO, "fsync", `fd ${fd}`);
+}
+
+/**
+ * `ftruncate(2)`: sets the size of the open file `fd`.
+ *
+ * @example
+ * ```ts
+ * import { closeFd, ftruncateFd, openWrite } from "./libc.ts";
+ * const fd = openWrite("/tmp/out.bin", 0o644);
+ * ftruncateFd(fd, 10);
+ * closeFd(fd);
+ * ```
+ */
+export function ftruncateFd(fd: number, size: number): void {
+  const c = libc();
+  while (c.ftruncate(fd, BigInt(size)) !== 0) {
+    if (errnoCell[0] !== EINTR) fail("ftruncate", `fd ${fd}`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

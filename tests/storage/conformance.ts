@@ -149,6 +149,16 @@ export function storageConformance(
           assertEquals(back.length, data.length);
           assertEquals(back, data);
         });
+        await t.step("a large object of an odd size (3 MiB + 1234 bytes)", async () => {
+          const data = bytes(3 * 1024 * 1024 + 1234, 4);
+          await storage.put("data/ee/odd", data);
+          assertEquals((await storage.stat("data/ee/odd")).size, data.length);
+          assertEquals(await storage.get("data/ee/odd"), data);
+          assertEquals(
+            await storage.get("data/ee/odd", { range: { offset: data.length - 2000, length: 5000 } }),
+            data.subarray(data.length - 2000),
+          );
+        });
         await t.step("parallel puts and gets", async () => {
           const names = Array.from(
             { length: 24 },

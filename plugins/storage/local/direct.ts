@@ -1,0 +1,120 @@
+/**
+ * Writing a new file with direct I/O (`O_DIRECT`, Linux): the local storage's path for large objects
+ * (packs). A buffered write copies every byte into the page cache, and that copy — on fresh page-cache
+ * memory — was the largest single cost of an initial backup here: 18% of all CPU time, more than
+ * either worker's compression share. Here each piece is copied into a small aligned bounce buffer that
+ * stays in the CPU cache and goes to the device from there; the pwrite and the fsync run on Deno's
+ * blocking pool. Measured here for 80 packs of 16 MiB: buffered 0.8–2.7 s of system time, direct 0.2 s
+ * user + 0.2 s system, and less wall time. The pack also does not push other data out of the page
+ * cache (what it replaces is written once and read rarely).
+ *
+ * The file's length need not be aligned: the last piece is padded with zeros to the alignment and the
+ * file truncated to its length before the fsync.
+ *
+ * @example
+ * ```ts
+ * import { writeDirect } from "./direct.ts";
+ * const written = await writeDirect("/tmp/repo/data/.tmp-pack", new Uint8Array(3 << 20), 0o644);
+ * if (!written) {
+ *   // O_DIRECT refused here (or no FFI): write it the ordinary way
+ * }
+ * ```
+ * @module
+ */
+
+import * as libc from "../../../core/platform/libc.ts";
+
+/** Size of one bounce buffer, i.e. of one write to the device. */
+export const PIECE = 1 << 20;
+
+/** Bounce buffers not in use, each {@link PIECE} bytes at an aligned address. */
+const free: Uint8Array[] = [];
+/** Set once a file system refused O_DIRECT: later writes skip straight to the buffered path. */
+let refused = false;
+
+function bounce(): Uint8Array {
+  const reused = free.pop();
+  if (reused) return reused;
+  const raw = new Uint8Array(PIECE + libc.DIRECT_ALIGN);
+  const address = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(raw)));
+  const skip = (libc.DIRECT_ALIGN - (address % libc.DIRECT_ALIGN)) % libc.DIRECT_ALIGN;
+  return raw.subarray(skip, skip + PIECE);
+}
+
+/**
+ * Whether direct writes can be tried here: Linux x86_64 with FFI permitted, and no file system has
+ * refused them yet in this process.
+ *
+ * @example
+ * ```ts
+ * import { directAvailable } from "./direct.ts";
+ * console.log(directAvailable());
+ * ```
+ */
+export function directAvailable(): boolean {
+  return !refused && libc.available();
+}
+
+/**
+ * Creates `path` (which must not exist) holding `data`, written with O_DIRECT and fsync'ed. Resolves
+ * `false`, having created nothing, when direct I/O is unavailable or the file system refuses it;
+ * throws the libc error (as `Deno.errors.*` where one matches) on any other failure, after removing
+ * the partial file.
+ *
+ * @example
+ * ```ts
+ * import { writeDirect } from "./direct.ts";
+ * await writeDirect("/tmp/blob.tmp", new TextEncoder().encode("hello"), 0o600);
+ * ```
+ */
+export async function writeDirect(path: string, data: Uint8Array, mode: number): Promise<boolean> {
+  if (!directAvailable()) return false;
+  const fd = libc.openDirect(path, mode);
+  if (fd === null) {
+    refused = true;
+    return false;
+  }
+  const buf = bounce();
+  let fdOpen = true;
+  const discard = () => {
+    if (fdOpen) {
+      fdOpen = false;
+      try {
+        libc.closeFd(fd);
+      } catch { /* the file is removed anyway */ }
+    }
+    try {
+      Deno.removeSync(path);
+    } catch { /* not there */ }
+  };
+  try {
+    for (let off = 0; off < data.length; off += PIECE) {
+      const n = Math.min(PIECE, data.length - off);
+      buf.set(data.subarray(off, off + n));
+      const padded = Math.ceil(n / libc.DIRECT_ALIGN) * libc.DIRECT_ALIGN;
+      if (padded > n) buf.fill(0, n, padded);
+      try {
+        await libc.pwriteAsync(fd, buf.subarray(0, padded), off);
+      } catch (e) {
+        // Opened with O_DIRECT, yet the alignment is refused (a device with larger blocks): give up
+        // direct I/O for good, and let the caller write this one the ordinary way.
+        if (off === 0 && (e as libc.LibcError).code === "EINVAL") {
+          refused = true;
+          discard();
+          return false;
+        }
+        throw e;
+      }
+    }
+    if (data.length % libc.DIRECT_ALIGN !== 0) libc.ftruncateFd(fd, data.length);
+    await libc.fsyncAsync(fd);
+    fdOpen = false;
+    libc.closeFd(fd);
+    return true;
+  } catch (e) {
+    discard();
+    throw e;
+  } finally {
+    free.push(buf);
+  }
+}
