@@ -72,6 +72,7 @@ const EINTR = 4;
 const EIO = 5;
 const EINVAL = 22;
 const ENOSPC = 28;
+const EOPNOTSUPP = 95;
 const ERANGE = 34;
 /** `UTIME_OMIT` for `utimensat`: leave this timestamp unchanged. */
 const UTIME_OMIT = (1n << 30n) - 2n;
@@ -145,6 +146,7 @@ const SYMBOLS = {
   fsync: { parameters: ["i32"], result: "i32" },
   fsync_nb: { name: "fsync", parameters: ["i32"], result: "i32", nonblocking: true },
   ftruncate: { parameters: ["i32", "i64"], result: "i32" },
+  fallocate: { parameters: ["i32", "i32", "i64", "i64"], result: "i32" },
   mkfifo: { parameters: ["buffer", "u32"], result: "i32" },
   mknod: { parameters: ["buffer", "u32", "u64"], result: "i32" },
   mkdir: { parameters: ["buffer", "u32"], result: "i32" },
@@ -1167,6 +1169,30 @@ export async function fsyncAsync(fd: number): Promise<void> {
   if ((await c.fsync_nb(fd)) === 0) return;
   if (c.fsync(fd) !== 0) fail("fsync", `fd ${fd}`);
   throw errnoError(EIO, "fsync", `fd ${fd}`);
+}
+
+/**
+ * Reserves `size` bytes for the open file `fd` (`fallocate(2)`, mode 0: the file's size becomes at
+ * least `size`, the range reads as zeros), so the file system can allocate it in one piece. Returns
+ * false where the file system does not support it (EOPNOTSUPP); throws on other failures (ENOSPC).
+ *
+ * @example
+ * ```ts
+ * import { closeFd, fallocateFd, openWrite } from "./libc.ts";
+ * const fd = openWrite("/tmp/out.bin", 0o644);
+ * fallocateFd(fd, 1 << 20);
+ * closeFd(fd);
+ * ```
+ */
+export function fallocateFd(fd: number, size: number): boolean {
+  const c = libc();
+  while (c.fallocate(fd, 0, 0n, BigInt(size)) !== 0) {
+    const errno = errnoCell[0];
+    if (errno === EINTR) continue;
+    if (errno === EOPNOTSUPP) return false;
+    fail("fallocate", `fd ${fd}`);
+  }
+  return true;
 }
 
 /**

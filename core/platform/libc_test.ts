@@ -10,10 +10,14 @@ import {
   chmodBytes,
   closeFd,
   decodeUtf8,
+  DIRECT_ALIGN,
   displayPath,
   DT,
   errnoError,
+  fallocateFd,
   fstatNs,
+  fsyncAsync,
+  ftruncateFd,
   isUtf8,
   joinBytes,
   lchown,
@@ -27,8 +31,10 @@ import {
   mkdirBytes,
   mkfifo,
   mknod,
+  openDirect,
   openRead,
   openWrite,
+  pwriteAsync,
   readDirRaw,
   readFd,
   readlinkBytes,
@@ -495,5 +501,34 @@ Deno.test("lstatMs agrees with Deno.lstatSync and lstatNs (times, sizes, ids)", 
       p,
     );
     assertEquals(b.ctimeMs, Number(c.ctimeNs / 1000n) / 1000, p);
+  }
+});
+
+Deno.test("direct I/O: openDirect, pwriteAsync, fallocateFd, ftruncateFd, fsyncAsync", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const path = `${dir}/direct`;
+    const fd = openDirect(path, 0o600);
+    assert(fd !== null, "ext4 does O_DIRECT");
+    try {
+      assert(fallocateFd(fd, 3 * DIRECT_ALIGN));
+      assertEquals(Deno.statSync(path).size, 3 * DIRECT_ALIGN);
+      const raw = new Uint8Array(3 * DIRECT_ALIGN);
+      const at = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(raw)));
+      const skip = (DIRECT_ALIGN - (at % DIRECT_ALIGN)) % DIRECT_ALIGN;
+      const block = raw.subarray(skip, skip + DIRECT_ALIGN).fill(7);
+      await pwriteAsync(fd, block, DIRECT_ALIGN);
+      ftruncateFd(fd, DIRECT_ALIGN + 10);
+      await fsyncAsync(fd);
+    } finally {
+      closeFd(fd);
+    }
+    const back = Deno.readFileSync(path);
+    assertEquals(back.length, DIRECT_ALIGN + 10);
+    assert(back.subarray(0, DIRECT_ALIGN).every((b) => b === 0));
+    assert(back.subarray(DIRECT_ALIGN).every((b) => b === 7));
+    assert(assertThrows(() => openDirect(path, 0o600)) instanceof Deno.errors.AlreadyExists);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
   }
 });
