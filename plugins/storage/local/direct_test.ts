@@ -67,3 +67,29 @@ Deno.test({
     }
   },
 });
+
+Deno.test("local storage without --allow-ffi: packs are written the ordinary way, no prompt, no error", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "floe-direct-noffi-" });
+  try {
+    const url = new URL("./mod.ts", import.meta.url).href;
+    const script = `import local from ${JSON.stringify(url)};
+const s = local({ path: ${JSON.stringify(`${dir}/repo`)} });
+await s.create();
+const data = new Uint8Array(${2 * PIECE + 5}).map((_, i) => i % 251);
+await s.put("data/aa/p", data);
+const back = await s.get("data/aa/p");
+console.log(back.length === data.length && back.every((b, i) => b === data[i]) ? "same" : "differs");`;
+    const file = `${dir}/script.ts`;
+    Deno.writeTextFileSync(file, script);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-prompt", "--no-check", "--allow-read", "--allow-write", file],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder();
+    assert(out.success, text.decode(out.stderr));
+    assertEquals(text.decode(out.stdout).trim(), "same");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
