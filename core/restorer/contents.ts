@@ -57,8 +57,14 @@ export interface ContentOptions {
 const MERGE_GAP = 256 * 1024;
 /** Largest single ranged read: half a default pack, so object stores see few requests (each has a cost). */
 const MAX_RANGE = 8 * 1024 * 1024;
-/** Sealed bytes read ahead of the decoders at most. */
-const AHEAD = 32 * 1024 * 1024;
+/**
+ * Sealed bytes read ahead of the decoders at most: {@link MAX_RANGE} for each request the storage takes at
+ * once, between 2 and 4 of them (16–32 MiB). A local disk (2 at once) gains nothing from more: 16 instead
+ * of 32 MiB ahead measured 25–30 MiB less peak RSS for a 2.3 GiB restore, in the same time.
+ */
+function readAhead(storageConcurrency: number): number {
+  return Math.min(4, Math.max(2, storageConcurrency)) * MAX_RANGE;
+}
 /** Restores smaller than this decode on the calling thread. */
 const INLINE_MAX = 16 * 1024 * 1024;
 /** Files created per message to a worker. */
@@ -643,8 +649,9 @@ export class ContentWriter {
     );
     // Sealed bytes read but not yet written, at most (one region always goes, however large), counted at
     // the capacity of the buffers they are read into.
-    const maxInFlight = Math.max(MAX_RANGE, AHEAD);
-    const buffers = new RegionBuffers(AHEAD);
+    const ahead = readAhead(this.#repo.storage.capabilities.concurrency);
+    const maxInFlight = Math.max(MAX_RANGE, ahead);
+    const buffers = new RegionBuffers(ahead);
     let next = 0;
     const reader = async () => {
       while (this.#error === undefined) {
