@@ -1096,7 +1096,15 @@ export function closeFd(fd: number): void {
 // Direct I/O
 // ---------------------------------------------------------------------------------------------
 
-/** Alignment of buffers, offsets and lengths for {@link openDirect} files (the largest logical block size). */
+/**
+ * Alignment of buffers, offsets and lengths for {@link openDirect} files (the largest logical block size).
+ *
+ * @example
+ * ```ts
+ * import { DIRECT_ALIGN } from "./libc.ts";
+ * console.log(Math.ceil(5000 / DIRECT_ALIGN) * DIRECT_ALIGN); // 8192
+ * ```
+ */
 export const DIRECT_ALIGN = 4096;
 
 /**

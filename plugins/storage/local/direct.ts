@@ -24,7 +24,15 @@
 
 import * as libc from "../../../core/platform/libc.ts";
 
-/** Size of one bounce buffer, i.e. of one write to the device. */
+/**
+ * Size of one bounce buffer, i.e. of one write to the device.
+ *
+ * @example
+ * ```ts
+ * import { PIECE } from "./direct.ts";
+ * console.log(PIECE); // 1048576
+ * ```
+ */
 export const PIECE = 1 << 20;
 
 /** Bounce buffers not in use, each {@link PIECE} bytes at an aligned address. */

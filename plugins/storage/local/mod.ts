@@ -32,7 +32,15 @@ export interface Options {
 /** Defaults of the local storage. */
 export const defaults: Omit<Options, "path"> = { concurrency: 2, directIo: true };
 
-/** Smallest object written with direct I/O: below it, the page-cache copy costs less than the device round trips. */
+/**
+ * Smallest object written with direct I/O: below it, the page-cache copy costs less than the device round trips.
+ *
+ * @example
+ * ```ts
+ * import { DIRECT_MIN } from "./mod.ts";
+ * console.log(DIRECT_MIN); // 1048576
+ * ```
+ */
 export const DIRECT_MIN = 1 << 20;
 
 function mapError(e: unknown, what: string): never {
