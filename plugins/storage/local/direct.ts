@@ -37,8 +37,6 @@ export const PIECE = 1 << 20;
 
 /** Bounce buffers not in use, each {@link PIECE} bytes at an aligned address. */
 const free: Uint8Array[] = [];
-/** Set once a file system refused O_DIRECT: later writes skip straight to the buffered path. */
-let refused = false;
 
 function bounce(): Uint8Array {
   const reused = free.pop();
@@ -50,22 +48,10 @@ function bounce(): Uint8Array {
 }
 
 /**
- * Whether direct writes can be tried here: Linux x86_64 with FFI permitted, and no file system has
- * refused them yet in this process.
- *
- * @example
- * ```ts
- * import { directAvailable } from "./direct.ts";
- * console.log(directAvailable());
- * ```
- */
-export function directAvailable(): boolean {
-  return !refused && libc.available();
-}
-
-/**
  * Creates `path` (which must not exist) holding `data`, written with O_DIRECT and fsync'ed. Resolves
- * `false`, having created nothing, when direct I/O is unavailable or the file system refuses it;
+ * `false`, having created nothing, when direct I/O is unavailable (not Linux x86_64, no FFI) or the
+ * file system refuses it — the caller then writes the ordinary way, and need not try this file system
+ * again;
  * throws the libc error (as `Deno.errors.*` where one matches) on any other failure, after removing
  * the partial file.
  *
@@ -76,12 +62,9 @@ export function directAvailable(): boolean {
  * ```
  */
 export async function writeDirect(path: string, data: Uint8Array, mode: number): Promise<boolean> {
-  if (!directAvailable()) return false;
+  if (!libc.available()) return false;
   const fd = libc.openDirect(path, mode);
-  if (fd === null) {
-    refused = true;
-    return false;
-  }
+  if (fd === null) return false;
   const buf = bounce();
   let fdOpen = true;
   const discard = () => {
@@ -107,10 +90,8 @@ export async function writeDirect(path: string, data: Uint8Array, mode: number):
       try {
         await libc.pwriteAsync(fd, buf.subarray(0, padded), off);
       } catch (e) {
-        // Opened with O_DIRECT, yet the alignment is refused (a device with larger blocks): give up
-        // direct I/O for good, and let the caller write this one the ordinary way.
+        // Opened with O_DIRECT, yet the alignment is refused (a device with larger blocks).
         if (off === 0 && (e as libc.LibcError).code === "EINVAL") {
-          refused = true;
           discard();
           return false;
         }

@@ -1,16 +1,15 @@
 import { assert, assertEquals, assertRejects } from "../../../tests/assert.ts";
 import { bytes } from "../../../tests/storage/conformance.ts";
-import { directAvailable, PIECE, writeDirect } from "./direct.ts";
+import { available } from "../../../core/platform/libc.ts";
+import { PIECE, writeDirect } from "./direct.ts";
 import local from "./mod.ts";
 
-const linuxFfi = Deno.build.os === "linux" && Deno.build.arch === "x86_64" &&
-  Deno.permissions.querySync({ name: "ffi" }).state === "granted";
+const linuxFfi = available();
 
 Deno.test({
   name: "local direct writes: sizes around the alignment and the piece size come back byte for byte",
   ignore: !linuxFfi,
   fn: async () => {
-    assert(directAvailable(), "O_DIRECT should be usable here");
     const dir = await Deno.makeTempDir({ prefix: "floe-direct-" });
     try {
       const sizes = [1, 4095, 4096, 4097, PIECE - 1, PIECE, PIECE + 1, 3 * PIECE + 1234, 5 * PIECE];

@@ -76,7 +76,8 @@ export default function local(options: Options): StoragePlugin {
   if (!options?.path) throw new Error("local storage: option 'path' is required");
   const root = options.path.replace(/\/+$/, "") || "/";
   const concurrency = options.concurrency ?? defaults.concurrency!;
-  const directIo = options.directIo ?? defaults.directIo!;
+  /** Cleared once direct I/O turns out unavailable or refused here: a file system stays what it is. */
+  let directIo = options.directIo ?? defaults.directIo!;
   const full = (name: string) => `${root}/${name}`;
 
   const fsyncDir = async (dir: string) => {
@@ -114,7 +115,9 @@ export default function local(options: Options): StoragePlugin {
       try {
         await Deno.mkdir(dir, { recursive: true });
         // Writes and fsync run off the main thread either way, so packing goes on meanwhile.
-        if (!(directIo && data.length >= DIRECT_MIN && await writeDirect(tmp, data, 0o644))) {
+        const direct = directIo && data.length >= DIRECT_MIN && await writeDirect(tmp, data, 0o644);
+        if (!direct) {
+          if (data.length >= DIRECT_MIN) directIo = false;
           const f = await Deno.open(tmp, { write: true, createNew: true, mode: 0o644 });
           try {
             // In pieces: an asynchronous write copies its buffer into fresh memory first, and a copy of
