@@ -33,7 +33,7 @@ import {
   settle,
 } from "./measure.ts";
 import { fmtCount, fmtMiB, fmtRatio, fmtSeconds, ratio, renderTable } from "./table.ts";
-import { type ProxyStats, startTlsProxy, type TlsProxy } from "./tls-proxy.ts";
+import { type ProxyStats, startTlsProxy, type TlsProxy } from "./tls_proxy.ts";
 import { selfSignedCert } from "../tests/fixtures/tls.ts";
 import { ensureApt, FLOE_MAIN, makeTool, type Tool, TOOL_NAMES } from "./tools.ts";
 

@@ -12,7 +12,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { GEAR_WASM } from "./chunker-wasm.ts";
+import { GEAR_WASM } from "./chunker_wasm.ts";
 
 let gearModule: WebAssembly.Module | null = null;
 

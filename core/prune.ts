@@ -1,7 +1,7 @@
 /**
  * `prune`: reclaims packs no snapshot needs and repacks mostly-unused ones, safely while backups run.
  *
- * Protocol (docs/repository-format.md, "Prune and concurrent writers"):
+ * Protocol (docs/repository_format.md, "Prune and concurrent writers"):
  * 1. take a `prune` lock (conflicts with other prunes and exclusive locks, not with backups);
  * 2. note which pending-deletion markers (`prune/<random>`) are ripe: every lock they name is gone;
  * 3. sync the catalog (snapshot listing), then list and read every index file, then list the packs;

@@ -62,7 +62,7 @@ Deno.test("registry: a path relative to the working directory is resolved agains
 Deno.test("registry: a repository can use a third-party storage and compression", async () => {
   const dir = await tempDir("floe-registry-");
   try {
-    const storage = await loadPlugin("storage", abs("memory-storage.ts"), { name: "registry-engine" });
+    const storage = await loadPlugin("storage", abs("memory_storage.ts"), { name: "registry-engine" });
     const engine = await Engine.init({
       storage,
       password: "pw",
@@ -85,17 +85,17 @@ Deno.test("registry: a repository can use a third-party storage and compression"
 });
 
 Deno.test("registry: broken modules are refused with a message naming what is missing", async () => {
-  let e = await assertRejects(() => loadPlugin("transform", abs("no-default.ts")), PluginError);
+  let e = await assertRejects(() => loadPlugin("transform", abs("no_default.ts")), PluginError);
   assert(e.message.includes("default export"), e.message);
 
-  e = await assertRejects(() => loadPlugin("transform", abs("wrong-kind.ts")), PluginError);
+  e = await assertRejects(() => loadPlugin("transform", abs("wrong_kind.ts")), PluginError);
   assert(e.message.includes('kind must be "transform"') && e.message.includes('"source"'), e.message);
 
-  e = await assertRejects(() => loadPlugin("storage", abs("missing-get.ts")), PluginError);
+  e = await assertRejects(() => loadPlugin("storage", abs("missing_get.ts")), PluginError);
   assert(e.message.includes("get (function) is missing"), e.message);
   assert(!e.message.includes("put (function)"), e.message);
 
-  e = await assertRejects(() => loadPlugin("transform", abs("wrong-api.ts")), PluginError);
+  e = await assertRejects(() => loadPlugin("transform", abs("wrong_api.ts")), PluginError);
   assert(e.message.includes(`apiVersion must be ${API_VERSION}`) && e.message.includes("99"), e.message);
 
   e = await assertRejects(() => loadPlugin("transform", abs("throws.ts")), PluginError);
@@ -152,5 +152,5 @@ Deno.test("registry: unknown built-in names are refused, listing the built-ins",
 });
 
 storageConformance("third-party memory storage loaded through the registry", async () => ({
-  storage: await loadPlugin("storage", rel("memory-storage.ts"), { name: "conformance" }),
+  storage: await loadPlugin("storage", rel("memory_storage.ts"), { name: "conformance" }),
 }));

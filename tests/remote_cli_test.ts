@@ -14,7 +14,7 @@ import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { type CliResult, randomBytes, runCli, scanTree, tempDir } from "./helpers.ts";
 import { sharedSwift, stopSharedSwift, swiftMissing } from "./fixtures/servers/swift.ts";
 import { type Sshd, sshdMissing, startSshd } from "./fixtures/servers/sshd.ts";
-import { start as startFaultProxy } from "./fixtures/fault-proxy.ts";
+import { start as startFaultProxy } from "./fixtures/fault_proxy.ts";
 
 const swiftWhy = swiftMissing();
 const sshdWhy = sshdMissing();

@@ -12,7 +12,7 @@ import { loadPlugin } from "../../core/registry.ts";
 import { parseDate } from "../../core/dates.ts";
 import { ExitCode, FloeError } from "../../core/errors.ts";
 import { compressionOf } from "./init.ts";
-import { scanAhead } from "../../core/scan-ahead.ts";
+import { scanAhead } from "../../core/scan_ahead.ts";
 
 /** Runs `backup`. */
 export default async function backup(

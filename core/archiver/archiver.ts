@@ -19,9 +19,9 @@ import type { BackupSummary, IndexFile, Node, Snapshot, Tree } from "../reposito
 import { TreeLoader } from "../trees.ts";
 import { utf8 } from "../encoding.ts";
 import { Packer } from "./packer.ts";
-import { EncoderPool } from "./encoder-pool.ts";
-import { type FileOutcome, FilePool } from "./file-pool.ts";
-import { BOUNCE_SIZE, readChunks, readSyncVia } from "./chunk-reader.ts";
+import { EncoderPool } from "./encoder_pool.ts";
+import { type FileOutcome, FilePool } from "./file_pool.ts";
+import { BOUNCE_SIZE, readChunks, readSyncVia } from "./chunk_reader.ts";
 import { Chunker, gearTable } from "../chunker.ts";
 import { loadPlugin } from "../registry.ts";
 import type { EngineEvent } from "../events.ts";

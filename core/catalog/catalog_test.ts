@@ -219,7 +219,7 @@ Deno.test({
   fn: async () => {
     const dir = await tempDir("floe-catalog-race-");
     try {
-      const script = new URL("../../tests/fixtures/catalog-open.ts", import.meta.url).pathname;
+      const script = new URL("../../tests/fixtures/catalog_open.ts", import.meta.url).pathname;
       const failures: string[] = [];
       for (let round = 0; round < 3; round++) {
         const at = Date.now() + 2000;

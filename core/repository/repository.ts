@@ -1,6 +1,6 @@
 /**
  * A floe repository on any storage: config, keys, packs, index files, snapshots, locks.
- * See docs/repository-format.md for the byte-level format.
+ * See docs/repository_format.md for the byte-level format.
  *
  * @example
  * ```ts

@@ -7,7 +7,7 @@
  * ends in a hole is extended to its size once its last region is written.
  *
  * The calling thread plans, reads regions and keeps count; decrypting, decompressing, checking and
- * writing happen on a pool of workers ({@link ./decoder-pool.ts}), one message per region, its bytes
+ * writing happen on a pool of workers ({@link ./decoder_pool.ts}), one message per region, its bytes
  * transferred. The plan lives in typed arrays and the bytes in flight are bounded, so memory stays small
  * and flat however large the restore.
  *
@@ -25,7 +25,7 @@ import { IntegrityError } from "../errors.ts";
 import { packName, type Repository } from "../repository/repository.ts";
 import type { IndexEntry } from "../repository/types.ts";
 import { type BlobJob, createFiles, type RegionJob, type RegionResult, release } from "./decoder.ts";
-import { DecoderPool, type Decoders, InlineDecoders } from "./decoder-pool.ts";
+import { DecoderPool, type Decoders, InlineDecoders } from "./decoder_pool.ts";
 
 export { isZero, writeSparseAt } from "./decoder.ts";
 

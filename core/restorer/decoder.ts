@@ -1,7 +1,7 @@
 /**
  * Decodes one pack region and writes its blobs into the files that use them: the work of a restore that
  * costs CPU (decrypt, decompress, check the id) and most of its system calls (writes). It runs on Worker
- * threads ({@link ./decoder-worker.ts}) or, for small restores, on the calling thread; both share this
+ * threads ({@link ./decoder_worker.ts}) or, for small restores, on the calling thread; both share this
  * code, so they behave the same.
  *
  * Memory stays flat: each file is opened once per decoder (a few are kept open), and every large buffer —

@@ -32,7 +32,7 @@ import {
 } from "../../../core/contracts.ts";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { bodyProgress, FetchTransport, readCaBundles, settleResponse } from "./transport.ts";
-import { readBody } from "../read-body.ts";
+import { readBody } from "../read_body.ts";
 
 /** Options of the s3 storage. */
 export interface Options {
@@ -339,7 +339,7 @@ export default function s3(options: Options): StoragePlugin {
 
   /**
    * Reads a GetObject body (the transport's byte stream) into one buffer of the announced size, into
-   * `into` when it fits (../read-body.ts), keeping the transport's stall watch fed.
+   * `into` when it fits (../read_body.ts), keeping the transport's stall watch fed.
    */
   async function readObject(
     body: unknown,

@@ -18,7 +18,7 @@
  */
 import { takesUpload, Uploader } from "../upload.ts";
 import { Downloader, takesDownload } from "../download.ts";
-import { readBody } from "../read-body.ts";
+import { readBody } from "../read_body.ts";
 import {
   API_VERSION,
   type CallOptions,

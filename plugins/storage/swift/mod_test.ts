@@ -16,7 +16,7 @@ import { sharedSwift, stopSharedSwift, swiftMissing } from "../../../tests/fixtu
 import { assert, assertEquals, assertRejects, assertThrows } from "../../../tests/assert.ts";
 import { StorageError } from "../../../core/contracts.ts";
 import retry from "../retry/mod.ts";
-import { start as startProxy } from "../../../tests/fixtures/fault-proxy.ts";
+import { start as startProxy } from "../../../tests/fixtures/fault_proxy.ts";
 
 const missing = swiftMissing();
 if (missing) console.warn(`skipping swift tests: ${missing}`);

@@ -8,7 +8,7 @@
  *
  * @example
  * ```ts
- * import { startTlsProxy } from "./tls-proxy.ts";
+ * import { startTlsProxy } from "./tls_proxy.ts";
  * import { selfSignedCert } from "../tests/fixtures/tls.ts";
  * const cert = await selfSignedCert("/tmp/floe-bench/tls");
  * const proxy = await startTlsProxy({ target: "http://127.0.0.1:8080", ...cert });
@@ -46,7 +46,7 @@ const HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade",
  *
  * @example
  * ```ts
- * import { startTlsProxy } from "./tls-proxy.ts";
+ * import { startTlsProxy } from "./tls_proxy.ts";
  * import { selfSignedCert } from "../tests/fixtures/tls.ts";
  * const proxy = await startTlsProxy({ target: "http://127.0.0.1:8080", ...(await selfSignedCert("/tmp/tls")) });
  * await proxy.stop();

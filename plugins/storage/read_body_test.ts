@@ -3,11 +3,11 @@
  *
  * @example
  * ```sh
- * deno test --allow-all plugins/storage/read-body_test.ts
+ * deno test --allow-all plugins/storage/read_body_test.ts
  * ```
  * @module
  */
-import { readBody } from "./read-body.ts";
+import { readBody } from "./read_body.ts";
 import { assert, assertEquals, assertRejects } from "../../tests/assert.ts";
 import { StorageError } from "../../core/contracts.ts";
 

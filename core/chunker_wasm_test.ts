@@ -1,6 +1,6 @@
 import wabtInit from "wabt";
 import { assertEquals } from "../tests/assert.ts";
-import { GEAR_WASM } from "./chunker-wasm.ts";
+import { GEAR_WASM } from "./chunker_wasm.ts";
 
 Deno.test("chunker-wasm: the embedded module is chunker.wat assembled", async () => {
   const wabt = await wabtInit();

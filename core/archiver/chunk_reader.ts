@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { readChunks } from "./chunk-reader.ts";
+ * import { readChunks } from "./chunk_reader.ts";
  * import { Chunker, gearTable } from "../chunker.ts";
  * const file = Deno.openSync("/etc/hostname");
  * const chunker = new Chunker(gearTable(new Uint8Array(32)));
@@ -31,7 +31,7 @@ export const BOUNCE_SIZE = 128 << 10;
  *
  * @example
  * ```ts
- * import { BOUNCE_SIZE, readSyncVia } from "./chunk-reader.ts";
+ * import { BOUNCE_SIZE, readSyncVia } from "./chunk_reader.ts";
  * const bounce = new Uint8Array(BOUNCE_SIZE);
  * const file = Deno.openSync("/etc/hostname");
  * const n = readSyncVia(file, new Uint8Array(16 << 20), bounce);

@@ -5,13 +5,13 @@
  *
  * @example
  * ```ts
- * import { EncoderPool } from "./encoder-pool.ts";
+ * import { EncoderPool } from "./encoder_pool.ts";
  * // const pool = new EncoderPool(repo); const blob = await pool.encode("data", id, bytes); pool.close();
  * ```
  * @module
  */
 import type { EncodedBlob, Repository } from "../repository/repository.ts";
-import type { InitMessage, JobMessage, ResultMessage } from "./encoder-worker.ts";
+import type { InitMessage, JobMessage, ResultMessage } from "./encoder_worker.ts";
 
 interface Pending {
   resolve: (b: EncodedBlob) => void;
@@ -42,7 +42,7 @@ export class EncoderPool {
         : {},
     };
     for (let i = 0; i < size; i++) {
-      const w = new Worker(new URL("./encoder-worker.ts", import.meta.url), { type: "module" });
+      const w = new Worker(new URL("./encoder_worker.ts", import.meta.url), { type: "module" });
       w.onmessage = (e: MessageEvent<ResultMessage>) => this.#done(e.data);
       w.onerror = (e) => {
         e.preventDefault();

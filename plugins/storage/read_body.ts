@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts
- * import { readBody } from "./read-body.ts";
+ * import { readBody } from "./read_body.ts";
  * const bytes = await readBody(new Response("hello").body!, 5, "example: greeting");
  * bytes.length; // 5
  * ```
@@ -32,7 +32,7 @@ export interface ReadBodyOptions {
  *
  * @example
  * ```ts
- * import { readBody } from "./read-body.ts";
+ * import { readBody } from "./read_body.ts";
  * const lent = new Uint8Array(16);
  * const bytes = await readBody(new Response("abc").body!, 3, "example: x", { into: lent });
  * new TextDecoder().decode(bytes); // "abc"

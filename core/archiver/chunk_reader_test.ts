@@ -1,7 +1,7 @@
 import { assertEquals } from "../../tests/assert.ts";
 import { randomBytes } from "../../tests/helpers.ts";
 import { Chunker, gearTable } from "../chunker.ts";
-import { readChunks } from "./chunk-reader.ts";
+import { readChunks } from "./chunk_reader.ts";
 
 Deno.test("readChunks: the same chunks whatever the read sizes, sync or async readers", async () => {
   const chunker = new Chunker(gearTable(new Uint8Array(32)), { min: 2048, avg: 8192, max: 32768 });

@@ -8,7 +8,7 @@
  *
  * @example
  * ```ts
- * import { DecoderPool } from "./decoder-pool.ts";
+ * import { DecoderPool } from "./decoder_pool.ts";
  * // const pool = new DecoderPool(repo, 2); const result = await pool.run(job); await pool.close();
  * ```
  * @module
@@ -24,7 +24,7 @@ import type {
   ReadyMessage,
   RegionMessage,
   ResultMessage,
-} from "./decoder-worker.ts";
+} from "./decoder_worker.ts";
 
 /** Runs region jobs. `run` takes ownership of `job.data` (its buffer may be detached). */
 export interface Decoders {
@@ -115,7 +115,7 @@ export class DecoderPool implements Decoders {
     };
     this.ready.catch(() => {});
     for (let i = 0; i < Math.max(1, size); i++) {
-      const w = new Worker(new URL("./decoder-worker.ts", import.meta.url), { type: "module" });
+      const w = new Worker(new URL("./decoder_worker.ts", import.meta.url), { type: "module" });
       w.onmessage = (e: MessageEvent<ResultMessage | ClosedMessage | ReadyMessage | CreatedMessage>) =>
         this.#message(i, e.data);
       w.onerror = (e) => {

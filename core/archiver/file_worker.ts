@@ -1,5 +1,5 @@
 /**
- * Worker side of {@link ./file-pool.ts}: reads local files (openSync + readSync into one reused buffer),
+ * Worker side of {@link ./file_pool.ts}: reads local files (openSync + readSync into one reused buffer),
  * cuts them into chunks, ids each chunk, skips chunks the repository (the catalog, opened read-only)
  * or this worker already holds, compresses (when it pays) and seals the rest into a recycled output
  * buffer that travels to the main thread and back. The main thread only packs, uploads and builds trees.
@@ -10,7 +10,7 @@
  *
  * @example
  * ```ts
- * // Started by FilePool: new Worker(new URL("./file-worker.ts", import.meta.url), { type: "module" })
+ * // Started by FilePool: new Worker(new URL("./file_worker.ts", import.meta.url), { type: "module" })
  * ```
  * @module
  */
@@ -22,7 +22,7 @@ import { Chunker, type ChunkerParams, gearTable } from "../chunker.ts";
 import { BlobHasher } from "../crypto/hash.ts";
 import { blobAad } from "../repository/pack.ts";
 import { compressIfWorth, compressRoom } from "../compressibility.ts";
-import { BOUNCE_SIZE, readChunks, readSyncVia } from "./chunk-reader.ts";
+import { BOUNCE_SIZE, readChunks, readSyncVia } from "./chunk_reader.ts";
 
 /** The first message: keys, chunker, transforms and where the catalog is. */
 export interface FileWorkerInit {

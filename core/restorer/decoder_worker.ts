@@ -1,11 +1,11 @@
 /**
- * Worker side of the {@link ./decoder-pool.ts} pool: loads the repository's transforms by id and runs a
+ * Worker side of the {@link ./decoder_pool.ts} pool: loads the repository's transforms by id and runs a
  * {@link RegionDecoder} on each pack region it is sent. Regions arrive transferred (not copied) and are
  * processed one at a time, in order.
  *
  * @example
  * ```ts
- * // Started by DecoderPool: new Worker(new URL("./decoder-worker.ts", import.meta.url), { type: "module" })
+ * // Started by DecoderPool: new Worker(new URL("./decoder_worker.ts", import.meta.url), { type: "module" })
  * ```
  * @module
  */

@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts
- * import { scanAhead } from "./scan-ahead.ts";
+ * import { scanAhead } from "./scan_ahead.ts";
  * import fs from "../plugins/source/fs/mod.ts";
  * const source = scanAhead(fs({ paths: ["/etc"] }));
  * // … open the repository meanwhile …

@@ -1,12 +1,12 @@
 /**
- * Reads, chunks, ids, compresses and seals local files on Worker threads (see {@link ./file-worker.ts}),
+ * Reads, chunks, ids, compresses and seals local files on Worker threads (see {@link ./file_worker.ts}),
  * so a backup uses every core: the main thread walks the tree, decides what changed, packs, uploads
  * and builds trees. Sealed blobs arrive in recycled buffers that go back to their worker once
  * `onBlobs` has copied them into packs.
  *
  * @example
  * ```ts
- * import { FilePool } from "./file-pool.ts";
+ * import { FilePool } from "./file_pool.ts";
  * // const pool = new FilePool(repo, { catalogPath, onBlobs: async (blobs) => { for (const b of blobs) await packer.add(b); } });
  * // const [outcome] = await pool.read(["/etc/hostname"]); pool.close();
  * ```
@@ -21,9 +21,9 @@ import type {
   FileJob,
   FileOutcome,
   FileWorkerInit,
-} from "./file-worker.ts";
+} from "./file_worker.ts";
 
-export type { FileOutcome } from "./file-worker.ts";
+export type { FileOutcome } from "./file_worker.ts";
 
 /** Options of {@link FilePool}. */
 export interface FilePoolOptions {
@@ -74,7 +74,7 @@ export class FilePool {
       catalogPath: options.catalogPath,
     };
     for (let i = 0; i < size; i++) {
-      const w = new Worker(new URL("./file-worker.ts", import.meta.url), { type: "module" });
+      const w = new Worker(new URL("./file_worker.ts", import.meta.url), { type: "module" });
       w.onmessage = (e: MessageEvent<BlobsMessage | DoneMessage | FailMessage>) => this.#message(i, e.data);
       w.onerror = (e) => {
         e.preventDefault();

@@ -1,6 +1,6 @@
 import { assertEquals } from "../tests/assert.ts";
 import { API_VERSION, type ScanContext, type SourceEntry, type SourcePlugin } from "./contracts.ts";
-import { scanAhead } from "./scan-ahead.ts";
+import { scanAhead } from "./scan_ahead.ts";
 
 function entry(i: number): SourceEntry {
   return { path: `/f${i}`, type: "file", size: 0, mtime: 0, mode: 0o644 };

@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { GEAR_WASM } from "./chunker-wasm.ts";
+ * import { GEAR_WASM } from "./chunker_wasm.ts";
  * const module = new WebAssembly.Module(GEAR_WASM);
  * ```
  * @module

@@ -1,10 +1,10 @@
 /**
- * Worker side of the {@link ./encoder-pool.ts} pool: compresses (when it helps) and seals blobs with the
+ * Worker side of the {@link ./encoder_pool.ts} pool: compresses (when it helps) and seals blobs with the
  * repository's transforms. Input buffers come in transferred and go back transferred for reuse.
  *
  * @example
  * ```ts
- * // Started by EncoderPool: new Worker(new URL("./encoder-worker.ts", import.meta.url), { type: "module" })
+ * // Started by EncoderPool: new Worker(new URL("./encoder_worker.ts", import.meta.url), { type: "module" })
  * ```
  * @module
  */
