@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects } from "../tests/assert.ts";
-import { storageConformance } from "../tests/storage/conformance.ts";
+import { storageConformance } from "../testing/mod.ts";
 import { relative } from "node:path";
 import { API_VERSION } from "./contracts.ts";
 import { Engine } from "./engine.ts";

@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertNotEquals, assertRejects } from "../../tests/assert.ts";
 import { randomBytes } from "../../tests/helpers.ts";
+import { transformConformance } from "../../testing/mod.ts";
 import type { TransformPlugin } from "../../core/contracts.ts";
 import zstd from "./zstd/mod.ts";
 import gzip from "./gzip/mod.ts";
@@ -267,3 +268,9 @@ Deno.test("transform ciphers: lent buffers are written in place, and a forgery l
     );
   }
 });
+
+transformConformance("zstd", () => zstd({ level: 3 }));
+transformConformance("gzip", () => gzip({ level: 6 }));
+transformConformance("none", () => none());
+transformConformance("aes-256-gcm", () => aes({ key: randomBytes(32, 21) }));
+transformConformance("chacha20-poly1305", () => chacha({ key: randomBytes(32, 22) }));

@@ -156,10 +156,19 @@ class FileReader implements ContentReader {
   }
 }
 
+function bySegments(a: string, b: string): number {
+  const x = a.split("/"), y = b.split("/");
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    if (x[i] !== y[i]) return x[i] < y[i] ? -1 : 1;
+  }
+  return x.length - y.length;
+}
+
 /** Builds the fs source. */
 export default function fs(options: Options): SourcePlugin {
   if (!options?.paths?.length) throw new Error("fs source: at least one path is required");
-  const paths = [...new Set(options.paths.map((p) => absolutePath(p)))].sort();
+  // Sorted segment by segment, not as strings: "/x/a-b" must follow "/x/a/c" ("a" < "a-b" as names).
+  const paths = [...new Set(options.paths.map((p) => absolutePath(p)))].sort(bySegments);
   const patterns = [...(options.exclude ?? [])];
   for (const file of options.excludeFile ?? []) {
     let text: string;
@@ -251,6 +260,7 @@ export default function fs(options: Options): SourcePlugin {
     apiVersion: API_VERSION,
     paths,
     *scan(ctx: ScanContext): Generator<SourceEntry> {
+      ctx.signal?.throwIfAborted();
       // Parents of the backup paths are recorded (metadata only) so restore can rebuild the tree.
       const done = new Set<string>();
       for (const root of paths) {

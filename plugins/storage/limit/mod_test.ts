@@ -1,4 +1,4 @@
-import { storageConformance } from "../../../tests/storage/conformance.ts";
+import { storageConformance } from "../../../testing/mod.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "../../../tests/assert.ts";
 import { API_VERSION, type ObjectInfo, StorageError, type StoragePlugin } from "../../../core/contracts.ts";
 import local from "../local/mod.ts";

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects } from "../../../tests/assert.ts";
-import { bytes } from "../../../tests/storage/conformance.ts";
+import { bytes } from "../../../testing/mod.ts";
 import { available } from "../../../core/platform/libc.ts";
 import { PIECE, writeDirect } from "./direct.ts";
 import local from "./mod.ts";

@@ -1,4 +1,4 @@
-import { storageConformance } from "../../../tests/storage/conformance.ts";
+import { storageConformance } from "../../../testing/mod.ts";
 import local from "./mod.ts";
 
 storageConformance("local", async () => {

@@ -1,4 +1,4 @@
-import { storageConformance } from "../../../tests/storage/conformance.ts";
+import { storageConformance } from "../../../testing/mod.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "../../../tests/assert.ts";
 import { sshdMissing, startSshd } from "../../../tests/fixtures/servers/sshd.ts";
 import { StorageError, type StoragePlugin } from "../../../core/contracts.ts";

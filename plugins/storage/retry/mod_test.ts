@@ -9,7 +9,7 @@
  */
 import retry, { isRetryable } from "./mod.ts";
 import s3 from "../s3/mod.ts";
-import { storageConformance } from "../../../tests/storage/conformance.ts";
+import { storageConformance } from "../../../testing/mod.ts";
 import { sharedSwift, stopSharedSwift, swiftMissing } from "../../../tests/fixtures/servers/swift.ts";
 import { type FaultProxy, start as startProxy } from "../../../tests/fixtures/fault_proxy.ts";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../../../tests/assert.ts";

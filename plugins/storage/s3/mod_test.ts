@@ -10,7 +10,7 @@
 import s3, { classify, type Options } from "./mod.ts";
 import { parseS3Location } from "./location.ts";
 import { parseLocation } from "../location.ts";
-import { bytes, storageConformance } from "../../../tests/storage/conformance.ts";
+import { bytes, storageConformance } from "../../../testing/mod.ts";
 import { sharedSwift, stopSharedSwift, swiftMissing } from "../../../tests/fixtures/servers/swift.ts";
 import { assert, assertEquals, assertRejects } from "../../../tests/assert.ts";
 import { StorageError } from "../../../core/contracts.ts";

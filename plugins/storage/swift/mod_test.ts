@@ -11,7 +11,7 @@
 import swift, { authSettings, keystoneRequest, type Options, parseKeystoneResponse } from "./mod.ts";
 import { parseSwiftLocation } from "./location.ts";
 import { parseLocation } from "../location.ts";
-import { bytes, storageConformance } from "../../../tests/storage/conformance.ts";
+import { bytes, storageConformance } from "../../../testing/mod.ts";
 import { sharedSwift, stopSharedSwift, swiftMissing } from "../../../tests/fixtures/servers/swift.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "../../../tests/assert.ts";
 import { StorageError } from "../../../core/contracts.ts";

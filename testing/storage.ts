@@ -3,13 +3,14 @@
  *
  * @example
  * ```ts
- * import { storageConformance } from "./conformance.ts";
- * import local from "../../plugins/storage/local/mod.ts";
+ * import { storageConformance } from "./storage.ts";
+ * import local from "../plugins/storage/local/mod.ts";
  * storageConformance("local", async () => ({ storage: local({ path: await Deno.makeTempDir() }) }));
  * ```
+ * @module
  */
-import { assert, assertEquals, assertRejects } from "../assert.ts";
-import { StorageError, type StoragePlugin } from "../../core/contracts.ts";
+import { assert, assertEquals, assertStorageError, rejection } from "./_assert.ts";
+import type { StoragePlugin } from "../core/contracts.ts";
 
 /** What a suite instance needs: a fresh, empty storage and an optional clean-up. */
 export interface ConformanceTarget {
@@ -107,10 +108,8 @@ export function storageConformance(
           await storage.delete("data/cd/cd02");
         });
         await t.step("missing objects are not-found", async () => {
-          const e1 = await assertRejects(() => storage.get("data/ff/nothing"), StorageError);
-          assertEquals(e1.code, "not-found");
-          const e2 = await assertRejects(() => storage.stat("data/ff/nothing"), StorageError);
-          assertEquals(e2.code, "not-found");
+          assertStorageError(await rejection(() => storage.get("data/ff/nothing")), "not-found");
+          assertStorageError(await rejection(() => storage.stat("data/ff/nothing")), "not-found");
         });
         await t.step("list by prefix, nested and flat", async () => {
           await storage.put("snapshots/s1", bytes(10));
@@ -129,11 +128,10 @@ export function storageConformance(
           await storage.put("locks/l1", bytes(12, 2));
           assertEquals(await storage.get("locks/l1"), bytes(12, 2));
           if (storage.capabilities.atomicCreate) {
-            const e = await assertRejects(
-              () => storage.put("locks/l1", bytes(3), { create: true }),
-              StorageError,
+            assertStorageError(
+              await rejection(() => storage.put("locks/l1", bytes(3), { create: true })),
+              "exists",
             );
-            assertEquals(e.code, "exists");
             await storage.put("locks/l2", bytes(3), { create: true });
           }
         });
@@ -171,7 +169,7 @@ export function storageConformance(
         await t.step("abort signal is honoured", async () => {
           const ac = new AbortController();
           ac.abort();
-          await assertRejects(() => storage.put("data/00/aborted", bytes(10), { signal: ac.signal }));
+          await rejection(() => storage.put("data/00/aborted", bytes(10), { signal: ac.signal }));
         });
       } finally {
         await storage.close?.();
