@@ -15,6 +15,7 @@ import { ExitCode, FloeError } from "../core/errors.ts";
 import type { EngineEvent } from "../core/events.ts";
 import { Repository } from "../core/repository/repository.ts";
 import { encodeBase64 } from "../core/encoding.ts";
+import { makePrivateDir } from "../core/platform/private_dir.ts";
 import type { StoragePlugin } from "../core/contracts.ts";
 import type { StorageOpenOptions } from "../core/storage_open.ts";
 import { splitLocations, storageBounds } from "./remote.ts";
@@ -271,7 +272,7 @@ export class Context {
           password = readPasswordFile(key);
         } catch {
           password = encodeBase64(crypto.getRandomValues(new Uint8Array(32)));
-          Deno.mkdirSync(key.slice(0, key.lastIndexOf("/")), { recursive: true, mode: 0o700 });
+          makePrivateDir(key.slice(0, key.lastIndexOf("/")));
           Deno.writeTextFileSync(key, password + "\n", { mode: 0o600, createNew: true });
           Deno.chmodSync(key, 0o600);
         }

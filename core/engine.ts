@@ -17,7 +17,7 @@ import { syncCatalog } from "./catalog/sync.ts";
 import { ExitCode, FloeError } from "./errors.ts";
 import type { EngineEvent } from "./events.ts";
 import { type InitOptions, Repository } from "./repository/repository.ts";
-import { acquireLock, removeLocks } from "./repository/locks.ts";
+import { acquireLock, type LockOptions, removeLocks } from "./repository/locks.ts";
 import { backup, type BackupOptions, type BackupResult } from "./archiver/archiver.ts";
 import { restore, type RestoreOptions, type RestoreResult } from "./restorer/restorer.ts";
 import { TreeLoader } from "./trees.ts";
@@ -150,18 +150,23 @@ export class Engine {
     for (const n of tree.nodes) if (n.type === "dir" && n.subtree) await this.#walkTrees(n.subtree, seen);
   }
 
-  /** Runs a backup of `source` under a shared lock. */
+  /**
+   * Runs a backup of `source` under a shared lock; `lockOptions` sets that lock's timing (tests shorten
+   * its stale period). A run whose lock went stale writes no snapshot (see `Lock.assertFresh` in core/repository/locks.ts).
+   */
   async backup(
     source: SourcePlugin,
-    options: Omit<BackupOptions, "repo" | "catalog" | "source"> = {},
+    options: Omit<BackupOptions, "repo" | "catalog" | "source" | "lock"> & { lockOptions?: LockOptions } = {},
   ): Promise<BackupResult> {
-    const lock = await acquireLock(this.repo, { exclusive: false, purpose: "backup" });
+    const { lockOptions, ...rest } = options;
+    const lock = await acquireLock(this.repo, { ...lockOptions, exclusive: false, purpose: "backup" });
     try {
       // Sync again under the lock: a concurrent prune then either sees this lock or has already removed
       // the index entries of the packs it drops (see "Prune and concurrent writers" in the format doc).
       await syncCatalog(this.repo, this.catalog, { onEvent: this.#onEvent });
       const result = await backup({
-        ...options,
+        ...rest,
+        lock,
         repo: this.repo,
         catalog: this.catalog,
         source,

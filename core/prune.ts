@@ -34,7 +34,7 @@ import { encodeHex, fromUtf8 } from "./encoding.ts";
 import { FloeError, IntegrityError } from "./errors.ts";
 import type { EngineEvent } from "./events.ts";
 import { Packer } from "./archiver/packer.ts";
-import { acquireLock, listLocks } from "./repository/locks.ts";
+import { acquireLock, listLocks, type LockOptions } from "./repository/locks.ts";
 import { packName, type Repository } from "./repository/repository.ts";
 import type { BlobType, IndexEntry, IndexFile, Tree } from "./repository/types.ts";
 import { validateTree } from "./trees.ts";
@@ -69,6 +69,8 @@ export interface PruneOptions {
   signal?: AbortSignal;
   /** Progress. */
   onEvent?: (e: EngineEvent) => void;
+  /** Timing of prune's lock (tests shorten its stale period). */
+  lockOptions?: LockOptions;
 }
 
 /** A count of packs and their bytes. */
@@ -343,7 +345,12 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
   if (!(maxUnused >= 0 && maxUnused <= 1)) throw new FloeError("maxUnused must be between 0 and 1");
   const dryRun = !!options.dryRun;
   const started = performance.now();
-  const lock = dryRun ? null : await acquireLock(repo, { exclusive: false, kind: "prune", purpose: "prune" });
+  const lock = dryRun
+    ? null
+    : await acquireLock(repo, { ...options.lockOptions, exclusive: false, kind: "prune", purpose: "prune" });
+  // Checked before every write and deletion: once the lock went stale, another prune may be running.
+  const assertLocked = () =>
+    lock?.assertFresh("prune stopped before deleting or writing anything more; run 'floe prune' again");
   try {
     // 1. Markers, and which of them are ripe (every lock they name is gone or stale).
     const { markers, damaged: damagedMarkers } = await loadMarkers(repo, emit);
@@ -541,6 +548,7 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
     const repacked: PackRecord[] = [];
     for (const p of repack) {
       signal?.throwIfAborted();
+      assertLocked();
       const bytes = await repo.storage.get(packName(p.r.id), { signal });
       const blobs = [];
       try {
@@ -572,6 +580,7 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
       result.repacked.blobs += blobs.length;
       repacked.push(p.r);
     }
+    assertLocked();
     await packer.flush();
     result.repacked.packs = repacked.length;
     result.repacked.bytes = repacked.reduce((a, r) => a + r.size, 0);
@@ -583,18 +592,26 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
     let newIndexIds: string[] = [];
     if (dropped.length || revived.length || packer.packs.length) {
       signal?.throwIfAborted();
+      assertLocked();
       ({ ids: newIndexIds } = await writeIndex(repo, [...keep, ...revived, ...packer.packs], indexIds));
       info(`wrote ${newIndexIds.length} index file(s) replacing ${indexIds.length}`);
-      for (const id of indexIds) await repo.storage.delete(`index/${id}`);
+      for (const id of indexIds) {
+        assertLocked();
+        await repo.storage.delete(`index/${id}`);
+      }
     }
 
     // 7. Ripe markers: their packs that stayed unused go now, then the markers.
     for (const p of ripePacks) {
+      assertLocked();
       await repo.storage.delete(packName(p));
       result.deletedFromMarkers.packs++;
       result.deletedFromMarkers.bytes += stored(p);
     }
-    for (const m of ripe) await repo.storage.delete(m.name);
+    for (const m of ripe) {
+      assertLocked();
+      await repo.storage.delete(m.name);
+    }
 
     // 8. Delete now when no other writer can have seen the dropped packs; else mark them.
     const others = (await listLocks(repo)).filter((l) => !l.stale && l.info && l.name !== lock!.name)
@@ -607,9 +624,13 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
     result.otherLocks = [...new Set([...result.otherLocks, ...others])];
     const drop = dropped.map((r) => r.id).filter((id) => before.packs.has(id));
     if (quiet) {
-      for (const id of drop) await repo.storage.delete(packName(id));
+      for (const id of drop) {
+        assertLocked();
+        await repo.storage.delete(packName(id));
+      }
       if (!damagedMarkers) {
         for (const [id, size] of orphanPacks) {
+          assertLocked();
           await repo.storage.delete(packName(id));
           result.orphans.packs++;
           result.orphans.bytes += size;
@@ -625,6 +646,7 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
       if (drop.length) {
         const marker: PruneMarker = { time: Date.now(), packs: drop, locks: others };
         const name = `${MARKER_DIR}/${encodeHex(crypto.getRandomValues(new Uint8Array(16)))}`;
+        assertLocked();
         await repo.storage.put(name, await repo.sealJson(MARKER_DIR, marker));
         result.markers.written = 1;
         result.markers.pending++;

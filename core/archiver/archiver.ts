@@ -26,6 +26,7 @@ import { Chunker, gearTable } from "../chunker.ts";
 import { loadPlugin } from "../registry.ts";
 import type { EngineEvent } from "../events.ts";
 import { formatTime } from "../dates.ts";
+import type { Lock } from "../repository/locks.ts";
 
 /** Options of {@link backup}. */
 export interface BackupOptions {
@@ -62,6 +63,11 @@ export interface BackupOptions {
   indexEvery?: number;
   /** Aborts the run; no snapshot becomes visible (packs already indexed are kept for the next run). */
   signal?: AbortSignal;
+  /**
+   * The run's repository lock: checked fresh before every index file and before the snapshot, which
+   * are not written once it went stale (a prune may have deleted what the run relies on meanwhile).
+   */
+  lock?: Pick<Lock, "assertFresh">;
   /** Progress and warnings. */
   onEvent?: (event: EngineEvent) => void;
 }
@@ -254,6 +260,7 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
   const workers = options.workers ?? (navigator.hardwareConcurrency || 2);
   const indexEvery = Math.max(1, options.indexEvery ?? INDEX_EVERY);
   const trees = new TreeLoader(repo, catalog);
+  const assertLocked = () => options.lock?.assertFresh("no snapshot was written; run the backup again");
   const packer = new Packer(repo, { signal, onStored: () => indexSoFar() });
   const warnings: SourceWarning[] = [];
   const pending = new Set<string>();
@@ -378,6 +385,7 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
     if (indexing || settled || failure || packer.blobsInPacks < indexEvery) return;
     const index: IndexFile = { version: 1, packs: packer.takePacks() };
     indexing = (async () => {
+      assertLocked();
       const id = await repo.saveJson("index", index);
       catalog.transaction(() => catalog.addIndex(id, index));
       // Indexed blobs are known through the catalog now: `pending` keeps only those not yet indexed.
@@ -708,6 +716,7 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
   signal?.throwIfAborted();
   const index: IndexFile = { version: 1, packs: packer.takePacks() };
   let indexId: string | undefined;
+  assertLocked();
   if (index.packs.length) indexId = await repo.saveJson("index", index);
   summary.errors = warnings.length;
   summary.total_duration = (performance.now() - started) / 1000;
@@ -725,6 +734,7 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
   };
   if (parentId) snapshot.parent = parentId;
   signal?.throwIfAborted();
+  assertLocked();
   const snapshotId = await repo.saveJson("snapshots", snapshot);
   catalog.transaction(() => {
     if (indexId) catalog.addIndex(indexId, index);

@@ -14,6 +14,7 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { IndexEntry, IndexFile, Snapshot, Tree } from "../repository/types.ts";
+import { makePrivateDir } from "../platform/private_dir.ts";
 
 /** Schema version; a catalog of another version is rebuilt. */
 const SCHEMA = 2;
@@ -76,7 +77,7 @@ export class Catalog {
 
   /** Opens (creating) a catalog file. A catalog of an older schema is emptied and rebuilt later. */
   static open(path: string): Catalog {
-    if (path !== ":memory:") Deno.mkdirSync(path.slice(0, path.lastIndexOf("/")) || "/", { recursive: true });
+    if (path !== ":memory:") Catalog.#makePrivate(path);
     // Switching a new database to WAL can fail with "database is locked" without waiting for the busy
     // timeout when another process does the same: retry for a while.
     for (let attempt = 0;; attempt++) {
@@ -86,6 +87,24 @@ export class Catalog {
         if (attempt >= 100 || !/database is locked|SQLITE_BUSY/i.test(String((e as Error)?.message))) throw e;
         const until = Date.now() + 20 + Math.random() * 80;
         while (Date.now() < until) { /* brief synchronous back-off; open is synchronous */ }
+      }
+    }
+  }
+
+  /**
+   * The catalog holds file names, owners and sizes in clear: its directory is made 0700 and the file
+   * created 0600 before SQLite opens it, which gives its -wal and -shm files the database's mode. A
+   * catalog an older version left readable by others is made private too (it is floe's own cache).
+   */
+  static #makePrivate(path: string): void {
+    const slash = path.lastIndexOf("/");
+    if (slash >= 0) makePrivateDir(path.slice(0, slash) || "/");
+    Deno.openSync(path, { write: true, create: true, mode: 0o600 }).close();
+    for (const p of [path, `${path}-wal`, `${path}-shm`]) {
+      try {
+        if (Deno.statSync(p).mode! & 0o077) Deno.chmodSync(p, 0o600);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
       }
     }
   }

@@ -14,7 +14,7 @@
  * @example
  * ```ts
  * import { writeDirect } from "./direct.ts";
- * const written = await writeDirect("/tmp/repo/data/.tmp-pack", new Uint8Array(3 << 20), 0o644);
+ * const written = await writeDirect("/tmp/repo/data/.tmp-pack", new Uint8Array(3 << 20), 0o600);
  * if (!written) {
  *   // O_DIRECT refused here (or no FFI): write it the ordinary way
  * }

@@ -13,7 +13,15 @@
  * @module
  */
 import { API_VERSION, type ObjectInfo, StorageError, type StoragePlugin } from "../../../core/contracts.ts";
+import { makePrivateDir } from "../../../core/platform/private_dir.ts";
 import { writeDirect } from "./direct.ts";
+
+/**
+ * Mode of every file written: a repository is encrypted, yet its object names, sizes and times are
+ * nobody else's business. Directories are 0700 ({@link makePrivateDir}). Files of an existing
+ * repository keep the mode they were written with.
+ */
+const FILE_MODE = 0o600;
 
 /** Options of the local storage. */
 export interface Options {
@@ -98,9 +106,10 @@ export default function local(options: Options): StoragePlugin {
     location: root,
     capabilities: { maxObjectSize: Number.MAX_SAFE_INTEGER, atomicCreate: true, concurrency },
 
+    // deno-lint-ignore require-await
     async create() {
       try {
-        await Deno.mkdir(root, { recursive: true });
+        makePrivateDir(root);
       } catch (e) {
         mapError(e, root);
       }
@@ -113,12 +122,12 @@ export default function local(options: Options): StoragePlugin {
       const dir = path.slice(0, path.lastIndexOf("/"));
       const tmp = `${dir}/.tmp-${Deno.pid}-${++tmpCounter}-${name.slice(name.lastIndexOf("/") + 1)}`;
       try {
-        await Deno.mkdir(dir, { recursive: true });
+        makePrivateDir(dir);
         // Writes and fsync run off the main thread either way, so packing goes on meanwhile.
-        const direct = directIo && data.length >= DIRECT_MIN && await writeDirect(tmp, data, 0o644);
+        const direct = directIo && data.length >= DIRECT_MIN && await writeDirect(tmp, data, FILE_MODE);
         if (!direct) {
           if (data.length >= DIRECT_MIN) directIo = false;
-          const f = await Deno.open(tmp, { write: true, createNew: true, mode: 0o644 });
+          const f = await Deno.open(tmp, { write: true, createNew: true, mode: FILE_MODE });
           try {
             // In pieces: an asynchronous write copies its buffer into fresh memory first, and a copy of
             // a whole pack (16 MiB) page-faults on every page: 80 such writes took 3.7 s of system time

@@ -80,6 +80,13 @@ const FX_PERMISSION_DENIED = 3;
 const FX_NO_CONNECTION = 6;
 const FX_CONNECTION_LOST = 7;
 
+/**
+ * Modes of what this storage creates on the server (its umask may only take bits away): the repository
+ * is its owner's alone. Files of an existing repository keep the mode they were written with.
+ */
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
+
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
@@ -569,13 +576,13 @@ export default function sftp(options: Options): StoragePlugin {
     if (!p) {
       p = (async () => {
         try {
-          await call((cb) => conn.sftp.mkdir(dir, { mode: 0o755 }, cb));
+          await call((cb) => conn.sftp.mkdir(dir, { mode: DIR_MODE }, cb));
         } catch (e) {
           if ((e as Ssh2Error).code === FX_NO_SUCH_FILE) {
             const slash = dir.lastIndexOf("/");
             await mkdirp(conn, slash > 0 ? dir.slice(0, slash) : "");
             try {
-              await call((cb) => conn.sftp.mkdir(dir, { mode: 0o755 }, cb));
+              await call((cb) => conn.sftp.mkdir(dir, { mode: DIR_MODE }, cb));
               return;
             } catch { /* made meanwhile? checked below */ }
           }
@@ -719,7 +726,7 @@ export default function sftp(options: Options): StoragePlugin {
         let handle: Buf | undefined;
         let tmpMade = false;
         try {
-          const open = () => call<Buf>((cb) => conn.sftp.open(tmp, "wx", { mode: 0o644 }, cb));
+          const open = () => call<Buf>((cb) => conn.sftp.open(tmp, "wx", { mode: FILE_MODE }, cb));
           try {
             handle = await open();
           } catch (e) {
