@@ -98,7 +98,7 @@ export function mountScratch(kind: "ext4" | "xfs"): Scratch | string {
   try {
     Deno.mkdirSync(dir);
     run("truncate", ["-s", kind === "xfs" ? "300M" : "64M", img]);
-    run(mkfs, kind === "ext4" ? ["-q", "-O", "ea_inode", img] : ["-q", img]);
+    run(mkfs, kind === "ext4" ? ["-q", "-b", "4096", "-O", "ea_inode", img] : ["-q", img]);
     run("mount", ["-o", "loop", img, dir]);
   } catch (e) {
     Deno.removeSync(work, { recursive: true });
