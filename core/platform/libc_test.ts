@@ -82,9 +82,15 @@ Deno.test("available() is true with --allow-ffi on Linux x86_64", () => {
 
 Deno.test("available() is false (and does not throw or prompt) without --allow-ffi", async () => {
   const url = new URL("./libc.ts", import.meta.url).href;
+  const xattrUrl = new URL("./xattr.ts", import.meta.url).href;
+  const flagsUrl = new URL("./flags.ts", import.meta.url).href;
   const script = `import { available, unavailableReason, lstatNs } from ${JSON.stringify(url)};
+import { llistxattr } from ${JSON.stringify(xattrUrl)};
+import { lgetflags } from ${JSON.stringify(flagsUrl)};
 let threw = "";
-try { lstatNs("/"); } catch (e) { threw = e.message; }
+for (const f of [() => lstatNs("/"), () => llistxattr("/"), () => lgetflags("/")]) {
+  try { f(); } catch (e) { threw += e.message + ";"; }
+}
 console.log(JSON.stringify({ ok: available(), reason: unavailableReason(), threw }));`;
   // `deno eval` always has all permissions, so run a script file with read access only.
   const file = Deno.makeTempFileSync({ prefix: "floe-libc-noffi-", suffix: ".ts" });
@@ -98,7 +104,7 @@ console.log(JSON.stringify({ ok: available(), reason: unavailableReason(), threw
   const res = JSON.parse(dec.decode(out.stdout));
   assertEquals(res.ok, false);
   assert(String(res.reason).includes("FFI"), res.reason);
-  assert(String(res.threw).includes("libc FFI unavailable"), res.threw);
+  assertEquals(String(res.threw).split("libc FFI unavailable").length, 4, res.threw);
 });
 
 Deno.test(
