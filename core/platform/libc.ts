@@ -47,6 +47,19 @@
  * @module
  */
 
+import { cpath, errno, errnoError, fail, libc } from "./_ffi.ts";
+
+export {
+  available,
+  displayPath,
+  errnoError,
+  type LibcError,
+  NoData,
+  TooBig,
+  unavailableReason,
+} from "./_ffi.ts";
+export { decodeUtf8, isUtf8, joinBytes, quoteName, unquoteName } from "./names.ts";
+
 // ---------------------------------------------------------------------------------------------
 // Constants
 // ---------------------------------------------------------------------------------------------
@@ -73,7 +86,6 @@ const EIO = 5;
 const EINVAL = 22;
 const ENOSPC = 28;
 const EOPNOTSUPP = 95;
-const ERANGE = 34;
 /** `UTIME_OMIT` for `utimensat`: leave this timestamp unchanged. */
 const UTIME_OMIT = (1n << 30n) - 2n;
 const NS_PER_S = 1_000_000_000n;
@@ -121,370 +133,6 @@ export const S_IF = {
   CHR: 0o020000,
   FIFO: 0o010000,
 } as const;
-
-// ---------------------------------------------------------------------------------------------
-// Library loading
-// ---------------------------------------------------------------------------------------------
-
-const SYMBOLS = {
-  __errno_location: { parameters: [], result: "pointer" },
-  statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
-  getdents64: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  // open(2) is variadic; on x86_64 an int passed in the 3rd register is how the mode arrives anyway.
-  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
-  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  close: { parameters: ["i32"], result: "i32" },
-  pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
-  // The same calls on a thread of Deno's blocking pool, for direct I/O that waits for the device.
-  pwrite_nb: {
-    name: "pwrite",
-    parameters: ["i32", "buffer", "usize", "i64"],
-    result: "isize",
-    nonblocking: true,
-  },
-  fsync: { parameters: ["i32"], result: "i32" },
-  fsync_nb: { name: "fsync", parameters: ["i32"], result: "i32", nonblocking: true },
-  ftruncate: { parameters: ["i32", "i64"], result: "i32" },
-  fallocate: { parameters: ["i32", "i32", "i64", "i64"], result: "i32" },
-  mkfifo: { parameters: ["buffer", "u32"], result: "i32" },
-  mknod: { parameters: ["buffer", "u32", "u64"], result: "i32" },
-  mkdir: { parameters: ["buffer", "u32"], result: "i32" },
-  symlink: { parameters: ["buffer", "buffer"], result: "i32" },
-  readlink: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
-  lchown: { parameters: ["buffer", "u32", "u32"], result: "i32" },
-  chmod: { parameters: ["buffer", "u32"], result: "i32" },
-  link: { parameters: ["buffer", "buffer"], result: "i32" },
-  rename: { parameters: ["buffer", "buffer"], result: "i32" },
-  unlink: { parameters: ["buffer"], result: "i32" },
-  rmdir: { parameters: ["buffer"], result: "i32" },
-  utimensat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
-  llistxattr: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
-  lgetxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
-  lsetxattr: { parameters: ["buffer", "buffer", "buffer", "usize", "i32"], result: "i32" },
-} as const satisfies Deno.ForeignLibraryInterface;
-
-type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-
-let lib: Libc | null = null;
-/** Why loading failed; `undefined` while not yet attempted. */
-let loadError: string | undefined;
-/** errno of the calling thread, viewed in place (its address is stable per thread). */
-let errnoCell: Int32Array = new Int32Array(1);
-
-function tryLoad(): void {
-  if (lib !== null || loadError !== undefined) return;
-  try {
-    if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") {
-      loadError = `unsupported platform ${Deno.build.os}/${Deno.build.arch}`;
-      return;
-    }
-    // Query first: dlopen without the permission would prompt on a TTY.
-    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
-      loadError = "FFI permission not granted (--allow-ffi)";
-      return;
-    }
-    if (typeof Deno.dlopen !== "function") {
-      loadError = "Deno.dlopen is not available";
-      return;
-    }
-    const dl = Deno.dlopen("libc.so.6", SYMBOLS);
-    const ep = dl.symbols.__errno_location();
-    if (ep === null) throw new Error("__errno_location returned NULL");
-    errnoCell = new Int32Array(Deno.UnsafePointerView.getArrayBuffer(ep, 4));
-    lib = dl.symbols;
-  } catch (e) {
-    loadError = e instanceof Error ? e.message : String(e);
-    lib = null;
-  }
-}
-
-function libc(): Libc {
-  if (lib === null) {
-    tryLoad();
-    if (lib === null) throw new Error(`libc FFI unavailable: ${loadError}`);
-  }
-  return lib;
-}
-
-/**
- * Whether the libc layer can be used: Linux x86_64, FFI permitted, `libc.so.6` loaded. Loads the
- * library on first call. Never throws and never triggers a permission prompt.
- *
- * @example
- * ```ts
- * import { available, lstatNs } from "./libc.ts";
- * const mtime = available() ? lstatNs("/etc/hostname").mtimeNs : null;
- * console.log(mtime);
- * ```
- */
-export function available(): boolean {
-  try {
-    tryLoad();
-    return lib !== null;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Why {@link available} returned false, or `undefined` when the layer is loaded (or not yet tried).
- *
- * @example
- * ```ts
- * import { available, unavailableReason } from "./libc.ts";
- * if (!available()) console.warn(`falling back to Deno fs: ${unavailableReason()}`);
- * ```
- */
-export function unavailableReason(): string | undefined {
-  return lib === null ? loadError : undefined;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Errors
-// ---------------------------------------------------------------------------------------------
-
-/** errno → [name, description] for the errors a filesystem walker can meet (Linux numbering). */
-const ERRNO: Record<number, readonly [string, string]> = {
-  1: ["EPERM", "operation not permitted"],
-  2: ["ENOENT", "no such file or directory"],
-  4: ["EINTR", "interrupted system call"],
-  5: ["EIO", "input/output error"],
-  6: ["ENXIO", "no such device or address"],
-  7: ["E2BIG", "argument list too long"],
-  9: ["EBADF", "bad file descriptor"],
-  11: ["EAGAIN", "resource temporarily unavailable"],
-  12: ["ENOMEM", "cannot allocate memory"],
-  13: ["EACCES", "permission denied"],
-  14: ["EFAULT", "bad address"],
-  16: ["EBUSY", "device or resource busy"],
-  17: ["EEXIST", "file exists"],
-  18: ["EXDEV", "invalid cross-device link"],
-  19: ["ENODEV", "no such device"],
-  20: ["ENOTDIR", "not a directory"],
-  21: ["EISDIR", "is a directory"],
-  22: ["EINVAL", "invalid argument"],
-  23: ["ENFILE", "too many open files in system"],
-  24: ["EMFILE", "too many open files"],
-  26: ["ETXTBSY", "text file busy"],
-  27: ["EFBIG", "file too large"],
-  28: ["ENOSPC", "no space left on device"],
-  29: ["ESPIPE", "illegal seek"],
-  30: ["EROFS", "read-only file system"],
-  31: ["EMLINK", "too many links"],
-  34: ["ERANGE", "numerical result out of range"],
-  36: ["ENAMETOOLONG", "file name too long"],
-  38: ["ENOSYS", "function not implemented"],
-  39: ["ENOTEMPTY", "directory not empty"],
-  40: ["ELOOP", "too many levels of symbolic links"],
-  61: ["ENODATA", "no data available"],
-  75: ["EOVERFLOW", "value too large for defined data type"],
-  84: ["EILSEQ", "invalid or incomplete multibyte or wide character"],
-  95: ["ENOTSUP", "operation not supported"],
-  116: ["ESTALE", "stale file handle"],
-  117: ["EUCLEAN", "structure needs cleaning"],
-  121: ["EREMOTEIO", "remote I/O error"],
-  122: ["EDQUOT", "disk quota exceeded"],
-};
-
-/**
- * The fields every error thrown by this module carries (in addition to `message`).
- *
- * @example
- * ```ts
- * import { type LibcError, lstatNs } from "./libc.ts";
- * try {
- *   lstatNs("/missing");
- * } catch (e) {
- *   const { code, syscall, path } = e as LibcError; // "ENOENT", "statx", "/missing"
- *   console.log(code, syscall, path, e instanceof Deno.errors.NotFound); // … true
- * }
- * ```
- */
-export interface LibcError extends Error {
-  /** errno name, e.g. `ENOENT` (`E<n>` for numbers not in the table). */
-  code: string;
-  /** errno number. */
-  errno: number;
-  /** The libc function that failed, e.g. `statx`. */
-  syscall: string;
-  /** The path (lossy-decoded) the call was about; empty for fd calls. */
-  path: string;
-}
-
-/**
- * Builds the error for an errno: `Deno.errors.NotFound` (ENOENT), `PermissionDenied`
- * (EACCES/EPERM), `AlreadyExists` (EEXIST), `NotADirectory`, `IsADirectory`, `FilesystemLoop`,
- * `Busy`, `NotSupported` (ENOTSUP), `Interrupted` (EINTR), else a plain `Error`. The message is
- * `NAME: description: path`. Exported for callers that want to format errors the same way.
- *
- * @example
- * ```ts
- * import { errnoError } from "./libc.ts";
- * const e = errnoError(2, "statx", "/tmp/x");
- * console.log(e.message); // "ENOENT: no such file or directory: /tmp/x"
- * console.log(e instanceof Deno.errors.NotFound, e.code); // true "ENOENT"
- * ```
- */
-export function errnoError(errno: number, syscall: string, path: string | Uint8Array = ""): LibcError {
-  const [code, text] = ERRNO[errno] ?? [`E${errno}`, `errno ${errno}`];
-  const shown = typeof path === "string" ? path : displayPath(path);
-  const message = shown === "" ? `${code}: ${text}` : `${code}: ${text}: ${shown}`;
-  let err: Error;
-  switch (errno) {
-    case 2:
-      err = new Deno.errors.NotFound(message);
-      break;
-    case 1:
-    case 13:
-      err = new Deno.errors.PermissionDenied(message);
-      break;
-    case 17:
-      err = new Deno.errors.AlreadyExists(message);
-      break;
-    case 20:
-      err = new Deno.errors.NotADirectory(message);
-      break;
-    case 21:
-      err = new Deno.errors.IsADirectory(message);
-      break;
-    case 40:
-      err = new Deno.errors.FilesystemLoop(message);
-      break;
-    case 16:
-      err = new Deno.errors.Busy(message);
-      break;
-    case 95:
-      err = new Deno.errors.NotSupported(message);
-      break;
-    case 4:
-      err = new Deno.errors.Interrupted(message);
-      break;
-    default:
-      err = new Error(message);
-  }
-  return Object.assign(err, { code, errno, syscall, path: shown });
-}
-
-function fail(syscall: string, path: string | Uint8Array = ""): never {
-  throw errnoError(errnoCell[0], syscall, path);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Paths and UTF-8
-// ---------------------------------------------------------------------------------------------
-
-const encoder = new TextEncoder();
-const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-const lossyDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
-
-/** Reused NUL-terminated path buffers: slot 0 for the first path argument, 1 for the second. */
-const pathScratch: Uint8Array[] = [new Uint8Array(4200), new Uint8Array(4200), new Uint8Array(512)];
-
-/**
- * Returns `path` as NUL-terminated bytes, in the slot's scratch buffer unless the caller's bytes
- * already end in NUL. Valid only until the next call using the same slot.
- */
-function cpath(path: string | Uint8Array, slot = 0): Uint8Array {
-  if (typeof path === "string") {
-    if (path.includes("\0")) throw new TypeError(`path contains a NUL byte: ${JSON.stringify(path)}`);
-    let buf = pathScratch[slot];
-    if (buf.length < path.length * 3 + 1) buf = pathScratch[slot] = new Uint8Array(path.length * 3 + 64);
-    const { written } = encoder.encodeInto(path, buf);
-    buf[written] = 0;
-    return buf.subarray(0, written + 1);
-  }
-  const nul = path.indexOf(0);
-  if (nul === path.length - 1) return path;
-  if (nul !== -1) throw new TypeError(`path contains a NUL byte: ${displayPath(path)}`);
-  let buf = pathScratch[slot];
-  if (buf.length < path.length + 1) buf = pathScratch[slot] = new Uint8Array(path.length + 64);
-  buf.set(path);
-  buf[path.length] = 0;
-  return buf.subarray(0, path.length + 1);
-}
-
-/**
- * Lossy UTF-8 decoding of a byte path for messages and logs (invalid bytes become U+FFFD; a
- * trailing NUL is dropped). Not reversible — keep the bytes for filesystem calls.
- *
- * @example
- * ```ts
- * import { displayPath } from "./libc.ts";
- * displayPath(new Uint8Array([0x62, 0xff, 0x63])); // "b\uFFFDc"
- * ```
- */
-export function displayPath(path: string | Uint8Array): string {
-  if (typeof path === "string") return path;
-  const end = path.length > 0 && path[path.length - 1] === 0 ? path.length - 1 : path.length;
-  return lossyDecoder.decode(path.subarray(0, end));
-}
-
-/**
- * Strict UTF-8 validity check (a `TextDecoder` with `fatal: true`). A file name for which this is
- * false cannot be handled by Deno's fs API and must go through the byte-path functions here.
- *
- * @example
- * ```ts
- * import { isUtf8 } from "./libc.ts";
- * isUtf8(new TextEncoder().encode("héllo")); // true
- * isUtf8(new Uint8Array([0x62, 0x61, 0x64, 0xff])); // false
- * ```
- */
-export function isUtf8(bytes: Uint8Array): boolean {
-  return decodeUtf8(bytes) !== null;
-}
-
-/**
- * Strictly decodes UTF-8: the string, or `null` when `bytes` is not valid UTF-8. Use it instead of
- * {@link isUtf8} followed by a second decode.
- *
- * @example
- * ```ts
- * import { decodeUtf8, readDirRaw } from "./libc.ts";
- * for (const e of readDirRaw("/tmp")) {
- *   const name = decodeUtf8(e.name); // null → needs the byte-path API
- *   console.log(name ?? e.name);
- * }
- * ```
- */
-export function decodeUtf8(bytes: Uint8Array): string | null {
-  // Fast path: pure ASCII needs no decoder and cannot be invalid.
-  let ascii = true;
-  for (let i = 0; i < bytes.length; i++) {
-    if (bytes[i] >= 0x80) {
-      ascii = false;
-      break;
-    }
-  }
-  if (ascii && bytes.length < 64) return String.fromCharCode(...bytes);
-  try {
-    return strictDecoder.decode(bytes);
-  } catch {
-    return null;
-  }
-}
-
-/**
- * Joins a directory path and an entry name as bytes (`dir + "/" + name`), for walking trees whose
- * names may not be UTF-8.
- *
- * @example
- * ```ts
- * import { joinBytes, lstatNs, readDirRaw } from "./libc.ts";
- * for (const e of readDirRaw("/tmp")) lstatNs(joinBytes("/tmp", e.name));
- * ```
- */
-export function joinBytes(dir: string | Uint8Array, name: Uint8Array): Uint8Array {
-  const d = typeof dir === "string" ? encoder.encode(dir) : dir;
-  const dl = d.length > 0 && d[d.length - 1] === 0 ? d.length - 1 : d.length;
-  const slash = dl > 0 && d[dl - 1] === 0x2f ? 0 : 1;
-  const out = new Uint8Array(dl + slash + name.length);
-  out.set(d.subarray(0, dl));
-  if (slash) out[dl] = 0x2f;
-  out.set(name, dl + slash);
-  return out;
-}
 
 // ---------------------------------------------------------------------------------------------
 // statx
@@ -759,7 +407,7 @@ export function readDirRaw(dir: string | Uint8Array): RawDirEntry[] {
       const n = Number(c.getdents64(fd, buf, DIRENT_BUF_SIZE));
       if (n === 0) break;
       if (n < 0) {
-        if (errnoCell[0] === EINTR) continue;
+        if (errno() === EINTR) continue;
         fail("getdents64", dir);
       }
       // struct dirent64: d_ino u64 @0, d_off i64 @8, d_reclen u16 @16, d_type u8 @18, d_name @19.
@@ -1031,6 +679,22 @@ export function openWrite(path: string | Uint8Array, mode = 0o666): number {
 }
 
 /**
+ * Creates a new file for writing, failing if anything is at `path` already, even a symlink or a
+ * dangling one (`O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC`): what a restore uses so that it never
+ * writes through a link planted in the target. `mode` is filtered by the umask.
+ *
+ * @example
+ * ```ts
+ * import { closeFd, openNew, writeFd } from "./libc.ts";
+ * const fd = openNew(new Uint8Array([0x2f, 0x74, 0x6d, 0x70, 0x2f, 0xfe]), 0o600); // "/tmp/\xfe"
+ * try { writeFd(fd, new TextEncoder().encode("x")); } finally { closeFd(fd); }
+ * ```
+ */
+export function openNew(path: string | Uint8Array, mode = 0o666): number {
+  return openPath(path, O_WRONLY | O_CREAT | O_EXCL, mode);
+}
+
+/**
  * `read(2)` into `buf` (a view's offset is honoured); returns the byte count, 0 at end of file.
  * Retries on EINTR.
  *
@@ -1049,7 +713,7 @@ export function readFd(fd: number, buf: Uint8Array): number {
   for (;;) {
     const n = Number(c.read(fd, buf, BigInt(buf.byteLength)));
     if (n >= 0) return n;
-    if (errnoCell[0] !== EINTR) fail("read", `fd ${fd}`);
+    if (errno() !== EINTR) fail("read", `fd ${fd}`);
   }
 }
 
@@ -1071,7 +735,7 @@ export function writeFd(fd: number, buf: Uint8Array): number {
   while (off < buf.byteLength) {
     const n = Number(c.write(fd, off === 0 ? buf : buf.subarray(off), BigInt(buf.byteLength - off)));
     if (n < 0) {
-      if (errnoCell[0] === EINTR) continue;
+      if (errno() === EINTR) continue;
       fail("write", `fd ${fd}`);
     }
     off += n;
@@ -1089,7 +753,7 @@ export function writeFd(fd: number, buf: Uint8Array): number {
  * ```
  */
 export function closeFd(fd: number): void {
-  if (libc().close(fd) !== 0 && errnoCell[0] !== EINTR) fail("close", `fd ${fd}`);
+  if (libc().close(fd) !== 0 && errno() !== EINTR) fail("close", `fd ${fd}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1123,7 +787,7 @@ export const DIRECT_ALIGN = 4096;
 export function openDirect(path: string | Uint8Array, mode = 0o666): number | null {
   const fd = libc().open(cpath(path), O_WRONLY | O_CREAT | O_EXCL | O_DIRECT | O_CLOEXEC, mode);
   if (fd >= 0) return fd;
-  if (errnoCell[0] === EINVAL) return null;
+  if (errno() === EINVAL) return null;
   fail("open", path);
 }
 
@@ -1151,7 +815,7 @@ export async function pwriteAsync(fd: number, buf: Uint8Array, offset: number): 
     const rest = buf.subarray(done);
     const m = Number(c.pwrite(fd, rest, BigInt(rest.byteLength), BigInt(offset + done)));
     if (m < 0) {
-      if (errnoCell[0] === EINTR) continue;
+      if (errno() === EINTR) continue;
       fail("pwrite", `fd ${fd}`);
     }
     if (m === 0) throw errnoError(ENOSPC, "pwrite", `fd ${fd}`);
@@ -1195,9 +859,9 @@ export async function fsyncAsync(fd: number): Promise<void> {
 export function fallocateFd(fd: number, size: number): boolean {
   const c = libc();
   while (c.fallocate(fd, 0, 0n, BigInt(size)) !== 0) {
-    const errno = errnoCell[0];
-    if (errno === EINTR) continue;
-    if (errno === EOPNOTSUPP) return false;
+    const err = errno();
+    if (err === EINTR) continue;
+    if (err === EOPNOTSUPP) return false;
     fail("fallocate", `fd ${fd}`);
   }
   return true;
@@ -1217,90 +881,6 @@ export function fallocateFd(fd: number, size: number): boolean {
 export function ftruncateFd(fd: number, size: number): void {
   const c = libc();
   while (c.ftruncate(fd, BigInt(size)) !== 0) {
-    if (errnoCell[0] !== EINTR) fail("ftruncate", `fd ${fd}`);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Extended attributes
-// ---------------------------------------------------------------------------------------------
-
-/** Calls a size-probing xattr function: first with size 0, then with a buffer, retrying on ERANGE. */
-function sizedCall(
-  call: (buf: Uint8Array | null, size: number) => number | bigint,
-  syscall: string,
-  path: string | Uint8Array,
-): Uint8Array {
-  for (let attempt = 0;; attempt++) {
-    const need = Number(call(null, 0));
-    if (need < 0) fail(syscall, path);
-    if (need === 0) return new Uint8Array(0);
-    const buf = new Uint8Array(need);
-    const n = Number(call(buf, need));
-    if (n >= 0) return n === need ? buf : buf.slice(0, n);
-    // The attribute grew between the two calls; probe again.
-    if (errnoCell[0] !== ERANGE || attempt >= 8) fail(syscall, path);
-  }
-}
-
-/**
- * `llistxattr(2)`: the names of a file's extended attributes (symlinks not followed), e.g.
- * `user.floe`, `security.selinux`, `system.posix_acl_access`. Only namespaces the caller may read
- * are listed (`trusted.*` needs root). Throws `NotSupported` (ENOTSUP) on filesystems without
- * xattrs.
- *
- * @example
- * ```ts
- * import { lgetxattr, llistxattr } from "./libc.ts";
- * for (const name of llistxattr("/tmp/file")) console.log(name, lgetxattr("/tmp/file", name));
- * ```
- */
-export function llistxattr(path: string | Uint8Array): string[] {
-  const c = libc();
-  const p = cpath(path);
-  const list = sizedCall((buf, size) => c.llistxattr(p, buf, BigInt(size)), "llistxattr", path);
-  const names: string[] = [];
-  let start = 0;
-  for (let i = 0; i < list.length; i++) {
-    if (list[i] === 0) {
-      if (i > start) names.push(lossyDecoder.decode(list.subarray(start, i)));
-      start = i + 1;
-    }
-  }
-  return names;
-}
-
-/**
- * `lgetxattr(2)`: one extended attribute's value (symlinks not followed). A missing attribute
- * throws with code `ENODATA`.
- *
- * @example
- * ```ts
- * import { lgetxattr } from "./libc.ts";
- * const acl = lgetxattr("/srv/data", "system.posix_acl_access");
- * console.log(acl.length);
- * ```
- */
-export function lgetxattr(path: string | Uint8Array, name: string): Uint8Array {
-  const c = libc();
-  const p = cpath(path, 0);
-  const n = cpath(name, 2);
-  return sizedCall((buf, size) => c.lgetxattr(p, n, buf, BigInt(size)), "lgetxattr", path);
-}
-
-/**
- * `lsetxattr(2)`: sets an extended attribute (symlinks not followed; the kernel refuses `user.*`
- * on symlinks with EPERM). `flags`: 0 = create or replace, 1 = `XATTR_CREATE`, 2 = `XATTR_REPLACE`.
- *
- * @example
- * ```ts
- * import { lsetxattr } from "./libc.ts";
- * lsetxattr("/tmp/file", "user.floe", new TextEncoder().encode("v1"));
- * ```
- */
-export function lsetxattr(path: string | Uint8Array, name: string, value: Uint8Array, flags = 0): void {
-  const c = libc();
-  if (c.lsetxattr(cpath(path, 0), cpath(name, 2), value, BigInt(value.byteLength), flags) !== 0) {
-    fail("lsetxattr", path);
+    if (errno() !== EINTR) fail("ftruncate", `fd ${fd}`);
   }
 }
