@@ -27,8 +27,8 @@ export type KdfCost =
   | { name: "argon2id"; iterations: number; memoryKiB: number; parallelism: number };
 
 /**
- * The default costs. Unlocking takes about 0.4–0.6 s (scrypt) and 0.3–0.5 s (argon2id) on one core of a
- * recent machine; both far more for an attacker guessing passwords.
+ * The default costs. One unlock measured 0.7–2.2 s (scrypt) and 0.6–1.1 s (argon2id) on the 2-core CI
+ * machine under heavy load (N=2^15, the former default: 0.24–0.48 s); far more for an attacker guessing.
  *
  * @example
  * ```ts
