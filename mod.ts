@@ -13,7 +13,16 @@
  */
 export * from "./core/contracts.ts";
 export { Engine, openStorage, type SnapshotFilter } from "./core/engine.ts";
-export { contractProblems, loadPlugin, resolveSpecifier, validatePlugin } from "./core/registry.ts";
+export {
+  contractProblems,
+  loadBuiltin,
+  loadPlugin,
+  resolveBuiltin,
+  resolveSpecifier,
+  validatePlugin,
+} from "./core/registry.ts";
+export type { TrustedTransforms } from "./core/repository/config.ts";
+export type { KdfCost } from "./core/crypto/kdf.ts";
 export { ExitCode, FloeError, IntegrityError } from "./core/errors.ts";
 export type { EngineEvent } from "./core/events.ts";
 export type { BackupSummary, Node, Snapshot, Tree } from "./core/repository/types.ts";

@@ -16,7 +16,7 @@ import { Catalog, type CatalogSnapshot } from "./catalog/catalog.ts";
 import { syncCatalog } from "./catalog/sync.ts";
 import { ExitCode, FloeError } from "./errors.ts";
 import type { EngineEvent } from "./events.ts";
-import { type InitOptions, Repository } from "./repository/repository.ts";
+import { type InitOptions, Repository, type TrustedTransforms } from "./repository/repository.ts";
 import { acquireLock, type LockOptions, removeLocks } from "./repository/locks.ts";
 import { backup, type BackupOptions, type BackupResult } from "./archiver/archiver.ts";
 import { restore, type RestoreOptions, type RestoreResult } from "./restorer/restorer.ts";
@@ -39,6 +39,11 @@ export interface OpenOptions {
   catalogPath?: string;
   /** Progress and warnings. */
   onEvent?: (e: EngineEvent) => void;
+  /**
+   * Third-party transforms the repository may use, id → module specifier, chosen by the caller (never
+   * read from the repository): see {@link Repository.open}.
+   */
+  transforms?: TrustedTransforms;
 }
 
 /** Where floe keeps its per-user cache. */
@@ -120,7 +125,7 @@ export class Engine {
   /** Opens a repository and brings its catalog up to date. */
   static async open(options: OpenOptions): Promise<Engine> {
     const storage = await Engine.#storage(options);
-    const repo = await Repository.open(storage, options.password);
+    const repo = await Repository.open(storage, options.password, { transforms: options.transforms });
     const catalog = Engine.#catalog(repo, options);
     await syncCatalog(repo, catalog, { onEvent: options.onEvent });
     return new Engine(repo, catalog, options.onEvent);

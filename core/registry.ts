@@ -65,8 +65,7 @@ export class PluginError extends FloeError {
 
 /** Turns a specifier into an importable URL. */
 export function resolveSpecifier(kind: PluginKind, specifier: string, cwd: string = Deno.cwd()): string {
-  const builtin = BUILTINS[kind][specifier];
-  if (builtin) return builtin;
+  if (Object.hasOwn(BUILTINS[kind], specifier)) return BUILTINS[kind][specifier];
   if (/^(npm|jsr|file|https?):/.test(specifier)) return specifier;
   if (specifier.startsWith("/") || specifier.startsWith("./") || specifier.startsWith("../")) {
     const abs = specifier.startsWith("/") ? specifier : `${cwd.replace(/\/$/, "")}/${specifier}`;
@@ -76,6 +75,23 @@ export function resolveSpecifier(kind: PluginKind, specifier: string, cwd: strin
   throw new PluginError(
     `unknown ${kind} plugin '${specifier}' (built-in: ${known}; or give a path, file:, npm: or jsr:)`,
   );
+}
+
+/**
+ * The module of a built-in plugin, and nothing else: no path, URL or package. For names read from an
+ * untrusted place (a repository's `config`), where a specifier would let whoever wrote it choose the code.
+ *
+ * @example
+ * ```ts
+ * import { resolveBuiltin } from "./registry.ts";
+ * resolveBuiltin("transform", "zstd"); // file:///…/plugins/transform/zstd/mod.ts
+ * // resolveBuiltin("transform", "file:///tmp/x.ts") throws a PluginError
+ * ```
+ */
+export function resolveBuiltin(kind: PluginKind, name: string): string {
+  if (Object.hasOwn(BUILTINS[kind], name)) return BUILTINS[kind][name];
+  const known = Object.keys(BUILTINS[kind]).join(", ");
+  throw new PluginError(`${JSON.stringify(name)} is not a built-in ${kind} plugin (built-in: ${known})`);
 }
 
 const METHODS: Record<PluginKind, [string, "function" | "string" | "object"][]> = {
@@ -136,8 +152,8 @@ export function validatePlugin<K extends PluginKind>(
 export async function loadFactory(
   kind: PluginKind,
   specifier: string,
+  url: string = resolveSpecifier(kind, specifier),
 ): Promise<(options?: unknown) => Plugin | Promise<Plugin>> {
-  const url = resolveSpecifier(kind, specifier);
   let mod: Record<string, unknown>;
   try {
     mod = await import(url);
@@ -164,7 +180,32 @@ export async function loadPlugin<K extends PluginKind>(
   specifier: string,
   options?: unknown,
 ): Promise<PluginOf[K]> {
-  const factory = await loadFactory(kind, specifier);
+  return await build(kind, specifier, await loadFactory(kind, specifier), options);
+}
+
+/**
+ * Loads, builds and validates a built-in plugin by name; refuses anything else (see {@link resolveBuiltin}).
+ *
+ * @example
+ * ```ts
+ * import { loadBuiltin } from "./registry.ts";
+ * const cipher = await loadBuiltin("transform", "chacha20-poly1305", { key: new Uint8Array(32) });
+ * ```
+ */
+export async function loadBuiltin<K extends PluginKind>(
+  kind: K,
+  name: string,
+  options?: unknown,
+): Promise<PluginOf[K]> {
+  return await build(kind, name, await loadFactory(kind, name, resolveBuiltin(kind, name)), options);
+}
+
+async function build<K extends PluginKind>(
+  kind: K,
+  specifier: string,
+  factory: (options?: unknown) => Plugin | Promise<Plugin>,
+  options: unknown,
+): Promise<PluginOf[K]> {
   let plugin: unknown;
   try {
     plugin = await factory(options);

@@ -3,8 +3,16 @@ import { storageConformance } from "../testing/mod.ts";
 import { relative } from "node:path";
 import { API_VERSION } from "./contracts.ts";
 import { Engine } from "./engine.ts";
-import { BUILTINS, contractProblems, loadPlugin, PluginError, resolveSpecifier } from "./registry.ts";
-import { tempDir } from "../tests/helpers.ts";
+import {
+  BUILTINS,
+  contractProblems,
+  loadBuiltin,
+  loadPlugin,
+  PluginError,
+  resolveBuiltin,
+  resolveSpecifier,
+} from "./registry.ts";
+import { tempDir, TEST_KDF } from "../tests/helpers.ts";
 
 const fixtures = new URL("../tests/fixtures/plugins/", import.meta.url);
 const abs = (name: string) => new URL(name, fixtures).pathname;
@@ -59,14 +67,44 @@ Deno.test("registry: a path relative to the working directory is resolved agains
   assertEquals(resolveSpecifier("transform", "jsr:@x/rot13"), "jsr:@x/rot13");
 });
 
-Deno.test("registry: a repository can use a third-party storage and compression", async () => {
+Deno.test("registry: resolveBuiltin and loadBuiltin take built-in names only", async () => {
+  for (const [name, url] of Object.entries(BUILTINS.transform)) {
+    assertEquals(resolveBuiltin("transform", name), url);
+  }
+  const refused = [
+    abs("rot13.ts"),
+    rel("rot13.ts"),
+    new URL("rot13.ts", fixtures).href,
+    "npm:floe-x@1",
+    "jsr:@x/y",
+  ];
+  for (const spec of [...refused, "http://127.0.0.1:1/x.ts", "constructor", "__proto__", "toString", ""]) {
+    const e = await assertRejects(() => loadBuiltin("transform", spec), PluginError, "not a built-in");
+    assert(!e.message.includes("\n"), e.message);
+  }
+  const zstd = await loadBuiltin("transform", "zstd", { level: 3 });
+  assertEquals(zstd.id, "zstd");
+  // The open-ended resolver no longer mistakes Object.prototype's members for built-ins either.
+  await assertRejects(() => loadPlugin("transform", "constructor"), PluginError, "unknown transform plugin");
+});
+
+Deno.test("registry: a repository can use a third-party storage and a compression the caller trusts", async () => {
   const dir = await tempDir("floe-registry-");
   try {
     const storage = await loadPlugin("storage", abs("memory_storage.ts"), { name: "registry-engine" });
+    const transforms = { rot13: abs("rot13.ts") };
+    // A specifier in place of an id is refused: what a repository records must never choose code.
+    await assertRejects(
+      () => Engine.init({ storage, password: "pw", compression: abs("rot13.ts"), kdfParams: TEST_KDF }),
+      Error,
+      "not a transform id",
+    );
     const engine = await Engine.init({
       storage,
       password: "pw",
-      compression: abs("rot13.ts"),
+      compression: "rot13",
+      transforms,
+      kdfParams: TEST_KDF,
       catalogPath: `${dir.path}/catalog.db`,
     });
     try {
@@ -79,6 +117,20 @@ Deno.test("registry: a repository can use a third-party storage and compression"
     } finally {
       await engine.close();
     }
+    // Opening again needs the transform given again: the repository only names its id.
+    await assertRejects(
+      () => Engine.open({ storage, password: "pw", catalogPath: `${dir.path}/catalog.db` }),
+      Error,
+      "'rot13' is not built-in",
+    );
+    const again = await Engine.open({
+      storage,
+      password: "pw",
+      transforms,
+      catalogPath: `${dir.path}/catalog.db`,
+    });
+    assertEquals(again.repo.compression?.id, "rot13");
+    await again.close();
   } finally {
     await dir.cleanup();
   }

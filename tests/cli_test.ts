@@ -3,7 +3,7 @@
  * embedded default repository.
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { type CliResult, randomBytes, runCli, sha256, tempDir } from "./helpers.ts";
+import { type CliResult, randomBytes, runCli, sha256, tempDir, TEST_KDF } from "./helpers.ts";
 import { Engine } from "../core/engine.ts";
 import { loadPlugin } from "../core/registry.ts";
 
@@ -247,7 +247,7 @@ Deno.test({
         ok(r);
         const config = JSON.parse(r.stdout);
         assertEquals(config.format, "floe");
-        assertEquals(config.version, 1);
+        assertEquals(config.version, 2);
         assert(/^[0-9a-f]{64}$/.test(config.id));
         assert(config.settings?.chunker?.avg > 0, r.stdout);
       });
@@ -296,6 +296,7 @@ Deno.test({
         location: `${e.dir}/repo`,
         password: "cli-password",
         catalogPath: `${e.dir}/engine-cache/catalog.db`,
+        kdfParams: TEST_KDF, // made by the library: the CLI's own init keeps the default cost
       });
       const ids: string[] = [];
       try {

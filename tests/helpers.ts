@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { Engine } from "../core/engine.ts";
 import type { InitOptions } from "../core/repository/repository.ts";
 import type { SourcePlugin } from "../core/contracts.ts";
+import type { KdfCost } from "../core/crypto/kdf.ts";
 
 /** Pseudo-random bytes (xorshift32), deterministic for a seed. */
 export function randomBytes(n: number, seed = 1): Uint8Array {
@@ -52,10 +53,17 @@ export async function tempDir(
   };
 }
 
-/** Small chunks and packs keep the tests fast. */
+/**
+ * The cheapest KDF cost a key file may have (scrypt N=2^10): repositories created by library calls in
+ * tests unlock in milliseconds. CLI tests that run `floe init` keep the real default.
+ */
+export const TEST_KDF: KdfCost = { name: "scrypt", N: 1 << 10, r: 8, p: 1 };
+
+/** Small chunks and packs and the cheap KDF keep the tests fast. */
 export const SMALL_REPO: InitOptions = {
   chunker: { min: 16 * 1024, avg: 64 * 1024, max: 256 * 1024 },
   packSize: 1024 * 1024,
+  kdfParams: TEST_KDF,
 };
 
 /** Creates a repository under `dir/repo` with its catalog under `dir/cache` and opens it. */
@@ -68,6 +76,7 @@ export async function newEngine(
     location: `${dir}/repo`,
     password,
     catalogPath: `${dir}/cache/catalog.db`,
+    kdfParams: TEST_KDF,
     ...options,
   });
 }

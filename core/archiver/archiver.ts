@@ -274,7 +274,7 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
   let buf: Uint8Array | null = null;
   const compress = !options.noCompression;
   const compressor = options.compressionLevel !== undefined && repo.compression
-    ? await loadPlugin("transform", repo.settings.compression, { level: options.compressionLevel })
+    ? await loadPlugin("transform", repo.modules.compression!, { level: options.compressionLevel })
     : repo.compression;
   // Workers ask the catalog (read-only) which chunks are stored; nobody asks an empty one.
   const emptyIndex = catalog.isEmpty();

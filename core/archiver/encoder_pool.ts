@@ -34,9 +34,9 @@ export class EncoderPool {
   constructor(repo: Repository, size = Math.max(1, navigator.hardwareConcurrency || 2), level?: number) {
     const init: InitMessage = {
       kind: "init",
-      cipher: repo.config.cipher,
+      cipher: repo.modules.cipher,
       key: repo.keys.encryption,
-      compression: repo.compression ? repo.settings.compression : null,
+      compression: repo.modules.compression,
       compressionOptions: level ?? repo.settings.compressionLevel
         ? { level: level ?? repo.settings.compressionLevel }
         : {},

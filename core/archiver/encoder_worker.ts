@@ -18,11 +18,11 @@ import { compressIfWorth, compressRoom } from "../compressibility.ts";
 export interface InitMessage {
   /** Message kind. */
   kind: "init";
-  /** Cipher transform id. */
+  /** Cipher transform module (Repository.modules: built-in or given by the caller). */
   cipher: string;
   /** Encryption key. */
   key: Uint8Array;
-  /** Compression transform id, or null for none. */
+  /** Compression transform module, or null for none. */
   compression: string | null;
   /** Compression options. */
   compressionOptions: Record<string, unknown>;

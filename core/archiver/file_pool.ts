@@ -63,12 +63,12 @@ export class FilePool {
     const level = options.compressionLevel ?? repo.settings.compressionLevel;
     const init: FileWorkerInit = {
       kind: "init",
-      cipher: repo.config.cipher,
+      cipher: repo.modules.cipher,
       key: repo.keys.encryption,
       idKey: repo.keys.id,
       chunkerSeed: repo.keys.chunker,
       chunker: repo.settings.chunker,
-      compression: repo.compression ? repo.settings.compression : null,
+      compression: repo.modules.compression,
       compressionOptions: level !== undefined ? { level } : {},
       compress: options.compress ?? true,
       catalogPath: options.catalogPath,

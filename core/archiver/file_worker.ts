@@ -28,7 +28,7 @@ import { BOUNCE_SIZE, readChunks, readSyncVia } from "./chunk_reader.ts";
 export interface FileWorkerInit {
   /** Message kind. */
   kind: "init";
-  /** Cipher transform id. */
+  /** Cipher transform module (Repository.modules: built-in or given by the caller). */
   cipher: string;
   /** Encryption key. */
   key: Uint8Array;
@@ -38,7 +38,7 @@ export interface FileWorkerInit {
   chunkerSeed: Uint8Array;
   /** Chunk sizes. */
   chunker: ChunkerParams;
-  /** Compression transform id, or null for none. */
+  /** Compression transform module, or null for none. */
   compression: string | null;
   /** Compression options. */
   compressionOptions: Record<string, unknown>;

@@ -1,5 +1,5 @@
 import { assertEquals } from "../../tests/assert.ts";
-import { randomBytes, tempDir } from "../../tests/helpers.ts";
+import { randomBytes, tempDir, TEST_KDF } from "../../tests/helpers.ts";
 import local from "../../plugins/storage/local/mod.ts";
 import { Repository } from "../repository/repository.ts";
 import { Packer } from "./packer.ts";
@@ -10,6 +10,7 @@ Deno.test("packer: packs of many sizes (one blob larger than a pack) hold every 
     const repo = await Repository.init(local({ path: `${dir.path}/repo` }), "pw", {
       packSize: 64 * 1024,
       chunker: { min: 1024, avg: 4096, max: 16384 },
+      kdfParams: TEST_KDF,
     });
     const packer = new Packer(repo);
     const plains = [10, 40_000, 3, 30_000, 2_000_000, 20_000, 64 * 1024, 1].map((n, i) =>

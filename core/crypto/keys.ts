@@ -14,7 +14,7 @@
  * @module
  */
 import { decodeBase64, encodeBase64, fromUtf8, utf8 } from "../encoding.ts";
-import { deriveKey, type KdfParams, newKdfParams } from "./kdf.ts";
+import { checkKdfParams, deriveKey, type KdfCost, type KdfParams, newKdfParams } from "./kdf.ts";
 
 /** The secrets every repository holds. */
 export interface MasterKeys {
@@ -43,6 +43,74 @@ export interface KeyFile {
 }
 
 const AAD = utf8("floe key v1") as Uint8Array<ArrayBuffer>;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** The sealed master keys' JSON: three base64 fields of 32 bytes each, in this order. */
+const PLAIN_LENGTH =
+  utf8(JSON.stringify({ encryption: "A".repeat(44), id: "A".repeat(44), chunker: "A".repeat(44) }))
+    .length;
+/** base64 length of `data`: nonce₁₂ ‖ ciphertext ‖ tag₁₆. */
+const DATA_BASE64_LENGTH = Math.ceil((12 + PLAIN_LENGTH + 16) / 3) * 4;
+/** Free-text fields (who added the key) are bounded so a key file stays small. */
+const MAX_TEXT = 1024;
+/** A key file is under 1 KiB; anything larger is not one. */
+export const MAX_KEY_FILE = 64 * 1024;
+
+/** Thrown by {@link parseKeyFile} for bytes that are not a well-formed key file. */
+export class MalformedKeyFile extends Error {
+  /** Build one saying what is wrong. */
+  constructor(message: string) {
+    super(message);
+    this.name = "MalformedKeyFile";
+  }
+}
+
+/**
+ * Parses a stored key file, checking every field's type, the KDF's bounds and the base64 fields' lengths
+ * before any is used; throws {@link MalformedKeyFile} saying what is wrong.
+ *
+ * @example
+ * ```ts
+ * import { parseKeyFile } from "./keys.ts";
+ * // const file = parseKeyFile(await storage.get("keys/…"));
+ * ```
+ */
+export function parseKeyFile(bytes: Uint8Array): KeyFile {
+  if (bytes.length > MAX_KEY_FILE) throw new MalformedKeyFile(`it is ${bytes.length} bytes long`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    throw new MalformedKeyFile(bytes.length ? "it is not JSON (truncated?)" : "it is empty");
+  }
+  if (!raw || typeof raw !== "object" || Array.isArray(raw)) throw new MalformedKeyFile("not a JSON object");
+  const f = raw as Record<string, unknown>;
+  const extra = Object.keys(f).filter((k) =>
+    !["version", "created", "host", "username", "kdf", "data"].includes(k)
+  );
+  if (extra.length) throw new MalformedKeyFile(`unknown field ${JSON.stringify(extra[0].slice(0, 40))}`);
+  if (f.version !== 1) {
+    throw new MalformedKeyFile(`version ${JSON.stringify(f.version)?.slice(0, 20)} is not 1`);
+  }
+  for (const field of ["created", "host", "username"]) {
+    const v = f[field];
+    if (typeof v !== "string" || v.length > MAX_TEXT) {
+      throw new MalformedKeyFile(`${field} is not a short string`);
+    }
+  }
+  const kdfProblem = checkKdfParams(f.kdf);
+  if (kdfProblem) throw new MalformedKeyFile(kdfProblem);
+  if (typeof f.data !== "string" || f.data.length !== DATA_BASE64_LENGTH || !BASE64.test(f.data)) {
+    throw new MalformedKeyFile(`data is not ${DATA_BASE64_LENGTH} characters of base64`);
+  }
+  return {
+    version: 1,
+    created: f.created as string,
+    host: f.host as string,
+    username: f.username as string,
+    kdf: f.kdf as KdfParams,
+    data: f.data,
+  };
+}
 
 /** Fresh random master keys. */
 export function newMasterKeys(): MasterKeys {
@@ -57,15 +125,18 @@ async function gcmKey(raw: Uint8Array): Promise<CryptoKey> {
   ]);
 }
 
-/** Seals the master keys under a password. */
+/**
+ * Seals the master keys under a password, with the default cost of a KDF (`"scrypt"`, `"argon2id"`) or an
+ * explicit {@link KdfCost} (library callers; tests use a cheap one).
+ */
 export async function wrapMasterKeys(
   keys: MasterKeys,
   password: string,
   who: { host: string; username: string },
-  kdfName: "scrypt" | "argon2id" = "scrypt",
+  kdf: "scrypt" | "argon2id" | KdfCost = "scrypt",
 ): Promise<KeyFile> {
-  const kdf = newKdfParams(kdfName);
-  const wrapKey = await gcmKey(await deriveKey(password, kdf));
+  const params = typeof kdf === "string" ? newKdfParams(kdf) : newKdfParams(kdf.name, kdf);
+  const wrapKey = await gcmKey(await deriveKey(password, params));
   const iv = crypto.getRandomValues(new Uint8Array(12));
   const plain = utf8(JSON.stringify({
     encryption: encodeBase64(keys.encryption),
@@ -82,14 +153,14 @@ export async function wrapMasterKeys(
   const data = new Uint8Array(12 + ct.length);
   data.set(iv);
   data.set(ct, 12);
-  return { version: 1, created: new Date().toISOString(), ...who, kdf, data: encodeBase64(data) };
+  return { version: 1, created: new Date().toISOString(), ...who, kdf: params, data: encodeBase64(data) };
 }
 
-/** Opens a key file with a password; `null` when the password does not fit. Throws on a malformed file. */
+/**
+ * Opens a key file (as {@link parseKeyFile} returns it) with a password; `null` when the password does not
+ * fit. Throws {@link MalformedKeyFile} when what it seals is not three 32-byte keys.
+ */
 export async function unwrapMasterKeys(file: KeyFile, password: string): Promise<MasterKeys | null> {
-  if (file?.version !== 1 || !file.kdf || typeof file.data !== "string") {
-    throw new Error("malformed key file");
-  }
   const wrapKey = await gcmKey(await deriveKey(password, file.kdf));
   const data = decodeBase64(file.data);
   let plain: ArrayBuffer;
@@ -102,6 +173,18 @@ export async function unwrapMasterKeys(file: KeyFile, password: string): Promise
   } catch {
     return null;
   }
-  const o = JSON.parse(fromUtf8(new Uint8Array(plain)));
-  return { encryption: decodeBase64(o.encryption), id: decodeBase64(o.id), chunker: decodeBase64(o.chunker) };
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(fromUtf8(new Uint8Array(plain)));
+  } catch {
+    throw new MalformedKeyFile("its sealed keys are not JSON");
+  }
+  const key = (name: string) => {
+    const v = o?.[name];
+    if (typeof v !== "string" || v.length !== 44 || !BASE64.test(v)) {
+      throw new MalformedKeyFile(`its sealed ${name} key is not 32 bytes of base64`);
+    }
+    return decodeBase64(v);
+  };
+  return { encryption: key("encryption"), id: key("id"), chunker: key("chunker") };
 }

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "../../tests/assert.ts";
-import { randomBytes, tempDir } from "../../tests/helpers.ts";
+import { randomBytes, tempDir, TEST_KDF } from "../../tests/helpers.ts";
 import { IntegrityError } from "../errors.ts";
 import local from "../../plugins/storage/local/mod.ts";
 import { decodeHeader, encodeHeader, HEADER_ENTRY, type PackBlob } from "./pack.ts";
@@ -43,6 +43,7 @@ async function setup() {
   const storage = local({ path: `${dir.path}/repo` });
   const repo = await Repository.init(storage, "pw", {
     chunker: { min: 16384, avg: 65536, max: 262144 },
+    kdfParams: TEST_KDF,
   });
   const plains = [randomBytes(5000, 1), new TextEncoder().encode("x".repeat(3000)), randomBytes(100, 3)];
   const blobs: EncodedBlob[] = [];

@@ -16,14 +16,28 @@ import { ExitCode, FloeError, IntegrityError } from "../errors.ts";
 import { decodeBase64, encodeBase64, fromUtf8, utf8 } from "../encoding.ts";
 import { BlobHasher, sha256Hex } from "../crypto/hash.ts";
 import {
-  type KeyFile,
+  MalformedKeyFile,
   type MasterKeys,
+  MAX_KEY_FILE,
   newMasterKeys,
+  parseKeyFile,
   unwrapMasterKeys,
   wrapMasterKeys,
 } from "../crypto/keys.ts";
+import type { KdfCost } from "../crypto/kdf.ts";
 import { Chunker, type ChunkerParams, DEFAULT_CHUNKER, gearTable } from "../chunker.ts";
 import { loadPlugin } from "../registry.ts";
+import {
+  configAad,
+  type ConfigFile,
+  FORMAT_VERSION,
+  isTransformId,
+  parseConfig,
+  parseSettings,
+  type RepoSettings,
+  transformModule,
+  type TrustedTransforms,
+} from "./config.ts";
 import { blobAad, decodeHeader, encodeHeader, type PackBlob, packId } from "./pack.ts";
 import { compressIfWorth } from "../compressibility.ts";
 import type { BlobType, IndexEntry, IndexFile, Snapshot } from "./types.ts";
@@ -31,35 +45,15 @@ import type { BlobType, IndexEntry, IndexFile, Snapshot } from "./types.ts";
 /** floe's version, recorded in snapshots. */
 export const VERSION = "0.1.0";
 
-/** The repository format version this build reads and writes. */
-export const FORMAT_VERSION = 1;
+export { type ConfigFile, FORMAT_VERSION, type RepoSettings, type TrustedTransforms } from "./config.ts";
 
-/** Settings sealed inside `config`. */
-export interface RepoSettings {
-  /** Chunk sizes. */
-  chunker: ChunkerParams;
-  /** Compression transform id used for blobs (`zstd`, `gzip`, `none`, or a plugin specifier). */
-  compression: string;
-  /** Compression level handed to the transform (e.g. zstd 1 fastest … 19 max); its default when absent. */
-  compressionLevel?: number;
-  /** Target pack size in bytes. */
-  packSize: number;
-}
-
-/** The `config` object (plaintext JSON; `settings` sealed). */
-export interface ConfigFile {
-  /** Always `floe`. */
-  format: "floe";
-  /** Format version. */
-  version: number;
-  /** Repository id (random, hex). */
-  id: string;
-  /** Creation time. */
-  created: string;
-  /** Cipher transform id. */
-  cipher: string;
-  /** Sealed {@link RepoSettings}, base64. */
-  settings: string;
+/** Options of {@link Repository.open}. */
+export interface OpenRepositoryOptions {
+  /**
+   * Transforms trusted beyond the built-ins, id → module specifier. The repository's `config` only ever
+   * names transform ids; this is the one way to make it use a third-party transform.
+   */
+  transforms?: TrustedTransforms;
 }
 
 /** Options of {@link Repository.init}. */
@@ -74,8 +68,15 @@ export interface InitOptions {
   chunker?: ChunkerParams;
   /** Target pack size (16 MiB default). */
   packSize?: number;
-  /** Key derivation function. */
+  /** Key derivation function, at its default cost. */
   kdf?: "scrypt" | "argon2id";
+  /**
+   * An explicit KDF and cost instead (within the bounds of core/crypto/kdf.ts): for library callers, e.g.
+   * tests that create many repositories. The default (OWASP's advice) is what passwords deserve.
+   */
+  kdfParams?: KdfCost;
+  /** Third-party transforms `cipher` and `compression` may name (see {@link OpenRepositoryOptions}). */
+  transforms?: TrustedTransforms;
 }
 
 /** A blob ready to go into a pack. */
@@ -93,6 +94,33 @@ function whoami() {
 }
 
 const HEADER_AAD = utf8("floe pack header");
+
+/** Modules of a repository's transforms, for worker threads that load them again. */
+export interface TransformModules {
+  /** The cipher's module URL. */
+  cipher: string;
+  /** The compression's module URL, or null for none. */
+  compression: string | null;
+}
+
+/** A key file's name as it may appear in a one-line message. */
+function keyName(name: string): string {
+  return /^keys\/[A-Za-z0-9._-]{1,100}$/.test(name) ? name : JSON.stringify(name.slice(0, 80));
+}
+
+/** Loads a transform from a module floe trusts and checks that it is the `role` with id `id`. */
+async function loadTransform(
+  module: string,
+  id: string,
+  role: "cipher" | "compression",
+  options: Record<string, unknown>,
+): Promise<TransformPlugin> {
+  const t = await loadPlugin("transform", module, options);
+  if (t.id !== id || t.role !== role) {
+    throw new FloeError(`transform module for '${id}' is the ${t.role} '${t.id}', not the ${role} '${id}'`);
+  }
+  return t;
+}
 
 /** An unlocked repository. */
 export class Repository {
@@ -112,6 +140,8 @@ export class Repository {
   readonly cipher: TransformPlugin;
   /** Compression transform, or null for none. */
   readonly compression: TransformPlugin | null;
+  /** The modules `cipher` and `compression` came from (built-in, or given by the caller). */
+  readonly modules: TransformModules;
   /** Master keys, needed to spawn workers and add keys. */
   readonly keys: MasterKeys;
 
@@ -123,6 +153,7 @@ export class Repository {
     keys: MasterKeys,
     cipher: TransformPlugin,
     compression: TransformPlugin | null,
+    modules: TransformModules,
   ) {
     this.storage = storage;
     this.config = config;
@@ -133,6 +164,7 @@ export class Repository {
     this.chunker = new Chunker(gearTable(keys.chunker), settings.chunker);
     this.cipher = cipher;
     this.compression = compression;
+    this.modules = modules;
   }
 
   /** The repository id. */
@@ -146,32 +178,48 @@ export class Repository {
     password: string,
     options: InitOptions = {},
   ): Promise<Repository> {
-    if (await Repository.exists(storage)) {
-      throw new FloeError(`a repository already exists at ${storage.location}`);
-    }
-    await storage.create();
-    const keys = newMasterKeys();
+    const trusted = options.transforms ?? {};
     const cipherId = options.cipher ?? "chacha20-poly1305";
-    const cipher = await loadPlugin("transform", cipherId, { key: keys.encryption });
-    if (cipher.role !== "cipher") throw new FloeError(`${cipherId} is not a cipher`);
-    const settings: RepoSettings = {
+    const settings = parseSettings({
       chunker: options.chunker ?? DEFAULT_CHUNKER,
       compression: options.compression ?? "zstd",
       ...(options.compressionLevel !== undefined ? { compressionLevel: options.compressionLevel } : {}),
       packSize: options.packSize ?? 16 * 1024 * 1024,
-    };
-    const sealedSettings = await cipher.encode(utf8(JSON.stringify(settings)), {
-      associatedData: utf8("config"),
     });
-    const config: ConfigFile = {
-      format: "floe",
+    for (const id of [cipherId, settings.compression]) {
+      if (!isTransformId(id)) {
+        throw new FloeError(
+          `'${id}' is not a transform id: to use a third-party transform, give its module in the ` +
+            `'transforms' option and its id here`,
+        );
+      }
+    }
+    // Checked before anything is written: the repository must open again with the same options.
+    const modules: TransformModules = {
+      cipher: transformModule(cipherId, trusted, "cipher"),
+      compression: settings.compression === "none"
+        ? null
+        : transformModule(settings.compression, trusted, "compression"),
+    };
+    if (await Repository.exists(storage)) {
+      throw new FloeError(`a repository already exists at ${storage.location}`);
+    }
+    const keys = newMasterKeys();
+    const cipher = await loadTransform(modules.cipher, cipherId, "cipher", { key: keys.encryption });
+    const compression = await Repository.#loadCompression(modules, settings);
+    const keyFile = await wrapMasterKeys(keys, password, whoami(), options.kdfParams ?? options.kdf);
+    await storage.create();
+    const plain = {
+      format: "floe" as const,
       version: FORMAT_VERSION,
       id: sha256Hex(crypto.getRandomValues(new Uint8Array(32))),
       created: new Date().toISOString(),
       cipher: cipherId,
-      settings: encodeBase64(sealedSettings),
     };
-    const keyFile = await wrapMasterKeys(keys, password, whoami(), options.kdf);
+    const sealedSettings = await cipher.encode(utf8(JSON.stringify(settings)), {
+      associatedData: configAad(plain),
+    });
+    const config: ConfigFile = { ...plain, settings: encodeBase64(sealedSettings) };
     const keyBytes = utf8(JSON.stringify(keyFile, null, 2));
     const keyId = sha256Hex(keyBytes);
     // The key first: a config without a key would be an unreadable repository.
@@ -187,8 +235,7 @@ export class Repository {
       }
       throw e;
     }
-    const compression = await Repository.#loadCompression(settings.compression, settings.compressionLevel);
-    return new Repository(storage, config, settings, keyId, keys, cipher, compression);
+    return new Repository(storage, config, settings, keyId, keys, cipher, compression, modules);
   }
 
   /** Whether a repository `config` exists at the storage. */
@@ -202,14 +249,21 @@ export class Repository {
     }
   }
 
-  static async #loadCompression(id: string, level?: number): Promise<TransformPlugin | null> {
-    if (id === "none") return null;
-    const t = await loadPlugin("transform", id, level !== undefined ? { level } : {});
-    if (t.role !== "compression") throw new FloeError(`${id} is not a compression transform`);
-    return t;
+  static async #loadCompression(
+    modules: TransformModules,
+    settings: RepoSettings,
+  ): Promise<TransformPlugin | null> {
+    if (!modules.compression) return null;
+    const level = settings.compressionLevel;
+    return await loadTransform(modules.compression, settings.compression, "compression", {
+      ...(level !== undefined ? { level } : {}),
+    });
   }
 
-  /** Reads and parses `config`; exit code 10 when there is none. */
+  /**
+   * Reads and checks `config` (see {@link parseConfig}): exit code 10 when there is none, an
+   * {@link IntegrityError} when it is malformed. Its fields are authenticated only by {@link open}.
+   */
   static async readConfig(storage: StoragePlugin): Promise<ConfigFile> {
     let bytes: Uint8Array;
     try {
@@ -223,62 +277,84 @@ export class Repository {
       }
       throw e;
     }
-    let config: ConfigFile;
-    try {
-      config = JSON.parse(fromUtf8(bytes));
-    } catch {
-      throw new IntegrityError(`config at ${storage.location} is damaged (not JSON)`);
-    }
-    if (config.format !== "floe") {
-      throw new FloeError(`${storage.location} holds no floe repository`, ExitCode.NoRepository);
-    }
-    if (config.version !== FORMAT_VERSION) {
-      throw new FloeError(
-        `repository format version ${config.version} is not supported by this floe (${VERSION})`,
-      );
-    }
-    return config;
+    return parseConfig(bytes, storage.location);
   }
 
-  /** Opens a repository with a password: exit code 12 when no key fits. */
-  static async open(storage: StoragePlugin, password: string): Promise<Repository> {
+  /**
+   * Opens a repository with a password. The plaintext `config` fields are authenticated as the associated
+   * data of the sealed settings before any transform the settings name is loaded; the cipher that
+   * verifies them is a built-in one or one in `options.transforms`. A damaged key file is an
+   * {@link IntegrityError} naming it (unless another key opens); exit code 12 only when every key file
+   * is well-formed and none opens with the password.
+   */
+  static async open(
+    storage: StoragePlugin,
+    password: string,
+    options: OpenRepositoryOptions = {},
+  ): Promise<Repository> {
     const config = await Repository.readConfig(storage);
-    const keyNames: string[] = [];
-    for await (const o of storage.list("keys/")) keyNames.push(o.name);
-    keyNames.sort();
+    const trusted = options.transforms ?? {};
+    const cipherModule = transformModule(config.cipher, trusted, "cipher");
+    const keyObjects: { name: string; size: number }[] = [];
+    for await (const o of storage.list("keys/")) keyObjects.push({ name: o.name, size: o.size });
+    keyObjects.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+    const damaged: string[] = [];
     let configFailure: IntegrityError | null = null;
-    for (const name of keyNames) {
-      let file: KeyFile;
+    for (const { name, size } of keyObjects) {
+      let keys: MasterKeys | null;
       try {
-        file = JSON.parse(fromUtf8(await storage.get(name)));
-      } catch {
-        continue; // a damaged key file must not stop the others from opening
-      }
-      let keys: MasterKeys | null = null;
-      try {
+        if (size > MAX_KEY_FILE) throw new MalformedKeyFile(`it is ${size} bytes long`);
+        const bytes = await storage.get(name);
+        const file = parseKeyFile(bytes);
+        if (sha256Hex(bytes) !== name.slice(5)) {
+          throw new MalformedKeyFile("its content does not match its name");
+        }
         keys = await unwrapMasterKeys(file, password);
-      } catch {
+      } catch (e) {
+        // A damaged key file must not stop the others from opening; it is named if none does.
+        if (!(e instanceof MalformedKeyFile)) throw e;
+        damaged.push(`${keyName(name)} (${e.message})`);
         continue;
       }
       if (!keys) continue;
-      const cipher = await loadPlugin("transform", config.cipher, { key: keys.encryption });
-      let settings: RepoSettings;
+      const cipher = await loadTransform(cipherModule, config.cipher, "cipher", { key: keys.encryption });
+      let settingsJson: unknown;
       try {
-        settings = JSON.parse(
-          fromUtf8(await cipher.decode(decodeBase64(config.settings), { associatedData: utf8("config") })),
-        );
+        const plain = await cipher.decode(decodeBase64(config.settings), {
+          associatedData: configAad(config),
+        });
+        settingsJson = JSON.parse(fromUtf8(plain));
       } catch (e) {
         // A key left over from another repository's interrupted init opens but does not fit this config.
-        configFailure = new IntegrityError("config failed authentication: it was altered or damaged", {
-          cause: e,
-        });
+        configFailure = new IntegrityError(
+          `config at ${storage.location} failed authentication: it was altered or damaged`,
+          { cause: e },
+        );
         continue;
       }
-      const compression = await Repository.#loadCompression(settings.compression, settings.compressionLevel);
-      return new Repository(storage, config, settings, name.slice(5), keys, cipher, compression);
+      const settings = parseSettings(settingsJson);
+      const modules: TransformModules = {
+        cipher: cipherModule,
+        compression: settings.compression === "none"
+          ? null
+          : transformModule(settings.compression, trusted, "compression"),
+      };
+      const compression = await Repository.#loadCompression(modules, settings);
+      return new Repository(storage, config, settings, name.slice(5), keys, cipher, compression, modules);
     }
     if (configFailure) throw configFailure;
-    if (!keyNames.length) throw new IntegrityError(`repository at ${storage.location} has no key files`);
+    if (!keyObjects.length) throw new IntegrityError(`repository at ${storage.location} has no key files`);
+    if (damaged.length) {
+      const shown = damaged.slice(0, 3).join(", ") +
+        (damaged.length > 3 ? ` and ${damaged.length - 3} more` : "");
+      const others = keyObjects.length - damaged.length;
+      throw new IntegrityError(
+        `damaged key file${damaged.length > 1 ? "s" : ""}: ${shown}` +
+          (others
+            ? `; the other ${others} key file${others > 1 ? "s" : ""} did not open with this password`
+            : ""),
+      );
+    }
     throw new FloeError("wrong password: no key of this repository opens with it", ExitCode.WrongPassword);
   }
 
@@ -286,8 +362,8 @@ export class Repository {
   // Keys
   // ---------------------------------------------------------------------------------------------
 
-  /** Adds a key file for another password; returns its id. */
-  async addKey(password: string, kdf?: "scrypt" | "argon2id"): Promise<string> {
+  /** Adds a key file for another password (a KDF at its default cost, or an explicit cost); returns its id. */
+  async addKey(password: string, kdf?: "scrypt" | "argon2id" | KdfCost): Promise<string> {
     const file = await wrapMasterKeys(this.keys, password, whoami(), kdf);
     const bytes = utf8(JSON.stringify(file, null, 2));
     const id = sha256Hex(bytes);
@@ -301,7 +377,7 @@ export class Repository {
     for await (const o of this.storage.list("keys/")) {
       const id = o.name.slice(5);
       try {
-        const f = JSON.parse(fromUtf8(await this.storage.get(o.name))) as KeyFile;
+        const f = parseKeyFile(await this.storage.get(o.name));
         out.push({ id, created: f.created, host: f.host, username: f.username, kdf: f.kdf.name });
       } catch {
         out.push({ id, created: "?", host: "?", username: "?", kdf: "damaged" });

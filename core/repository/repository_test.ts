@@ -1,12 +1,12 @@
 import { assert, assertEquals, assertRejects } from "../../tests/assert.ts";
-import { tempDir } from "../../tests/helpers.ts";
+import { tempDir, TEST_KDF } from "../../tests/helpers.ts";
 import { ExitCode, FloeError, IntegrityError } from "../errors.ts";
 import { sha256Hex } from "../crypto/hash.ts";
 import { fromUtf8 } from "../encoding.ts";
 import local from "../../plugins/storage/local/mod.ts";
 import { Repository } from "./repository.ts";
 
-const SMALL = { chunker: { min: 16384, avg: 65536, max: 262144 }, packSize: 1 << 20 };
+const SMALL = { chunker: { min: 16384, avg: 65536, max: 262144 }, packSize: 1 << 20, kdfParams: TEST_KDF };
 
 async function withRepo(fn: (ctx: { path: string; repo: Repository }) => Promise<void>, options = {}) {
   const dir = await tempDir("floe-repo-");
@@ -24,7 +24,7 @@ async function withRepo(fn: (ctx: { path: string; repo: Repository }) => Promise
 Deno.test("repository: init then open with the password", async () => {
   await withRepo(async ({ path, repo }) => {
     assertEquals(repo.config.format, "floe");
-    assertEquals(repo.config.version, 1);
+    assertEquals(repo.config.version, 2);
     assertEquals(repo.config.cipher, "chacha20-poly1305");
     assert(/^[0-9a-f]{64}$/.test(repo.id));
     // The settings are sealed: the chunker sizes are not readable in config.
@@ -62,7 +62,7 @@ Deno.test("repository: a wrong password is a FloeError with exit code 12", async
 Deno.test("repository: init on an existing repository refuses and leaves it intact", async () => {
   await withRepo(async ({ path, repo }) => {
     const before = Deno.readFileSync(`${path}/config`);
-    await assertRejects(() => Repository.init(local({ path }), "other"), FloeError, "already exists");
+    await assertRejects(() => Repository.init(local({ path }), "other", SMALL), FloeError, "already exists");
     assertEquals(Deno.readFileSync(`${path}/config`), before);
     assertEquals((await repo.listIds("keys")).length, 1);
     await assertRejects(() => Repository.open(local({ path }), "other"), FloeError);
@@ -71,7 +71,7 @@ Deno.test("repository: init on an existing repository refuses and leaves it inta
 
 Deno.test("repository: several keys open the same repository; removeKey refuses the current and the last", async () => {
   await withRepo(async ({ path, repo }) => {
-    const second = await repo.addKey("pw-two");
+    const second = await repo.addKey("pw-two", TEST_KDF);
     const keys = await repo.listKeys();
     assertEquals(keys.length, 2);
     assertEquals(new Set(keys.map((k) => k.id)), new Set([repo.keyId, second]));
@@ -104,7 +104,7 @@ Deno.test("repository: several keys open the same repository; removeKey refuses 
 
 Deno.test("repository: a damaged key file does not stop another key from opening; no keys at all is an IntegrityError", async () => {
   await withRepo(async ({ path, repo }) => {
-    const second = await repo.addKey("pw-two");
+    const second = await repo.addKey("pw-two", TEST_KDF);
     Deno.writeTextFileSync(`${path}/keys/${repo.keyId}`, "{ not json");
     const b = await Repository.open(local({ path }), "pw-two");
     assertEquals(b.keyId, second);
@@ -154,7 +154,7 @@ Deno.test("repository: sealed JSON round trip and tampered snapshot/index files 
   });
 });
 
-Deno.test("repository: a missing config is exit code 10; a foreign or tampered one is refused", async () => {
+Deno.test("repository: a missing config is exit code 10; a foreign or tampered one is an IntegrityError", async () => {
   const dir = await tempDir("floe-repo-");
   try {
     const empty = local({ path: `${dir.path}/empty` });
@@ -175,8 +175,7 @@ Deno.test("repository: a missing config is exit code 10; a foreign or tampered o
     const config = JSON.parse(good);
 
     Deno.writeTextFileSync(`${path}/config`, JSON.stringify({ ...config, format: "other" }));
-    const foreign = await assertRejects(() => Repository.open(local({ path }), "pw"), FloeError);
-    assertEquals(foreign.exitCode, ExitCode.NoRepository);
+    await assertRejects(() => Repository.open(local({ path }), "pw"), IntegrityError, "format");
 
     Deno.writeTextFileSync(`${path}/config`, JSON.stringify({ ...config, version: 99 }));
     await assertRejects(() => Repository.open(local({ path }), "pw"), FloeError, "99");

@@ -105,10 +105,10 @@ export class DecoderPool implements Decoders {
   constructor(repo: Repository, size: number) {
     const init: InitMessage = {
       kind: "init",
-      cipher: repo.config.cipher,
+      cipher: repo.modules.cipher,
       key: repo.keys.encryption,
       idKey: repo.keys.id,
-      compression: repo.compression ? repo.settings.compression : null,
+      compression: repo.modules.compression,
       compressionOptions: repo.settings.compressionLevel !== undefined
         ? { level: repo.settings.compressionLevel }
         : {},

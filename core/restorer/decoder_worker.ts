@@ -18,13 +18,13 @@ import { type BlobJob, createFiles, RegionDecoder, type RegionResult } from "./d
 export interface InitMessage {
   /** Message kind. */
   kind: "init";
-  /** Cipher transform id. */
+  /** Cipher transform module (Repository.modules: built-in or given by the caller). */
   cipher: string;
   /** Encryption key. */
   key: Uint8Array;
   /** Blob id (HMAC) key. */
   idKey: Uint8Array;
-  /** Compression transform id, or null for none. */
+  /** Compression transform module, or null for none. */
   compression: string | null;
   /** Compression options. */
   compressionOptions: Record<string, unknown>;
