@@ -184,6 +184,7 @@ export function sourceConformance(
               location: `${dir}/repo`,
               password: "conformance",
               catalogPath: `${dir}/catalog.db`,
+              kdfParams: { name: "scrypt", N: 1 << 10, r: 8, p: 1 }, // a throwaway repository
             });
             try {
               const result = await engine.backup(source);
