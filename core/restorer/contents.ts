@@ -66,7 +66,15 @@ export interface ContentOptions {
   segmentBytes?: number;
 }
 
-/** Appended to the name of a file not restored exactly: what could be restored of it is kept there. */
+/**
+ * Appended to the name of a file not restored exactly: what could be restored of it is kept there.
+ *
+ * @example
+ * ```ts
+ * import { PARTIAL_SUFFIX } from "./contents.ts";
+ * console.log(`big.iso${PARTIAL_SUFFIX}`); // big.iso.floe-partial
+ * ```
+ */
 export const PARTIAL_SUFFIX = ".floe-partial";
 
 /** States of a file being restored, each later one overriding the earlier ones (but {@link DONE}). */
