@@ -9,13 +9,30 @@
  * @module
  */
 import type { Context } from "../context.ts";
+import type { Engine } from "../../core/engine.ts";
 import { FloeError } from "../../core/errors.ts";
+import type { Node } from "../../core/repository/types.ts";
 
 /** The part of a tar-stream entry used here. */
 interface EntrySink {
   write(chunk: Uint8Array): boolean;
   end(): void;
   once(event: string, fn: (e?: unknown) => void): void;
+}
+
+/**
+ * A file's content; a blob that is damaged or missing stops it with an error naming the file (what came
+ * before it is already out: the output is cut short, never filled in).
+ */
+async function* contentOf(engine: Engine, node: Node, path: string): AsyncIterable<Uint8Array> {
+  try {
+    yield* engine.readFile(node);
+  } catch (e) {
+    if (!(e instanceof FloeError)) throw e;
+    throw new FloeError(`${path} is damaged, the output is cut short: ${e.message}`, e.exitCode, {
+      cause: e,
+    });
+  }
 }
 
 async function writeAll(bytes: Uint8Array) {
@@ -31,7 +48,7 @@ export default async function dump(ctx: Context, args: string[]): Promise<void> 
     const node = await engine.trees.find(snap.snapshot.tree, args[1]);
     if (!node) throw new FloeError(`path ${args[1]} is not in snapshot ${snap.id.slice(0, 8)}`);
     if (node.type === "file") {
-      for await (const chunk of engine.readFile(node)) await writeAll(chunk);
+      for await (const chunk of contentOf(engine, node, args[1])) await writeAll(chunk);
       return;
     }
     if (node.type !== "dir") {
@@ -61,7 +78,7 @@ export default async function dump(ctx: Context, args: string[]): Promise<void> 
           entry.once("finish", () => resolve());
           entry.once("error", reject);
         });
-        for await (const chunk of engine.readFile(n)) {
+        for await (const chunk of contentOf(engine, n, path)) {
           if (!entry.write(chunk)) await new Promise<void>((r) => entry.once("drain", () => r()));
         }
         entry.end();

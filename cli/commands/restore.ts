@@ -1,5 +1,7 @@
 /**
- * `floe restore SNAPSHOT[:PATH] --target DIR`: restore a snapshot, or the state as of a date.
+ * `floe restore SNAPSHOT[:PATH] --target DIR`: restore a snapshot, or the state as of a date. Entries that
+ * could not be restored exactly (damage, names the file system refuses) are listed at the end, and the
+ * exit code is 3.
  *
  * @example
  * ```sh
@@ -63,6 +65,7 @@ export default async function restore(
         files_skipped: r.skipped,
         errors: r.warnings.length,
         total_duration: secs,
+        incomplete: r.incomplete,
       });
     } else {
       ctx.info(
@@ -72,6 +75,19 @@ export default async function restore(
           secs.toFixed(2)
         } s${r.skipped ? `, ${r.skipped} left as they were` : ""}`,
       );
+    }
+    if (r.incomplete.length) {
+      // Always shown (also with -q): these entries are missing, or only under a .floe-partial name.
+      ctx.info(
+        `${r.incomplete.length} entries could not be restored exactly (none is under its own name):`,
+        true,
+      );
+      for (const e of r.incomplete) {
+        ctx.info(
+          `  ${e.path}${e.partial ? ` (what could be restored: ${e.partial})` : ""}: ${e.message}`,
+          true,
+        );
+      }
     }
     if (r.warnings.length) ctx.exitCode = ExitCode.Partial;
   } finally {

@@ -6,6 +6,13 @@
  * Files are created (empty) first; all-zero 64 KiB blocks are skipped, so holes stay holes, and a file that
  * ends in a hole is extended to its size once its last region is written.
  *
+ * Damage spoils only the files that need it: a blob that fails its checks, a blob missing from the index or
+ * a pack region that cannot be read marks the files using it as damaged, and the restore goes on. No file
+ * is left under its own name unless every byte of it was written: when the writing ends (or stops), each
+ * file not complete is renamed `NAME.floe-partial` (the regions that could be restored, holes elsewhere),
+ * or removed when that name is taken or nothing of it was written, and reported through
+ * {@link ContentOptions.onIncomplete}.
+ *
  * The calling thread plans, reads regions and keeps count; decrypting, decompressing, checking and
  * writing happen on a pool of workers ({@link ./decoder_pool.ts}), one message per region, its bytes
  * transferred. The plan lives in typed arrays and the bytes in flight are bounded, so memory stays small
@@ -40,10 +47,16 @@ export interface ContentOptions {
    * core), started once the files planned hold 16 MiB, so small restores decode on the calling thread.
    */
   workers?: number;
-  /** A file could not be created or written; it is abandoned, the restore goes on. */
+  /** A file could not be created or written, or its content is damaged; the restore goes on. */
   warn?: (path: string, message: string) => void;
   /** File number `n` (as {@link ContentWriter.add} returned it) is complete; once per file that did not fail. */
   onFileDone?: (n: number) => void;
+  /**
+   * File `path` was not restored exactly (`message`: the first reason); once per such file, when its
+   * creation failed or once the writing ended or stopped. `partial` is where the regions that could be
+   * restored were kept (`path` + {@link PARTIAL_SUFFIX}); undefined when nothing was kept.
+   */
+  onIncomplete?: (path: string, partial: string | undefined, message: string) => void;
   /** Bytes written so far (for progress). */
   onBytes?: (bytes: number) => void;
   /**
@@ -52,6 +65,28 @@ export interface ContentOptions {
    */
   segmentBytes?: number;
 }
+
+/**
+ * Appended to the name of a file not restored exactly: what could be restored of it is kept there.
+ *
+ * @example
+ * ```ts
+ * import { PARTIAL_SUFFIX } from "./contents.ts";
+ * console.log(`big.iso${PARTIAL_SUFFIX}`); // big.iso.floe-partial
+ * ```
+ */
+export const PARTIAL_SUFFIX = ".floe-partial";
+
+/** States of a file being restored, each later one overriding the earlier ones (but {@link DONE}). */
+const WRITING = 0;
+/** Some of its content is lost; its other regions are still written (to be kept as a partial copy). */
+const DAMAGED = 1;
+/** A write failed: it gets no more writes. */
+const STOPPED = 2;
+/** It could not be created: there is nothing of it to set aside. */
+const ABSENT = 3;
+/** Every byte of it was written. */
+const DONE = 4;
 
 /** Blobs closer than this in a pack are read with one request. */
 const MERGE_GAP = 256 * 1024;
@@ -280,8 +315,12 @@ export class ContentWriter {
   readonly #remaining: number[] = [];
   /** Blob writes not yet handed to a decoder per file (0: its last region is out, it can be closed). */
   readonly #undispatched: number[] = [];
-  /** 1 for a file that failed (already reported) or was abandoned. */
-  readonly #failed: number[] = [];
+  /** Each file's state: {@link WRITING}, {@link DAMAGED}, {@link STOPPED}, {@link ABSENT} or {@link DONE}. */
+  readonly #state: number[] = [];
+  /** Why each file that is not restored exactly is not (the first reason). */
+  readonly #why = new Map<number, string>();
+  /** Set once the files not complete were set aside (see {@link #setAside}). */
+  #setAsideDone = false;
   readonly #blobs: number[] = [];
   #planned = 0;
   #decoders: Decoders | null = null;
@@ -336,9 +375,10 @@ export class ContentWriter {
 
   /**
    * Creates `dest` (it must not exist) at the size of `content` and plans its blobs; returns the file's
-   * number, or -1 when it could not be created (reported through `warn`). A creation handed to a worker
-   * may also fail later: it is reported then, and that file is never done. Throws {@link IntegrityError}
-   * when a blob is not in the index, and the writing's error once writing failed.
+   * number, or -1 when it could not be created (reported through `warn` and `onIncomplete`). A creation
+   * handed to a worker may also fail later: it is reported then, and that file is never done. A blob not in
+   * the index damages the file (the blobs before it are still written). Throws the writing's error once
+   * writing failed.
    */
   add(dest: string, content: readonly string[] | undefined): number {
     if (this.#error !== undefined) throw this.#error;
@@ -346,13 +386,18 @@ export class ContentWriter {
     const blobs = this.#blobs;
     blobs.length = 0;
     let size = 0;
+    let missing: string | undefined;
     for (const id of content ?? []) {
       let b = plan.byId.get(id);
       if (b !== undefined && plan.sealed[b]) this.#open.push(b = plan.again(b));
       else if (b === undefined) {
         const entry = this.#known.get(id) ?? this.#catalog.lookupBlob(id);
         this.#known.delete(id);
-        if (!entry) throw new IntegrityError(`blob ${id.slice(0, 12)} of ${dest} is not in the index`);
+        if (!entry) {
+          // The blobs after it cannot be placed (where they go depends on its length).
+          missing = `blob ${id.slice(0, 12)} is not in the index`;
+          break;
+        }
         this.#open.push(b = plan.add(id, entry));
       }
       plan.packTouched[plan.pack[b]] = this.#planned + size;
@@ -368,6 +413,7 @@ export class ContentWriter {
       const [failed] = createFiles([n, size], [dest]);
       if (failed) {
         this.#options.warn?.(dest, failed[1]);
+        this.#options.onIncomplete?.(dest, undefined, failed[1]);
         return -1;
       }
     }
@@ -375,7 +421,8 @@ export class ContentWriter {
     this.#sizes.push(size);
     this.#remaining.push(blobs.length / 2);
     this.#undispatched.push(blobs.length / 2);
-    this.#failed.push(0);
+    this.#state.push(WRITING);
+    if (missing) this.#fail(n, missing, DAMAGED);
     for (let k = 0; k < blobs.length; k += 2) plan.target(blobs[k], n, blobs[k + 1]);
     this.#planned += size;
     // Workers start once the restore is big enough (or at once when asked for); they load while the walk
@@ -424,17 +471,51 @@ export class ContentWriter {
         pool.terminate();
         this.#decoders = new InlineDecoders(this.#repo);
         const failed = createFiles(this.#batch, this.#batchPaths);
-        for (const [n, message] of failed) this.#failedCreation(n, message);
+        for (const [n, message] of failed) this.#fail(n, message, ABSENT);
         this.#batch = [];
         this.#batchPaths = [];
       },
     );
   }
 
-  #failedCreation(n: number, message: string): void {
-    if (this.#failed[n]) return;
-    this.#failed[n] = 1;
+  /**
+   * File `n` is not restored exactly: `state` says how far (a later state overrides an earlier one); the
+   * first reason is reported, once.
+   */
+  #fail(n: number, message: string, state: typeof DAMAGED | typeof STOPPED | typeof ABSENT): void {
+    const was = this.#state[n];
+    if (was === DONE || was >= state) return;
+    this.#state[n] = state;
+    if (was !== WRITING) return;
+    this.#why.set(n, message);
     this.#options.warn?.(this.#dests[n], message);
+  }
+
+  /**
+   * Once the writing ended or stopped: every file not complete leaves its own name (see
+   * {@link setAside}) and is reported. Files still being written by a stopped worker are written through
+   * their open handles, to the renamed file; none is opened by its name again.
+   */
+  #setAside(): void {
+    if (this.#setAsideDone) return;
+    this.#setAsideDone = true;
+    const state = this.#state;
+    for (let n = 0; n < state.length; n++) {
+      if (state[n] === DONE) continue;
+      const was = state[n];
+      state[n] = ABSENT; // never done from now on
+      const path = this.#dests[n];
+      let message = this.#why.get(n) ?? "the restore stopped before it was written";
+      let partial: string | undefined;
+      if (was !== ABSENT) {
+        try {
+          partial = setAside(path);
+        } catch (e) {
+          message += `; it could not be removed either (${(e as Error).message}): it is INCOMPLETE`;
+        }
+      }
+      this.#options.onIncomplete?.(path, partial, message);
+    }
   }
 
   /** Hands the files waiting to be created to a worker. */
@@ -442,7 +523,7 @@ export class ContentWriter {
     if (!this.#batchPaths.length || !(this.#decoders instanceof DecoderPool)) return;
     const done = this.#decoders.create(this.#batch, this.#batchPaths).then(
       (failed) => {
-        for (const [n, message] of failed) this.#failedCreation(n, message);
+        for (const [n, message] of failed) this.#fail(n, message, ABSENT);
       },
       (e) => {
         this.#error ??= e;
@@ -462,9 +543,11 @@ export class ContentWriter {
     if (this.#error !== undefined) throw this.#error;
   }
 
-  /** The file is done: its metadata can be set. */
+  /** Every byte of the file was written: its metadata can be set. */
   #done(n: number): void {
-    if (!this.#failed[n]) this.#options.onFileDone?.(n);
+    if (this.#state[n] !== WRITING) return;
+    this.#state[n] = DONE;
+    this.#options.onFileDone?.(n);
   }
 
   /**
@@ -548,7 +631,10 @@ export class ContentWriter {
     for (const wake of idle) wake();
   }
 
-  /** Stops the workers (after a failure); nothing more is created or written. */
+  /**
+   * Stops the workers (after a failure); nothing more is created or written, and the files not complete
+   * leave their names (see {@link ContentOptions.onIncomplete}).
+   */
   terminate(): void {
     const decoders = this.#decoders;
     this.#decoders = null;
@@ -556,6 +642,7 @@ export class ContentWriter {
     this.#closed = true;
     this.#wake();
     decoders?.terminate();
+    this.#setAside();
   }
 
   /**
@@ -577,14 +664,13 @@ export class ContentWriter {
     const dests = this.#dests;
     const remaining = this.#remaining;
     const undispatched = this.#undispatched;
-    const failed = this.#failed;
+    const state = this.#state;
     const tasks = this.#tasks;
     const order = this.#order;
     let bytes = 0;
-    const fail = (n: number, message: string) => {
-      if (failed[n]) return;
-      failed[n] = 1;
-      options.warn?.(dests[n], message);
+    /** Every file a blob of `job` goes to is damaged. */
+    const damage = (blob: BlobJob, message: string) => {
+      for (let k = 0; k < blob.targets.length; k += 2) this.#fail(blob.targets[k], message, DAMAGED);
     };
 
     let jobs = 0;
@@ -602,7 +688,7 @@ export class ContentWriter {
             closing.push(n);
             sizes.push(this.#sizes[n]);
           }
-          if (failed[n]) return;
+          if (state[n] === STOPPED || state[n] === ABSENT) return;
           targets.push(n, offset);
           if (!paths.has(n)) paths.set(n, dests[n]);
         });
@@ -621,13 +707,13 @@ export class ContentWriter {
       return { job: jobs++, pack: t.pack, data: new Uint8Array(0), blobs, paths: [...paths], closing, sizes };
     };
     const finish = (job: RegionJob, r: RegionResult) => {
-      for (const [n, message] of r.failed) fail(n, message);
-      if (r.integrity !== undefined) throw new IntegrityError(r.integrity);
+      for (const [n, message] of r.failed) this.#fail(n, message, STOPPED);
+      for (const [i, message] of r.damaged) damage(job.blobs[i], message);
       signal?.throwIfAborted();
       for (const b of job.blobs) {
         for (let k = 0; k < b.targets.length; k += 2) {
           const n = b.targets[k];
-          if (!failed[n] && --remaining[n] === 0) this.#done(n);
+          if (--remaining[n] === 0) this.#done(n);
         }
       }
       bytes += r.bytes;
@@ -679,7 +765,10 @@ export class ContentWriter {
             job.data = await readRegion(this.#repo, t, signal, buffers.take(t.length));
           } catch (e) {
             landed(cost);
-            throw e;
+            if (signal?.aborted) throw e;
+            // A pack that cannot be read spoils only the files that need this region of it.
+            for (const b of job.blobs) damage(b, (e as Error).message);
+            continue;
           }
           const run: Promise<void> = decoders.run(job)
             .then((r) => {
@@ -712,11 +801,50 @@ export class ContentWriter {
     const decoders = this.#decoders;
     if (this.#error !== undefined) {
       decoders?.terminate();
+      this.#setAside();
       throw this.#error;
     }
-    if (decoders) await decoders.close();
+    try {
+      if (decoders) await decoders.close();
+    } finally {
+      this.#setAside();
+    }
     return bytes;
   }
+}
+
+/**
+ * Takes a file not restored exactly away from its name: renamed `path` + {@link PARTIAL_SUFFIX} when
+ * something of it was written and that name is free (an existing file there is never replaced: it may
+ * be one this restore wrote), else removed. Returns the partial copy's path, if one is kept. A path that
+ * is no regular file is not this restore's and is left alone.
+ */
+function setAside(path: string): string | undefined {
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.lstatSync(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+  if (!st.isFile) return undefined;
+  if (st.size > 0) {
+    const partial = path + PARTIAL_SUFFIX;
+    let free = false;
+    try {
+      Deno.lstatSync(partial);
+    } catch (e) {
+      free = e instanceof Deno.errors.NotFound;
+    }
+    if (free) {
+      try {
+        Deno.renameSync(path, partial);
+        return partial;
+      } catch { /* e.g. the longer name does not fit: removed below */ }
+    }
+  }
+  Deno.removeSync(path);
+  return undefined;
 }
 
 /** Reads one region of a pack, into `into` when the storage takes it. */

@@ -64,8 +64,11 @@ export interface RegionResult {
   bytes: number;
   /** Files that could not be written, with the reason; their other targets in this job were skipped. */
   failed: [number, string][];
-  /** Set when a blob did not decode: the message of the integrity error (the rest of the job is skipped). */
-  integrity?: string;
+  /**
+   * Blobs that did not decode (damaged or tampered): (index in `blobs` of the job, the integrity error's
+   * message). Their targets were not written; the job's other blobs were.
+   */
+  damaged: [number, string][];
   /** The region's buffer, handed back for the next read (see {@link RegionDecoder.run}). */
   buffer?: ArrayBuffer;
 }
@@ -263,14 +266,16 @@ export class RegionDecoder {
    * reuses (or releases) the region's buffer.
    */
   async run(job: RegionJob): Promise<RegionResult> {
-    const result: RegionResult = { job: job.job, bytes: 0, failed: [] };
+    const result: RegionResult = { job: job.job, bytes: 0, failed: [], damaged: [] };
     const paths = new Map(job.paths);
     try {
-      for (const b of job.blobs) {
+      for (let i = 0; i < job.blobs.length; i++) {
+        const b = job.blobs[i];
         const plain = await this.#decode(job.pack, b, job.data.subarray(b.offset, b.offset + b.length));
         if (typeof plain === "string") {
-          result.integrity = plain;
-          break;
+          // One damaged blob spoils only the files that use it: the region's other blobs are good.
+          result.damaged.push([i, plain]);
+          continue;
         }
         const t = b.targets;
         for (let k = 0; k < t.length; k += 2) {

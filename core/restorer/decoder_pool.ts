@@ -168,7 +168,7 @@ export class DecoderPool implements Decoders {
         job: msg.job,
         bytes: msg.bytes,
         failed: msg.failed,
-        integrity: msg.integrity,
+        damaged: msg.damaged,
         buffer: msg.buffer,
       });
     }

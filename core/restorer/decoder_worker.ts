@@ -122,7 +122,14 @@ async function region(msg: RegionMessage): Promise<ResultMessage> {
       }),
     };
   } catch (e) {
-    return { kind: "result", job: msg.job, bytes: 0, failed: [], error: (e as Error).message ?? String(e) };
+    return {
+      kind: "result",
+      job: msg.job,
+      bytes: 0,
+      failed: [],
+      damaged: [],
+      error: (e as Error).message ?? String(e),
+    };
   }
 }
 

@@ -4,6 +4,13 @@
  * first, so their mtimes survive. Names are validated, and no path is ever followed through a symlink,
  * so a hostile snapshot cannot write outside the target.
  *
+ * Damage and failures are per entry: a damaged or missing blob, an unreadable pack or tree, a name the file
+ * system refuses (too long) is a warning for the entries concerned, the restore goes on, and
+ * {@link RestoreResult.incomplete} lists them. A file is left under its own name only when every byte of it
+ * was restored; what could be restored of a damaged one is kept as `NAME.floe-partial` (see
+ * {@link ./contents.ts}). An existing file at NAME was removed before the restore wrote NAME, so it never
+ * passes for the restored one.
+ *
  * @example
  * ```ts
  * import { restore } from "./restorer.ts";
@@ -67,8 +74,23 @@ export interface RestoreResult {
   bytes: number;
   /** Entries left alone because of `--overwrite`. */
   skipped: number;
-  /** Entries that could not be restored. */
+  /** Everything that went wrong, metadata that could not be set included. */
   warnings: { path: string; message: string }[];
+  /**
+   * Entries not restored exactly, in the order met: none of them is under its own name (a directory is
+   * missing or incomplete). `partial`: where the regions of a damaged file that could be restored were kept.
+   */
+  incomplete: IncompleteEntry[];
+}
+
+/** An entry of a snapshot that a restore could not restore exactly. */
+export interface IncompleteEntry {
+  /** Where it should have been restored. */
+  path: string;
+  /** Why not (the first reason). */
+  message: string;
+  /** `path` + `.floe-partial`, when what could be restored of a file was kept there. */
+  partial?: string;
 }
 
 function lstatOrNull(path: string): Deno.FileInfo | null {
@@ -90,7 +112,17 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   const includes = options.include ?? [];
   const included = compileGlobs(includes);
   const asRoot = Deno.uid() === 0;
-  const result: RestoreResult = { files: 0, dirs: 0, others: 0, bytes: 0, skipped: 0, warnings: [] };
+  const result: RestoreResult = {
+    files: 0,
+    dirs: 0,
+    others: 0,
+    bytes: 0,
+    skipped: 0,
+    warnings: [],
+    incomplete: [],
+  };
+  /** Paths of the files in `incomplete`: hardlinks to them are not made. */
+  const lost = new Set<string>();
   const dirMeta: [string, Node][] = [];
   const links = new Map<string, string>();
   const pendingLinks: [string, string][] = [];
@@ -99,6 +131,11 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   const warn = (path: string, message: string) => {
     result.warnings.push({ path, message });
     emit({ type: "warning", path, message });
+  };
+  /** `path` is not restored (warned already when `warned`). */
+  const incomplete = (path: string, message: string, warned: boolean, partial?: string) => {
+    if (!warned) warn(path, message);
+    result.incomplete.push(partial ? { path, message, partial } : { path, message });
   };
 
   const start = await trees.find(snapshot.snapshot.tree, options.subpath ?? "/");
@@ -112,19 +149,25 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
    * when it was there, false when it must be left alone. `parentFresh`: its parent was just created.
    */
   function ensureDir(dest: string, node: Node | null, parentFresh: boolean): "fresh" | "exists" | false {
-    const st = parentFresh ? null : lstatOrNull(dest);
-    if (st?.isDirectory) {
-      if (node) dirMeta.push([dest, node]);
-      return "exists";
-    }
-    if (st) {
-      if (overwrite === "never") {
-        result.skipped++;
-        return false;
+    try {
+      const st = parentFresh ? null : lstatOrNull(dest);
+      if (st?.isDirectory) {
+        if (node) dirMeta.push([dest, node]);
+        return "exists";
       }
-      Deno.removeSync(dest, { recursive: true });
+      if (st) {
+        if (overwrite === "never") {
+          result.skipped++;
+          return false;
+        }
+        Deno.removeSync(dest, { recursive: true });
+      }
+      Deno.mkdirSync(dest, { mode: 0o700 });
+    } catch (e) {
+      // A name too long for the file system, say: what is beneath is not restored, the rest is.
+      incomplete(dest, `directory not restored: ${(e as Error).message}`, false);
+      return false;
     }
-    Deno.mkdirSync(dest, { mode: 0o700 });
     result.dirs++;
     if (node) dirMeta.push([dest, node]);
     return "fresh";
@@ -170,6 +213,10 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
     concurrency: options.concurrency,
     workers: options.workers,
     warn,
+    onIncomplete: (path, partial, message) => {
+      lost.add(path);
+      incomplete(path, message, true, partial);
+    },
     onFileDone: (n) => {
       result.files++;
       const m = 4 * n;
@@ -241,7 +288,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
       case "chardev":
       case "blockdev":
         if (!asRoot) {
-          warn(dest, `${node.type} not restored: needs root`);
+          incomplete(dest, `${node.type} not restored: needs root`, false);
           return;
         }
         platform.mknod(dest, node.type, node.mode, node.rdev ?? 0);
@@ -249,7 +296,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
       case "socket":
         return; // sockets belong to running programs; nothing to restore
       default:
-        warn(dest, `unknown entry type ${node.type}`);
+        incomplete(dest, `unknown entry type ${node.type}`, false);
         return;
     }
     result.others++;
@@ -271,7 +318,15 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   ) {
     signal?.throwIfAborted();
     await writer.pause(); // the regions already planned are written meanwhile
-    const tree = await trees.load(node.subtree!, signal);
+    let tree;
+    try {
+      tree = await trees.load(node.subtree!, signal);
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      // A damaged or missing tree: its entries are lost, the rest of the snapshot is not.
+      incomplete(dest, `directory content not restored: ${(e as Error).message}`, false);
+      return;
+    }
     const ids: string[] = [];
     for (const child of tree.nodes) if (child.type === "file" && child.content) ids.push(...child.content);
     writer.prefetch(ids);
@@ -296,16 +351,26 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
         continue;
       }
       if (!want || !ensure()) continue;
-      if (!fresh() && !prepare(dp, child)) continue;
-      if (child.type === "file") {
-        queueFile(dp, child);
-      } else {
-        try {
-          restoreOther(dp, child);
-        } catch (e) {
-          warn(dp, (e as Error).message);
-        }
-      }
+      restoreEntry(dp, child, fresh());
+    }
+  }
+
+  /** Restores a file or another non-directory entry at `dest` (its directory is `fresh`: just made). */
+  function restoreEntry(dest: string, node: Node, fresh: boolean) {
+    try {
+      if (!fresh && !prepare(dest, node)) return;
+    } catch (e) {
+      incomplete(dest, `not restored: ${(e as Error).message}`, false);
+      return;
+    }
+    if (node.type === "file") {
+      queueFile(dest, node);
+      return;
+    }
+    try {
+      restoreOther(dest, node);
+    } catch (e) {
+      incomplete(dest, `not restored: ${(e as Error).message}`, false);
     }
   }
 
@@ -314,11 +379,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
       const base = options.subpath && options.subpath !== "/" ? options.subpath.replace(/\/+$/, "") : "/";
       await walk(start, base, target, false, () => true, () => targetFresh);
     } else {
-      const dp = `${target}/${start.name}`;
-      if (targetFresh || prepare(dp, start)) {
-        if (start.type === "file") queueFile(dp, start);
-        else restoreOther(dp, start);
-      }
+      restoreEntry(`${target}/${start.name}`, start, targetFresh);
     }
     // The rest of the file contents, planned by pack: one ranged read per pack region, each blob
     // decrypted once.
@@ -328,11 +389,15 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
     throw e;
   }
   for (const [first, dest] of pendingLinks) {
+    if (lost.has(first)) {
+      incomplete(dest, `not restored: its content (hardlinked to ${first}) could not be restored`, false);
+      continue;
+    }
     try {
       Deno.linkSync(first, dest);
       result.files++;
     } catch (e) {
-      warn(dest, `cannot create hardlink: ${(e as Error).message}`);
+      incomplete(dest, `cannot create hardlink: ${(e as Error).message}`, false);
     }
   }
 

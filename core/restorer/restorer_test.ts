@@ -1,13 +1,12 @@
 /**
  * The restore's content pipeline on worker threads and on the calling thread: the same files, holes,
- * hardlinks, modes and times; a damaged blob or a missing pack stops the restore naming it; a file that
+ * hardlinks, modes and times; a damaged blob or a missing pack spoils only the files using it; a file that
  * cannot be written is a warning for that file alone; an abort stops the workers.
  */
 import { assert, assertEquals, assertRejects } from "../../tests/assert.ts";
 import { newEngine, randomBytes, sha256, tempDir } from "../../tests/helpers.ts";
 import { loadPlugin } from "../registry.ts";
 import type { Engine } from "../engine.ts";
-import { IntegrityError } from "../errors.ts";
 import { packName } from "../repository/repository.ts";
 import { ContentWriter } from "./contents.ts";
 import { isZero } from "./decoder.ts";
@@ -185,7 +184,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "restorer: a damaged blob or a missing pack stops the restore naming it, on any thread",
+  name: "restorer: a damaged blob or a missing pack spoils only the files using it, on any thread",
   sanitizeResources: false,
   fn: () =>
     withBackup(async ({ dir, src, engine }) => {
@@ -195,20 +194,37 @@ Deno.test({
       const bad = good.slice();
       bad[offset + 40] ^= 0x20;
       Deno.writeFileSync(file, bad);
+      const others = (out: string) => {
+        const got = scan(out);
+        for (const [rel, e] of scan(src)) {
+          if (e.type === "file" && rel !== "sub/text.txt") assertEquals(got.get(rel)?.hash, e.hash, rel);
+        }
+        return got;
+      };
       for (const workers of [2, 0]) {
-        await assertRejects(
-          () => engine.restore({ snapshot, subpath: src, target: `${dir.path}/bad-${workers}`, workers }),
-          IntegrityError,
-          "failed authentication (damaged pack)",
-        );
+        const target = `${dir.path}/bad-${workers}`;
+        const r = await engine.restore({ snapshot, subpath: src, target, workers });
+        assertEquals(r.incomplete.map((e) => e.path), [`${target}/sub/text.txt`], `workers ${workers}`);
+        assert(r.incomplete[0].message.includes("failed authentication (damaged pack)"));
+        assertEquals(r.incomplete[0].partial, `${target}/sub/text.txt.floe-partial`);
+        const got = others(target);
+        assert(!got.has("sub/text.txt"), "the damaged file is not under its name");
+        assert(got.has("sub/text.txt.floe-partial"));
       }
       Deno.removeSync(file);
       for (const workers of [2, 0]) {
-        await assertRejects(
-          () => engine.restore({ snapshot, subpath: src, target: `${dir.path}/gone-${workers}`, workers }),
-          IntegrityError,
-          "is missing",
+        const target = `${dir.path}/gone-${workers}`;
+        const r = await engine.restore({ snapshot, subpath: src, target, workers });
+        assert(
+          r.incomplete.some((e) => e.path === `${target}/sub/text.txt` && e.message.includes("is missing")),
         );
+        const got = scan(target);
+        for (const e of r.incomplete) assert(!got.has(e.path.slice(target.length + 1)), e.path);
+        for (const [rel, e] of scan(src)) {
+          if (e.type === "file" && !r.incomplete.some((i) => i.path === `${target}/${rel}`)) {
+            assertEquals(got.get(rel)?.hash, e.hash, rel);
+          }
+        }
       }
       Deno.writeFileSync(file, good);
       await engine.restore({ snapshot, subpath: src, target: `${dir.path}/fine`, workers: 2 });
@@ -364,6 +380,15 @@ Deno.test({
         w.add(`${target}/${n.replace("/", "-")}`, (await engine.trees.find(tree, `${src}/${n}`))!.content);
       }
       await assertRejects(() => w.run(), Error, "enough");
+      // What was not complete when it stopped left its name.
+      for (const n of ["big.bin", "sub/big-copy.bin", "repeated.bin", "sparse.bin"]) {
+        const out = `${target}/${n.replace("/", "-")}`;
+        try {
+          assertEquals(sha256(Deno.readFileSync(out)), sha256(Deno.readFileSync(`${src}/${n}`)), n);
+        } catch (e) {
+          if (!(e instanceof Deno.errors.NotFound)) throw e;
+        }
+      }
     }),
 });
 
