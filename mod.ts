@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+import "./plugins/mod.ts"; // hands the built-in plugins to the registry
 export * from "./core/contracts.ts";
 export { Engine, openStorage, type SnapshotFilter } from "./core/engine.ts";
 export {

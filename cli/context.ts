@@ -17,7 +17,7 @@ import { Repository } from "../core/repository/repository.ts";
 import { encodeBase64 } from "../core/encoding.ts";
 import { makePrivateDir } from "../core/platform/private_dir.ts";
 import type { StoragePlugin } from "../core/contracts.ts";
-import type { StorageOpenOptions } from "../core/storage_open.ts";
+import type { StorageOpenOptions } from "../core/registry.ts";
 import { splitLocations, storageBounds } from "./remote.ts";
 import { mirrorMembers } from "../core/mirrors.ts";
 

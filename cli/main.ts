@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+import "../plugins/mod.ts"; // the CLI runs with the built-in plugins
 import { Command, CommanderError } from "commander";
 import { Context, parseGlobals } from "./context.ts";
 import { ExitCode, FloeError } from "../core/errors.ts";

@@ -11,7 +11,7 @@
  * @module
  */
 import { ExitCode, FloeError } from "../core/errors.ts";
-import type { StorageOpenOptions } from "../core/storage_open.ts";
+import type { StorageOpenOptions } from "../core/registry.ts";
 import { parseRate } from "../plugins/storage/limit/mod.ts";
 import { maskLocation } from "../plugins/storage/location.ts";
 

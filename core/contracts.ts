@@ -63,6 +63,26 @@ export class StorageError extends Error {
   }
 }
 
+/**
+ * Whether `e` is a storage error (with `code`, when given). Recognised by `name` and `code`, never by
+ * `instanceof`: a plugin written without importing floe throws a plain `Error` named `StorageError`.
+ *
+ * @example
+ * ```ts
+ * import { isStorageError, type StoragePlugin } from "./contracts.ts";
+ * declare const storage: StoragePlugin;
+ * const config = await storage.get("config").catch((e) => {
+ *   if (isStorageError(e, "not-found")) return null;
+ *   throw e;
+ * });
+ * ```
+ */
+export function isStorageError(e: unknown, code?: StorageErrorCode): e is StorageError {
+  const err = e as { name?: unknown; code?: unknown } | null;
+  return !!err && err.name === "StorageError" && typeof err.code === "string" &&
+    (code === undefined || err.code === code);
+}
+
 /** What a storage can do; callers adapt to it. */
 export interface StorageCapabilities {
   /** The largest object `put` accepts, in bytes. */
@@ -132,6 +152,11 @@ export interface StoragePlugin extends PluginBase {
   delete(name: string, options?: CallOptions): Promise<void>;
   /** Release connections. */
   close?(): Promise<void>;
+  /**
+   * The storages of a storage that keeps the same objects on several (a mirror), in read order: `check`
+   * compares them and `mirror sync` copies what some lack. Absent on a single storage.
+   */
+  readonly members?: readonly StoragePlugin[];
 }
 
 // ---------------------------------------------------------------------------------------------

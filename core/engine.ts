@@ -22,8 +22,8 @@ import { backup, type BackupOptions, type BackupResult } from "./archiver/archiv
 import { restore, type RestoreOptions, type RestoreResult } from "./restorer/restorer.ts";
 import { TreeLoader } from "./trees.ts";
 import type { Node } from "./repository/types.ts";
-import { openStorages, type StorageOpenOptions } from "./storage_open.ts";
-export type { StorageOpenOptions } from "./storage_open.ts";
+import { openLocation, type StorageOpenOptions } from "./registry.ts";
+export type { StorageOpenOptions } from "./registry.ts";
 
 /** Options of {@link Engine.open} and {@link Engine.init}. */
 export interface OpenOptions {
@@ -57,13 +57,13 @@ export function cacheDir(): string {
 
 /**
  * Builds the storage for a location string — or a mirror for several — wrapped in `retry` when remote
- * and in `limit` when `options` bound connections or bandwidth (see core/storage_open.ts).
+ * and in `limit` when `options` bound connections or bandwidth (see plugins/storage/open.ts).
  */
 export async function openStorage(
   location: string | readonly string[],
   options: StorageOpenOptions = {},
 ): Promise<StoragePlugin> {
-  return await openStorages(location, options);
+  return await openLocation(location, options);
 }
 
 /** Which snapshots `latest` and `--as-of` consider. */

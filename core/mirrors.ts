@@ -10,12 +10,11 @@
  * ```
  * @module
  */
-import type { StoragePlugin } from "./contracts.ts";
-import { StorageError } from "./contracts.ts";
+import type { CallOptions, StoragePlugin } from "./contracts.ts";
+import { isStorageError } from "./contracts.ts";
 import { FloeError } from "./errors.ts";
 import { sha256Hex } from "./crypto/hash.ts";
 import { isPackNamed } from "./repository/pack.ts";
-import { compareMirrors, type Divergence } from "../plugins/storage/mirror/mod.ts";
 
 /** The object prefixes that make up a repository (locks are left out: they come and go). */
 export const REPOSITORY_PREFIXES = ["config", "keys/", "index/", "snapshots/", "data/"] as const;
@@ -30,10 +29,10 @@ export interface MirrorProblem {
   message: string;
 }
 
-/** The storages of a mirror storage, or null when `storage` is not a mirror. */
+/** The storages of a storage made of several copies (a mirror), or null when `storage` is a single one. */
 export function mirrorMembers(storage: StoragePlugin): readonly StoragePlugin[] | null {
-  const members = (storage as { storages?: readonly StoragePlugin[] }).storages;
-  return storage.name === "mirror" && Array.isArray(members) && members.length > 1 ? members : null;
+  const members = storage.members;
+  return Array.isArray(members) && members.length > 1 ? members : null;
 }
 
 /** Describes one divergence in a line. */
@@ -66,7 +65,7 @@ export async function checkMirrorInit(storage: StoragePlugin): Promise<void> {
       await s.stat("config");
       return true;
     } catch (e) {
-      if (e instanceof StorageError && e.code === "not-found") return false;
+      if (isStorageError(e, "not-found")) return false;
       throw e;
     }
   }));
@@ -152,4 +151,61 @@ export async function syncMirrors(
     }
   }
   return result;
+}
+
+/** One object that differs between mirrored storages. */
+export interface Divergence {
+  /** The object name. */
+  name: string;
+  /** `missing`: absent from some storages; `size`: present everywhere but with different sizes. */
+  problem: "missing" | "size";
+  /** Per storage (same order as given): its location and the object's size there, or null when absent. */
+  storages: { location: string; size: number | null }[];
+}
+
+/**
+ * Lists every prefix on every storage and reports the objects that are not alike everywhere:
+ * missing from some storage, or of different sizes. Sorted by name; empty when the mirrors agree.
+ *
+ * @example
+ * ```ts
+ * import { compareMirrors } from "./mirrors.ts";
+ * // storages: two StoragePlugins holding copies of one repository
+ * declare const storages: import("./contracts.ts").StoragePlugin[];
+ * const problems = await compareMirrors(storages, ["data/", "index/"]);
+ * for (const p of problems) console.log(p.name, p.problem);
+ * ```
+ */
+export async function compareMirrors(
+  storages: readonly StoragePlugin[],
+  prefixes: readonly string[],
+  options?: CallOptions,
+): Promise<Divergence[]> {
+  const listings = await Promise.all(storages.map(async (s) => {
+    const sizes = new Map<string, number>();
+    for (const prefix of prefixes) {
+      for await (const o of s.list(prefix, options)) sizes.set(o.name, o.size);
+    }
+    return sizes;
+  }));
+  const names = new Set<string>();
+  for (const l of listings) for (const n of l.keys()) names.add(n);
+  const out: Divergence[] = [];
+  for (const name of [...names].sort()) {
+    const sizes = listings.map((l) => l.get(name) ?? null);
+    const present = sizes.filter((s): s is number => s !== null);
+    const problem = present.length < sizes.length
+      ? "missing"
+      : new Set(present).size > 1
+      ? "size"
+      : undefined;
+    if (problem) {
+      out.push({
+        name,
+        problem,
+        storages: storages.map((s, i) => ({ location: s.location, size: sizes[i] })),
+      });
+    }
+  }
+  return out;
 }

@@ -32,27 +32,159 @@ export interface PluginOf {
   transform: TransformPlugin;
 }
 
-const here = (path: string) => new URL(path, import.meta.url).href;
+/**
+ * The plugins known by name: for each kind, name → module URL, and for storages the location schemes
+ * they claim (scheme → storage name). The core lists none itself: the built-ins are handed over by
+ * `plugins/mod.ts` ({@link installPlugins}), and a plugin the user loads (`--plugin`) is added the same way.
+ */
+export interface PluginTable {
+  /** Storage plugins by name. */
+  storage: Record<string, string>;
+  /** Source plugins by name. */
+  source: Record<string, string>;
+  /** Transform plugins by id. */
+  transform: Record<string, string>;
+  /** Location scheme (`s3`, without the colon) → the name of the storage that claims it. */
+  schemes: Record<string, string>;
+}
 
-/** Built-in plugin names and the modules that implement them. */
-export const BUILTINS: Record<PluginKind, Record<string, string>> = {
-  storage: {
-    local: here("../plugins/storage/local/mod.ts"),
-    s3: here("../plugins/storage/s3/mod.ts"),
-    swift: here("../plugins/storage/swift/mod.ts"),
-    sftp: here("../plugins/storage/sftp/mod.ts"),
-  },
-  source: {
-    fs: here("../plugins/source/fs/mod.ts"),
-  },
-  transform: {
-    zstd: here("../plugins/transform/zstd/mod.ts"),
-    gzip: here("../plugins/transform/gzip/mod.ts"),
-    none: here("../plugins/transform/none/mod.ts"),
-    "aes-256-gcm": here("../plugins/transform/aes-256-gcm/mod.ts"),
-    "chacha20-poly1305": here("../plugins/transform/chacha20-poly1305/mod.ts"),
-  },
+const table: PluginTable = { storage: {}, source: {}, transform: {}, schemes: {} };
+/** Names the user loaded explicitly (`--plugin`), as opposed to the built-ins. */
+const userLoaded: Record<PluginKind, Set<string>> = {
+  storage: new Set(),
+  source: new Set(),
+  transform: new Set(),
 };
+
+/**
+ * Adds plugins to the table; a name or scheme already there is refused, so a plugin cannot replace a
+ * built-in (or another plugin) by taking its name. `user` marks plugins the user named, which a repository
+ * may then use as its compression (see core/repository/config.ts).
+ *
+ * @example
+ * ```ts
+ * import { installPlugins } from "./registry.ts";
+ * installPlugins({ transform: { rot13: "file:///opt/floe/rot13.ts" } }, { user: true });
+ * ```
+ */
+export function installPlugins(add: Partial<PluginTable>, options: { user?: boolean } = {}): void {
+  for (const kind of ["storage", "source", "transform", "schemes"] as const) {
+    for (const [name, value] of Object.entries(add[kind] ?? {})) {
+      const known = table[kind][name];
+      if (known === value) continue;
+      if (known !== undefined) {
+        throw new PluginError(
+          kind === "schemes"
+            ? `location scheme '${name}:' is claimed by ${table.schemes[name]} already`
+            : `a ${kind} plugin named '${name}' is loaded already`,
+        );
+      }
+      table[kind][name] = value;
+      if (options.user && kind !== "schemes") userLoaded[kind].add(name);
+    }
+  }
+}
+
+/**
+ * The names known for a kind (built-in and loaded), or the schemes claimed.
+ *
+ * @example
+ * ```ts
+ * import { knownPlugins } from "./registry.ts";
+ * knownPlugins("schemes"); // e.g. ["local", "s3", "sftp", "swift"]
+ * ```
+ */
+export function knownPlugins(kind: PluginKind | "schemes"): string[] {
+  return Object.keys(table[kind]).sort();
+}
+
+/**
+ * Whether `name` was loaded by the user (`--plugin`, or the config file) rather than built in.
+ *
+ * @example
+ * ```ts
+ * import { isUserLoaded } from "./registry.ts";
+ * isUserLoaded("transform", "zstd"); // false
+ * ```
+ */
+export function isUserLoaded(kind: PluginKind, name: string): boolean {
+  return userLoaded[kind].has(name);
+}
+
+/**
+ * The storage that claims the scheme of `location` (`s3:…` → `s3`), `local` for a path, or null when the
+ * location has a `word:` prefix no plugin claims. A path holding a colon is written `./a:b` or absolute.
+ *
+ * @example
+ * ```ts
+ * import { storageForLocation } from "./registry.ts";
+ * storageForLocation("/srv/repo"); // "local"
+ * ```
+ */
+export function storageForLocation(location: string): string | null {
+  const m = /^([a-z][a-z0-9+.-]*):/i.exec(location);
+  if (!m) return "local";
+  return Object.hasOwn(table.schemes, m[1].toLowerCase()) ? table.schemes[m[1].toLowerCase()] : null;
+}
+
+/** Options of a storage opened from a location (see {@link openLocation}). */
+export interface StorageOpenOptions {
+  /** Most calls in flight on each storage at once (`--connections`). */
+  connections?: number;
+  /** Upload bandwidth of each storage in bytes per second (`--limit-upload`); 0 or absent: unlimited. */
+  uploadBytesPerSecond?: number;
+  /** Download bandwidth of each storage in bytes per second (`--limit-download`); 0 or absent: unlimited. */
+  downloadBytesPerSecond?: number;
+  /** Settings of the retry wrapper of remote storages (defaults: the wrapper's). */
+  retry?: {
+    /** Called before each wait, e.g. for `-v` output. */
+    onRetry?: (info: { operation: string; attempt: number; delayMs: number; error: unknown }) => void;
+    /** Further settings of the wrapper (attempts, delays), passed on as they are. */
+    [setting: string]: unknown;
+  };
+}
+
+/** Opens the storage of one or several locations (a mirror), with the wrappers the options ask for. */
+export type StorageOpener = (
+  locations: string | readonly string[],
+  options?: StorageOpenOptions,
+) => Promise<StoragePlugin>;
+
+let opener: StorageOpener | null = null;
+
+/**
+ * Hands the core the function that opens storages from locations — it applies the wrappers (retry, limit,
+ * mirror), which are plugins, so it lives with them (plugins/storage/open.ts) and is installed by
+ * plugins/mod.ts.
+ *
+ * @example
+ * ```ts
+ * import { installStorageOpener } from "./registry.ts";
+ * installStorageOpener(async () => { throw new Error("no storages here"); });
+ * ```
+ */
+export function installStorageOpener(open: StorageOpener): void {
+  opener = open;
+}
+
+/**
+ * Opens the storage of one location, or a mirror of several, through the installed opener.
+ *
+ * @example
+ * ```ts
+ * import { openLocation } from "./registry.ts";
+ * const storage = await openLocation("/srv/repo");
+ * ```
+ */
+export async function openLocation(
+  locations: string | readonly string[],
+  options: StorageOpenOptions = {},
+): Promise<StoragePlugin> {
+  if (!opener) {
+    throw new PluginError("no storage plugins are installed (import floe's mod.ts or plugins/mod.ts)");
+  }
+  return await opener(locations, options);
+}
 
 /** Thrown when a module cannot be loaded or does not satisfy its contract. */
 export class PluginError extends FloeError {
@@ -65,15 +197,15 @@ export class PluginError extends FloeError {
 
 /** Turns a specifier into an importable URL. */
 export function resolveSpecifier(kind: PluginKind, specifier: string, cwd: string = Deno.cwd()): string {
-  if (Object.hasOwn(BUILTINS[kind], specifier)) return BUILTINS[kind][specifier];
+  if (Object.hasOwn(table[kind], specifier)) return table[kind][specifier];
   if (/^(npm|jsr|file|https?):/.test(specifier)) return specifier;
   if (specifier.startsWith("/") || specifier.startsWith("./") || specifier.startsWith("../")) {
     const abs = specifier.startsWith("/") ? specifier : `${cwd.replace(/\/$/, "")}/${specifier}`;
     return new URL(`file://${abs.split("/").map(encodeURIComponent).join("/")}`).href;
   }
-  const known = Object.keys(BUILTINS[kind]).join(", ");
+  const known = knownPlugins(kind).join(", ") || "none installed";
   throw new PluginError(
-    `unknown ${kind} plugin '${specifier}' (built-in: ${known}; or give a path, file:, npm: or jsr:)`,
+    `unknown ${kind} plugin '${specifier}' (known: ${known}; or give a path, file:, npm: or jsr:)`,
   );
 }
 
@@ -89,8 +221,8 @@ export function resolveSpecifier(kind: PluginKind, specifier: string, cwd: strin
  * ```
  */
 export function resolveBuiltin(kind: PluginKind, name: string): string {
-  if (Object.hasOwn(BUILTINS[kind], name)) return BUILTINS[kind][name];
-  const known = Object.keys(BUILTINS[kind]).join(", ");
+  if (Object.hasOwn(table[kind], name) && !userLoaded[kind].has(name)) return table[kind][name];
+  const known = knownPlugins(kind).filter((n) => !userLoaded[kind].has(n)).join(", ") || "none installed";
   throw new PluginError(`${JSON.stringify(name)} is not a built-in ${kind} plugin (built-in: ${known})`);
 }
 

@@ -19,6 +19,7 @@ import { assert, assertEquals } from "./_assert.ts";
 import type { ContentReader, SourceEntry, SourcePlugin, SourceWarning } from "../core/contracts.ts";
 import { Engine } from "../core/engine.ts";
 import { createHash } from "node:crypto";
+import "../plugins/mod.ts"; // the round trip needs the built-in cipher and compression
 
 /** What a suite instance needs. */
 export interface SourceTarget {

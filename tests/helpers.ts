@@ -2,6 +2,7 @@
  * Shared helpers for floe's tests: temp dirs, pseudo-random bytes, hashing, an engine on a local
  * repository and a CLI runner.
  */
+import "../plugins/mod.ts"; // tests run with the built-in plugins
 import { createHash } from "node:crypto";
 import { Engine } from "../core/engine.ts";
 import type { InitOptions } from "../core/repository/repository.ts";

@@ -15,7 +15,7 @@ import type { IndexFile, Snapshot } from "../repository/types.ts";
 import type { Catalog } from "./catalog.ts";
 import type { EngineEvent } from "../events.ts";
 import { IntegrityError } from "../errors.ts";
-import { StorageError } from "../contracts.ts";
+import { isStorageError } from "../contracts.ts";
 
 /** Options of {@link syncCatalog}. */
 export interface SyncOptions {
@@ -77,7 +77,7 @@ export async function syncCatalog(
     try {
       return await syncOnce(repo, catalog, options);
     } catch (e) {
-      if (!(e instanceof StorageError && e.code === "not-found") || attempt >= RELISTS) throw e;
+      if (!isStorageError(e, "not-found") || attempt >= RELISTS) throw e;
     }
   }
 }

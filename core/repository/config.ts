@@ -17,7 +17,7 @@
 import type { ChunkerParams } from "../chunker.ts";
 import { utf8 } from "../encoding.ts";
 import { FloeError, IntegrityError } from "../errors.ts";
-import { BUILTINS, resolveBuiltin, resolveSpecifier } from "../registry.ts";
+import { isUserLoaded, knownPlugins, resolveBuiltin, resolveSpecifier } from "../registry.ts";
 
 /** The repository format version this build reads and writes. */
 export const FORMAT_VERSION = 2;
@@ -205,11 +205,14 @@ export function transformModule(id: string, trusted: TrustedTransforms, what: st
   if (!TRANSFORM_ID.test(id)) {
     throw new IntegrityError(`config ${what} ${short(id)} is not a transform id: damaged or altered`);
   }
-  if (Object.hasOwn(BUILTINS.transform, id)) return resolveBuiltin("transform", id);
   if (Object.hasOwn(trusted, id)) return resolveSpecifier("transform", trusted[id]);
+  // A transform the user loaded (--plugin) is as trusted as a built-in: the user named its module.
+  if (isUserLoaded("transform", id)) return resolveSpecifier("transform", id);
+  const builtins = knownPlugins("transform").filter((n) => !isUserLoaded("transform", n));
+  if (builtins.includes(id)) return resolveBuiltin("transform", id);
   throw new FloeError(
-    `the repository's ${what} '${id}' is not built-in (${Object.keys(BUILTINS.transform).join(", ")}); ` +
-      `open it with that transform given explicitly (the 'transforms' option)`,
+    `the repository's ${what} '${id}' is not built-in (${builtins.join(", ")}); ` +
+      `load the plugin that provides it (--plugin SPEC, or the 'transforms' option)`,
   );
 }
 

@@ -11,7 +11,7 @@
  * @module
  */
 import type { StoragePlugin, TransformPlugin } from "../contracts.ts";
-import { StorageError } from "../contracts.ts";
+import { isStorageError } from "../contracts.ts";
 import { ExitCode, FloeError, IntegrityError } from "../errors.ts";
 import { decodeBase64, encodeBase64, fromUtf8, utf8 } from "../encoding.ts";
 import { BlobHasher, sha256Hex } from "../crypto/hash.ts";
@@ -230,7 +230,7 @@ export class Repository {
       });
     } catch (e) {
       await storage.delete(`keys/${keyId}`).catch(() => {}); // leave no orphan key behind
-      if (e instanceof StorageError && e.code === "exists") {
+      if (isStorageError(e, "exists")) {
         throw new FloeError(`a repository already exists at ${storage.location}`);
       }
       throw e;
@@ -244,7 +244,7 @@ export class Repository {
       await storage.stat("config");
       return true;
     } catch (e) {
-      if (e instanceof StorageError && e.code === "not-found") return false;
+      if (isStorageError(e, "not-found")) return false;
       throw e;
     }
   }
@@ -269,7 +269,7 @@ export class Repository {
     try {
       bytes = await storage.get("config");
     } catch (e) {
-      if (e instanceof StorageError && e.code === "not-found") {
+      if (isStorageError(e, "not-found")) {
         throw new FloeError(
           `no repository at ${storage.location} (run 'floe init' to create one)`,
           ExitCode.NoRepository,
@@ -545,7 +545,7 @@ export class Repository {
         signal,
       });
     } catch (e) {
-      if (e instanceof StorageError && e.code === "not-found") {
+      if (isStorageError(e, "not-found")) {
         throw new IntegrityError(
           `pack ${entry.pack.slice(0, 12)} is missing (needed for blob ${entry.id.slice(0, 12)})`,
         );

@@ -27,7 +27,7 @@
  * @module
  */
 import type { Catalog } from "../catalog/catalog.ts";
-import { StorageError } from "../contracts.ts";
+import { isStorageError } from "../contracts.ts";
 import { IntegrityError } from "../errors.ts";
 import { packName, type Repository } from "../repository/repository.ts";
 import type { IndexEntry } from "../repository/types.ts";
@@ -862,7 +862,7 @@ async function readRegion(
       ...(into ? { into } : {}),
     });
   } catch (e) {
-    if (e instanceof StorageError && e.code === "not-found") {
+    if (isStorageError(e, "not-found")) {
       throw new IntegrityError(`pack ${t.pack.slice(0, 12)} is missing`);
     }
     throw e;

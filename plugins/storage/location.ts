@@ -13,6 +13,7 @@
 import { parseS3Location } from "./s3/location.ts";
 import { parseSwiftLocation } from "./swift/location.ts";
 import { parseSftpLocation } from "./sftp/location.ts";
+import { parseLocalLocation } from "./local/location.ts";
 
 /** A parsed location: which storage plugin, and the options for its factory. */
 export interface ParsedLocation {
@@ -35,19 +36,18 @@ export class LocationError extends Error {
 export function parseLocation(location: string): ParsedLocation {
   const loc = location.trim();
   if (!loc) throw new LocationError("empty repository location");
-  if (loc.startsWith("file://")) {
-    const path = decodeURIComponent(new URL(loc).pathname);
-    return { storage: "local", options: { path } };
-  }
-  if (loc.startsWith("local:")) return { storage: "local", options: { path: loc.slice(6) } };
+  if (loc.startsWith("file://") || loc.startsWith("local:")) return parseLocalLocation(loc);
   // Remote schemes are filled in by their storage plugins' parsers.
   for (const [prefix, parse] of remoteParsers) {
     if (loc.startsWith(prefix)) return parse(loc);
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(loc)) {
-    throw new LocationError(`unsupported repository location scheme in ${JSON.stringify(maskLocation(loc))}`);
+  if (/^[a-z][a-z0-9+.-]*:/i.test(loc)) {
+    throw new LocationError(
+      `unknown location scheme in ${JSON.stringify(maskLocation(loc))} (a local path holding a colon is ` +
+        `written ./${loc} or absolute)`,
+    );
   }
-  return { storage: "local", options: { path: loc } };
+  return parseLocalLocation(loc);
 }
 
 /** Scheme prefix → parser, for remote storages. */
@@ -56,6 +56,26 @@ export const remoteParsers: [string, (loc: string) => ParsedLocation][] = [
   ["swift:", parseSwiftLocation],
   ["sftp:", parseSftpLocation],
 ];
+
+/**
+ * A storage factory's options with `location` (`s3:…`, as given to `--repo`) read into the plugin's own
+ * fields by `parse`; the other options given win over what the location says.
+ *
+ * @example
+ * ```ts
+ * import { fromLocation } from "./location.ts";
+ * import { parseS3Location } from "./s3/location.ts";
+ * fromLocation({ location: "s3:bkt/p", connections: 4 }, parseS3Location); // { bucket: "bkt", prefix: "p", connections: 4 }
+ * ```
+ */
+export function fromLocation<O extends object>(
+  options: O & { location?: string },
+  parse: (location: string) => ParsedLocation,
+): O {
+  if (options?.location === undefined) return options;
+  const { location, ...rest } = options;
+  return { ...parse(location.trim()).options, ...rest } as O;
+}
 
 /** Hides any password embedded in a location, for messages. */
 export function maskLocation(location: string): string {

@@ -12,9 +12,17 @@
  * ```
  * @module
  */
-import { API_VERSION, type ObjectInfo, StorageError, type StoragePlugin } from "../../../core/contracts.ts";
+import {
+  API_VERSION,
+  isStorageError,
+  type ObjectInfo,
+  StorageError,
+  type StoragePlugin,
+} from "../../../core/contracts.ts";
 import { makePrivateDir } from "../../../core/platform/private_dir.ts";
 import { writeDirect } from "./direct.ts";
+import { fromLocation } from "../location.ts";
+import { parseLocalLocation } from "./location.ts";
 
 /**
  * Mode of every file written: a repository is encrypted, yet its object names, sizes and times are
@@ -80,7 +88,15 @@ let tmpCounter = 0;
 const WRITE_PIECE = 1 << 20;
 
 /** Builds a local storage. */
-export default function local(options: Options): StoragePlugin {
+/** The location schemes this storage opens (`--repo local:…`). */
+export const schemes = ["local", "file"];
+
+/**
+ * Builds the storage from its options, or from a `location` string as given to `--repo` (read into the
+ * options above; options given beside it win).
+ */
+export default function local(given: Options | (Partial<Options> & { location: string })): StoragePlugin {
+  const options = fromLocation(given as Options & { location?: string }, parseLocalLocation);
   if (!options?.path) throw new Error("local storage: option 'path' is required");
   const root = options.path.replace(/\/+$/, "") || "/";
   const concurrency = options.concurrency ?? defaults.concurrency!;
@@ -193,7 +209,7 @@ export default function local(options: Options): StoragePlugin {
           f.close();
         }
       } catch (e) {
-        if (e instanceof StorageError) throw e;
+        if (isStorageError(e)) throw e;
         mapError(e, name);
       }
     },

@@ -7,7 +7,7 @@
  * - `get` and `stat` ask the storages in order and take the first answer, falling back to the next
  *   on `not-found` or `transient` errors (other errors are thrown at once).
  * - `list` is the union of all storages' lists (the first storage's size wins for an object).
- * - {@link compareMirrors} reports objects missing from some storage or differing in size, for
+ * - `compareMirrors` (core/mirrors.ts) reports objects missing from some storage or differing in size, for
  *   `floe check`.
  *
  * @example
@@ -22,6 +22,7 @@
 import {
   API_VERSION,
   type CallOptions,
+  isStorageError,
   type ObjectInfo,
   StorageError,
   type StoragePlugin,
@@ -36,20 +37,10 @@ export interface Options {
 /** Defaults of the mirror wrapper (none: `storages` is required). */
 export const defaults: Partial<Options> = {};
 
-/** A mirror storage; `storages` are the mirrored storages, e.g. for {@link compareMirrors}. */
+/** A mirror storage: its `members` are the mirrored storages (compared by `floe check`, synced by `floe mirror sync`). */
 export interface MirrorStorage extends StoragePlugin {
   /** The mirrored storages, in read order. */
-  readonly storages: readonly StoragePlugin[];
-}
-
-/** One object that differs between mirrored storages. */
-export interface Divergence {
-  /** The object name. */
-  name: string;
-  /** `missing`: absent from some storages; `size`: present everywhere but with different sizes. */
-  problem: "missing" | "size";
-  /** Per storage (same order as given): its location and the object's size there, or null when absent. */
-  storages: { location: string; size: number | null }[];
+  readonly members: readonly StoragePlugin[];
 }
 
 /** Runs `fn` so that a synchronous throw becomes a rejection. */
@@ -72,7 +63,7 @@ function combine(
     .filter((x): x is { r: PromiseRejectedResult; s: StoragePlugin } => x.r.status === "rejected");
   const abort = failed.find((f) => isAbort(f.r.reason));
   if (abort) throw abort.r.reason;
-  const codes = failed.map((f) => f.r.reason instanceof StorageError ? f.r.reason.code : "permanent");
+  const codes = failed.map((f) => isStorageError(f.r.reason) ? f.r.reason.code : "permanent");
   // Retrying helps only when every failure is passing; otherwise report the first lasting code.
   const code = codes.every((c) => c === "transient") ? "transient" : codes.find((c) => c !== "transient")!;
   const detail = failed.map((f) => `${f.s.location}: ${(f.r.reason as Error)?.message ?? f.r.reason}`).join(
@@ -118,7 +109,7 @@ export default function mirror(options: Options): MirrorStorage {
       try {
         return await fn(s);
       } catch (e) {
-        if (e instanceof StorageError && (e.code === "not-found" || e.code === "transient")) {
+        if ((isStorageError(e, "not-found") || isStorageError(e, "transient"))) {
           errors.push(e);
           continue;
         }
@@ -143,7 +134,7 @@ export default function mirror(options: Options): MirrorStorage {
     name: "mirror",
     apiVersion: API_VERSION,
     location: `mirror(${storages.map((s) => s.location).join(", ")})`,
-    storages,
+    members: storages,
     capabilities: {
       maxObjectSize: Math.min(...storages.map((s) => s.capabilities.maxObjectSize)),
       atomicCreate: storages.every((s) => s.capabilities.atomicCreate),
@@ -156,9 +147,7 @@ export default function mirror(options: Options): MirrorStorage {
       opts?.signal?.throwIfAborted();
       const results = await Promise.allSettled(storages.map((s) => attempt(() => s.put(name, data, opts))));
       if (!results.some((r) => r.status === "rejected")) return;
-      const refused = results.some((r) =>
-        r.status === "rejected" && r.reason instanceof StorageError && r.reason.code === "exists"
-      );
+      const refused = results.some((r) => r.status === "rejected" && isStorageError(r.reason, "exists"));
       if (opts?.create && refused) {
         // Someone else holds the name: undo our copies so the mirrors agree again.
         await Promise.allSettled(
@@ -192,50 +181,4 @@ export default function mirror(options: Options): MirrorStorage {
       await Promise.allSettled(storages.map((s) => s.close?.()));
     },
   };
-}
-
-/**
- * Lists every prefix on every storage and reports the objects that are not alike everywhere:
- * missing from some storage, or of different sizes. Sorted by name; empty when the mirrors agree.
- *
- * @example
- * ```ts
- * import { compareMirrors } from "./mod.ts";
- * import local from "../local/mod.ts";
- * const problems = await compareMirrors([local({ path: "/srv/a" }), local({ path: "/srv/b" })], ["data/", "index/"]);
- * for (const p of problems) console.log(p.name, p.problem);
- * ```
- */
-export async function compareMirrors(
-  storages: readonly StoragePlugin[],
-  prefixes: readonly string[],
-  options?: CallOptions,
-): Promise<Divergence[]> {
-  const listings = await Promise.all(storages.map(async (s) => {
-    const sizes = new Map<string, number>();
-    for (const prefix of prefixes) {
-      for await (const o of s.list(prefix, options)) sizes.set(o.name, o.size);
-    }
-    return sizes;
-  }));
-  const names = new Set<string>();
-  for (const l of listings) for (const n of l.keys()) names.add(n);
-  const out: Divergence[] = [];
-  for (const name of [...names].sort()) {
-    const sizes = listings.map((l) => l.get(name) ?? null);
-    const present = sizes.filter((s): s is number => s !== null);
-    const problem = present.length < sizes.length
-      ? "missing"
-      : new Set(present).size > 1
-      ? "size"
-      : undefined;
-    if (problem) {
-      out.push({
-        name,
-        problem,
-        storages: storages.map((s, i) => ({ location: s.location, size: sizes[i] })),
-      });
-    }
-  }
-  return out;
 }

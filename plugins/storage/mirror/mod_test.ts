@@ -4,7 +4,8 @@ import { sshdMissing, startSshd } from "../../../tests/fixtures/servers/sshd.ts"
 import { StorageError, type StoragePlugin } from "../../../core/contracts.ts";
 import local from "../local/mod.ts";
 import sftp from "../sftp/mod.ts";
-import mirror, { compareMirrors } from "./mod.ts";
+import mirror from "./mod.ts";
+import { compareMirrors } from "../../../core/mirrors.ts";
 
 const missing = sshdMissing();
 if (missing) console.log(`%cskipping mirror(local, sftp): ${missing}`, "color: yellow");
@@ -51,7 +52,7 @@ Deno.test("mirror: divergences are reported", async () => {
     await m.put("data/00/one", enc("one"));
     await m.put("data/00/two", enc("two"));
     await m.put("index/i1", enc("index"));
-    assertEquals(await compareMirrors(m.storages, ["data/", "index/"]), []);
+    assertEquals(await compareMirrors(m.members, ["data/", "index/"]), []);
     await b.delete("data/00/one");
     await a.put("index/i1", enc("index, longer"));
     await a.put("snapshots/s1", enc("not compared"));

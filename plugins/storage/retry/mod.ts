@@ -24,7 +24,7 @@ import type {
   PutOptions,
   StoragePlugin,
 } from "../../../core/contracts.ts";
-import { StorageError } from "../../../core/contracts.ts";
+import { isStorageError, StorageError } from "../../../core/contracts.ts";
 
 /** Options of the retry wrapper. */
 export interface Options {
@@ -66,7 +66,7 @@ export const defaults: Required<
  * ```
  */
 export function isRetryable(e: unknown): boolean {
-  if (e instanceof StorageError) return e.code === "transient";
+  if (isStorageError(e)) return e.code === "transient";
   return e instanceof TypeError; // fetch's network failures
 }
 
@@ -157,7 +157,7 @@ export default function retry(options: Options): StoragePlugin {
         try {
           await inner.put(name, data, opts);
         } catch (e) {
-          if (e instanceof StorageError && e.code === "exists" && opts?.create && ambiguous) {
+          if (isStorageError(e, "exists") && opts?.create && ambiguous) {
             // An earlier attempt may have written it: ours if the bytes match.
             const stored = await inner.get(name, { signal: opts.signal });
             if (equalBytes(stored, data)) return;

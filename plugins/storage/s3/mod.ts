@@ -26,6 +26,7 @@
 import {
   API_VERSION,
   type CallOptions,
+  isStorageError,
   type ObjectInfo,
   StorageError,
   type StoragePlugin,
@@ -33,6 +34,8 @@ import {
 import type { S3Client } from "@aws-sdk/client-s3";
 import { bodyProgress, FetchTransport, readCaBundles, settleResponse } from "./transport.ts";
 import { readBody } from "../read_body.ts";
+import { fromLocation } from "../location.ts";
+import { parseS3Location } from "./location.ts";
 
 /** Options of the s3 storage. */
 export interface Options {
@@ -197,7 +200,15 @@ export function classify(e: unknown): StorageError["code"] {
  * console.log(storage.location); // s3:my-backups
  * ```
  */
-export default function s3(options: Options): StoragePlugin {
+/** The location schemes this storage opens (`--repo s3:…`). */
+export const schemes = ["s3"];
+
+/**
+ * Builds the storage from its options, or from a `location` string as given to `--repo` (read into the
+ * options above; options given beside it win).
+ */
+export default function s3(given: Options | (Partial<Options> & { location: string })): StoragePlugin {
+  const options = fromLocation(given as Options & { location?: string }, parseS3Location);
   if (!options?.bucket) throw new Error("s3 storage: option 'bucket' is required");
   const bucket = options.bucket;
   // What every S3 store refuses, told here rather than as the store's bare "400" (AWS's legacy buckets
@@ -304,7 +315,7 @@ export default function s3(options: Options): StoragePlugin {
   const scrub = (text: string) => secrets.reduce((t, s) => t.split(s).join("***"), text);
 
   function fail(e: unknown, what: string, signal?: AbortSignal): never {
-    if (e instanceof StorageError) throw e;
+    if (isStorageError(e)) throw e;
     if (isAbort(e, signal)) throw signal?.reason ?? e;
     const code = classify(e);
     const err = e as SdkError;

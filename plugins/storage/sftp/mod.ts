@@ -24,7 +24,15 @@
  * ```
  * @module
  */
-import { API_VERSION, type ObjectInfo, StorageError, type StoragePlugin } from "../../../core/contracts.ts";
+import {
+  API_VERSION,
+  isStorageError,
+  type ObjectInfo,
+  StorageError,
+  type StoragePlugin,
+} from "../../../core/contracts.ts";
+import { fromLocation } from "../location.ts";
+import { parseSftpLocation } from "./location.ts";
 // ssh2's own typings (@types/ssh2) pull in @types/node@18, which would shadow Deno's node types (zstd,
 // node:sqlite) for the whole program; the few shapes used here are declared loosely instead.
 // deno-lint-ignore no-explicit-any
@@ -246,7 +254,7 @@ interface Ssh2Error extends Error {
 }
 
 function mapError(e: unknown, what: string): StorageError {
-  if (e instanceof StorageError) return e;
+  if (isStorageError(e)) return e;
   if (e instanceof DOMException && e.name === "AbortError") throw e;
   const err = e as Ssh2Error;
   const msg = err?.message ?? String(e);
@@ -334,7 +342,15 @@ let tmpCounter = 0;
  * for await (const o of storage.list("snapshots/")) console.log(o.name, o.size);
  * ```
  */
-export default function sftp(options: Options): StoragePlugin {
+/** The location schemes this storage opens (`--repo sftp:…`). */
+export const schemes = ["sftp"];
+
+/**
+ * Builds the storage from its options, or from a `location` string as given to `--repo` (read into the
+ * options above; options given beside it win).
+ */
+export default function sftp(given: Options | (Partial<Options> & { location: string })): StoragePlugin {
+  const options = fromLocation(given as Options & { location?: string }, parseSftpLocation);
   if (!options?.host) throw new Error("sftp storage: option 'host' is required");
   if (!options.path) throw new Error("sftp storage: option 'path' is required");
   const host = options.host;

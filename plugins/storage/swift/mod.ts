@@ -22,10 +22,13 @@ import { readBody } from "../read_body.ts";
 import {
   API_VERSION,
   type CallOptions,
+  isStorageError,
   type ObjectInfo,
   StorageError,
   type StoragePlugin,
 } from "../../../core/contracts.ts";
+import { fromLocation } from "../location.ts";
+import { parseSwiftLocation } from "./location.ts";
 
 /** Options of the swift storage. */
 export interface Options {
@@ -254,7 +257,15 @@ function encodeName(name: string): string {
  * console.log(storage.location); // swift:backups:/host1
  * ```
  */
-export default function swift(options: Options): StoragePlugin {
+/** The location schemes this storage opens (`--repo swift:…`). */
+export const schemes = ["swift"];
+
+/**
+ * Builds the storage from its options, or from a `location` string as given to `--repo` (read into the
+ * options above; options given beside it win).
+ */
+export default function swift(given: Options | (Partial<Options> & { location: string })): StoragePlugin {
+  const options = fromLocation(given as Options & { location?: string }, parseSwiftLocation);
   if (!options?.container) throw new Error("swift storage: option 'container' is required");
   const container = options.container;
   const prefix = (options.prefix ?? "").replace(/^\/+/, "").replace(/\/+$/, "");
@@ -347,7 +358,7 @@ export default function swift(options: Options): StoragePlugin {
   }
 
   function netError(e: unknown, what: string, signal?: AbortSignal): unknown {
-    if (e instanceof StorageError) return e;
+    if (isStorageError(e)) return e;
     if (signal?.aborted) return signal.reason ?? e;
     const msg = (e as Error)?.message ?? String(e);
     return new StorageError("transient", `${location}: ${what}: ${msg}`, { cause: e });

@@ -1,56 +1,54 @@
 /**
- * Builds the storage of one repository from one or several location strings: each location's plugin,
- * wrapped in `limit` (when connection or bandwidth bounds are set) and, for remote storages, in
- * `retry`; several locations become one `mirror` of them (written to all, read from the first that
- * answers).
+ * Builds the storage of one repository from one or several location strings: each location opens the
+ * storage plugin that claims its scheme (`s3:…` → the plugin exporting `schemes = ["s3"]`; a path →
+ * `local`), whose default factory gets `{ location }`; it is wrapped in `limit` (when connection or
+ * bandwidth bounds are set) and, unless local, in `retry`; several locations become one `mirror` of them
+ * (written to all, read from the first that answers). A `word:` prefix no plugin claims is refused
+ * before anything is created.
  *
  * Order per location: `retry(limit(plugin))` — each attempt is paced and holds a connection slot only
  * while it runs (not while backing off). Bounds apply to each storage of a mirror separately.
  *
  * @example
  * ```ts
- * import { openStorages } from "./storage_open.ts";
+ * import { openStorages } from "./open.ts";
  * const storage = await openStorages(["/srv/a", "/srv/b"], { uploadBytesPerSecond: 1 << 20 });
  * await storage.close?.();
  * ```
  * @module
  */
-import type { StoragePlugin } from "./contracts.ts";
-import { ExitCode, FloeError } from "./errors.ts";
-import { loadPlugin } from "./registry.ts";
-import { LocationError, maskLocation, parseLocation } from "../plugins/storage/location.ts";
-import retry, { type Options as RetryOptions } from "../plugins/storage/retry/mod.ts";
-import limit from "../plugins/storage/limit/mod.ts";
-import mirror from "../plugins/storage/mirror/mod.ts";
-
-/** Options of {@link openStorages} (and of `openStorage` in engine.ts). */
-export interface StorageOpenOptions {
-  /** Most calls in flight on each storage at once (`--connections`). */
-  connections?: number;
-  /** Upload bandwidth of each storage in bytes per second (`--limit-upload`); 0 or absent: unlimited. */
-  uploadBytesPerSecond?: number;
-  /** Download bandwidth of each storage in bytes per second (`--limit-download`); 0 or absent: unlimited. */
-  downloadBytesPerSecond?: number;
-  /** Settings of the retry wrapper of remote storages (defaults: the wrapper's). */
-  retry?: Omit<RetryOptions, "storage">;
-}
+import type { StoragePlugin } from "../../core/contracts.ts";
+import { ExitCode, FloeError } from "../../core/errors.ts";
+import {
+  knownPlugins,
+  loadPlugin,
+  storageForLocation,
+  type StorageOpenOptions,
+} from "../../core/registry.ts";
+import { LocationError, maskLocation } from "./location.ts";
+import retry, { type Options as RetryOptions } from "./retry/mod.ts";
+import limit from "./limit/mod.ts";
+import mirror from "./mirror/mod.ts";
 
 /** Opens one location: its plugin, bounded by `limit` when asked, retried when remote. */
 export async function openOneStorage(
   location: string,
   options: StorageOpenOptions = {},
 ): Promise<StoragePlugin> {
-  let parsed;
-  try {
-    parsed = parseLocation(location);
-  } catch (e) {
-    if (e instanceof LocationError) throw new FloeError(e.message, ExitCode.Usage, { cause: e });
-    throw e;
+  const name = storageForLocation(location);
+  if (name === null) {
+    const schemes = knownPlugins("schemes").map((s) => `${s}:`).join(", ");
+    throw new FloeError(
+      `unknown location scheme in ${JSON.stringify(maskLocation(location))} (known: ${schemes}; load a ` +
+        `plugin that claims it with --plugin; a local path holding a colon is written ./PATH or absolute)`,
+      ExitCode.Usage,
+    );
   }
   let storage: StoragePlugin;
   try {
-    storage = await loadPlugin("storage", parsed.storage, parsed.options);
+    storage = await loadPlugin("storage", name, { location });
   } catch (e) {
+    if (e instanceof LocationError) throw new FloeError(e.message, ExitCode.Usage, { cause: e });
     if (e instanceof FloeError) throw e;
     throw new FloeError(
       `cannot open ${maskLocation(location)}: ${(e as Error)?.message ?? e}`,
@@ -64,7 +62,7 @@ export async function openOneStorage(
   if (connections || uploadBytesPerSecond || downloadBytesPerSecond) {
     storage = limit({ storage, connections, uploadBytesPerSecond, downloadBytesPerSecond });
   }
-  if (parsed.storage !== "local") storage = retry({ ...options.retry, storage });
+  if (name !== "local") storage = retry({ ...(options.retry as Omit<RetryOptions, "storage">), storage });
   return storage;
 }
 
