@@ -46,6 +46,7 @@
  *
  * @module
  */
+import { openLibrary } from "./_libraries.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Constants
@@ -128,6 +129,9 @@ export const S_IF = {
 
 const SYMBOLS = {
   __errno_location: { parameters: [], result: "pointer" },
+  memcpy: { parameters: ["buffer", "pointer", "usize"], result: "pointer" },
+  /** `memmove(buf, buf, 0)` returns `buf`: its address, without `UnsafePointer` (see {@link errno}). */
+  addressOf: { name: "memmove", parameters: ["buffer", "buffer", "usize"], result: "usize" },
   statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
   getdents64: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   // open(2) is variadic; on x86_64 an int passed in the 3rd register is how the mode arrives anyway.
@@ -169,8 +173,18 @@ type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 let lib: Libc | null = null;
 /** Why loading failed; `undefined` while not yet attempted. */
 let loadError: string | undefined;
-/** errno of the calling thread, viewed in place (its address is stable per thread). */
-let errnoCell: Int32Array = new Int32Array(1);
+/** Where the calling thread's errno lives (its address is stable per thread). */
+let errnoAddress: Deno.PointerObject | null = null;
+const errnoCopy = new Int32Array(1);
+
+/**
+ * errno of the calling thread, copied out by memcpy: viewing it in place (`UnsafePointerView`) needs
+ * FFI permission for every library, and deno.json grants it for libc and libcrypto only.
+ */
+function errno(): number {
+  lib!.memcpy(errnoCopy, errnoAddress, 4n);
+  return errnoCopy[0];
+}
 
 function tryLoad(): void {
   if (lib !== null || loadError !== undefined) return;
@@ -179,20 +193,14 @@ function tryLoad(): void {
       loadError = `unsupported platform ${Deno.build.os}/${Deno.build.arch}`;
       return;
     }
-    // Query first: dlopen without the permission would prompt on a TTY.
-    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
-      loadError = "FFI permission not granted (--allow-ffi)";
+    const opened = openLibrary(["libc.so.6"], SYMBOLS);
+    if ("error" in opened) {
+      loadError = opened.error;
       return;
     }
-    if (typeof Deno.dlopen !== "function") {
-      loadError = "Deno.dlopen is not available";
-      return;
-    }
-    const dl = Deno.dlopen("libc.so.6", SYMBOLS);
-    const ep = dl.symbols.__errno_location();
-    if (ep === null) throw new Error("__errno_location returned NULL");
-    errnoCell = new Int32Array(Deno.UnsafePointerView.getArrayBuffer(ep, 4));
-    lib = dl.symbols;
+    errnoAddress = opened.symbols.__errno_location();
+    if (errnoAddress === null) throw new Error("__errno_location returned NULL");
+    lib = opened.symbols;
   } catch (e) {
     loadError = e instanceof Error ? e.message : String(e);
     lib = null;
@@ -205,6 +213,20 @@ function libc(): Libc {
     if (lib === null) throw new Error(`libc FFI unavailable: ${loadError}`);
   }
   return lib;
+}
+
+/**
+ * The address of a buffer's first byte (for aligning O_DIRECT buffers). Throws when the layer is
+ * unavailable.
+ *
+ * @example
+ * ```ts
+ * import { addressOf, available } from "./libc.ts";
+ * if (available()) console.log(addressOf(new Uint8Array(8)) % 8);
+ * ```
+ */
+export function addressOf(buffer: Uint8Array): number {
+  return Number(libc().addressOf(buffer, buffer, 0n));
 }
 
 /**
@@ -367,7 +389,7 @@ export function errnoError(errno: number, syscall: string, path: string | Uint8A
 }
 
 function fail(syscall: string, path: string | Uint8Array = ""): never {
-  throw errnoError(errnoCell[0], syscall, path);
+  throw errnoError(errno(), syscall, path);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -759,7 +781,7 @@ export function readDirRaw(dir: string | Uint8Array): RawDirEntry[] {
       const n = Number(c.getdents64(fd, buf, DIRENT_BUF_SIZE));
       if (n === 0) break;
       if (n < 0) {
-        if (errnoCell[0] === EINTR) continue;
+        if (errno() === EINTR) continue;
         fail("getdents64", dir);
       }
       // struct dirent64: d_ino u64 @0, d_off i64 @8, d_reclen u16 @16, d_type u8 @18, d_name @19.
@@ -1049,7 +1071,7 @@ export function readFd(fd: number, buf: Uint8Array): number {
   for (;;) {
     const n = Number(c.read(fd, buf, BigInt(buf.byteLength)));
     if (n >= 0) return n;
-    if (errnoCell[0] !== EINTR) fail("read", `fd ${fd}`);
+    if (errno() !== EINTR) fail("read", `fd ${fd}`);
   }
 }
 
@@ -1071,7 +1093,7 @@ export function writeFd(fd: number, buf: Uint8Array): number {
   while (off < buf.byteLength) {
     const n = Number(c.write(fd, off === 0 ? buf : buf.subarray(off), BigInt(buf.byteLength - off)));
     if (n < 0) {
-      if (errnoCell[0] === EINTR) continue;
+      if (errno() === EINTR) continue;
       fail("write", `fd ${fd}`);
     }
     off += n;
@@ -1089,7 +1111,7 @@ export function writeFd(fd: number, buf: Uint8Array): number {
  * ```
  */
 export function closeFd(fd: number): void {
-  if (libc().close(fd) !== 0 && errnoCell[0] !== EINTR) fail("close", `fd ${fd}`);
+  if (libc().close(fd) !== 0 && errno() !== EINTR) fail("close", `fd ${fd}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1123,7 +1145,7 @@ export const DIRECT_ALIGN = 4096;
 export function openDirect(path: string | Uint8Array, mode = 0o666): number | null {
   const fd = libc().open(cpath(path), O_WRONLY | O_CREAT | O_EXCL | O_DIRECT | O_CLOEXEC, mode);
   if (fd >= 0) return fd;
-  if (errnoCell[0] === EINVAL) return null;
+  if (errno() === EINVAL) return null;
   fail("open", path);
 }
 
@@ -1151,7 +1173,7 @@ export async function pwriteAsync(fd: number, buf: Uint8Array, offset: number): 
     const rest = buf.subarray(done);
     const m = Number(c.pwrite(fd, rest, BigInt(rest.byteLength), BigInt(offset + done)));
     if (m < 0) {
-      if (errnoCell[0] === EINTR) continue;
+      if (errno() === EINTR) continue;
       fail("pwrite", `fd ${fd}`);
     }
     if (m === 0) throw errnoError(ENOSPC, "pwrite", `fd ${fd}`);
@@ -1195,9 +1217,9 @@ export async function fsyncAsync(fd: number): Promise<void> {
 export function fallocateFd(fd: number, size: number): boolean {
   const c = libc();
   while (c.fallocate(fd, 0, 0n, BigInt(size)) !== 0) {
-    const errno = errnoCell[0];
-    if (errno === EINTR) continue;
-    if (errno === EOPNOTSUPP) return false;
+    const e = errno();
+    if (e === EINTR) continue;
+    if (e === EOPNOTSUPP) return false;
     fail("fallocate", `fd ${fd}`);
   }
   return true;
@@ -1217,7 +1239,7 @@ export function fallocateFd(fd: number, size: number): boolean {
 export function ftruncateFd(fd: number, size: number): void {
   const c = libc();
   while (c.ftruncate(fd, BigInt(size)) !== 0) {
-    if (errnoCell[0] !== EINTR) fail("ftruncate", `fd ${fd}`);
+    if (errno() !== EINTR) fail("ftruncate", `fd ${fd}`);
   }
 }
 
@@ -1239,7 +1261,7 @@ function sizedCall(
     const n = Number(call(buf, need));
     if (n >= 0) return n === need ? buf : buf.slice(0, n);
     // The attribute grew between the two calls; probe again.
-    if (errnoCell[0] !== ERANGE || attempt >= 8) fail(syscall, path);
+    if (errno() !== ERANGE || attempt >= 8) fail(syscall, path);
   }
 }
 
