@@ -11,6 +11,8 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { type CliResult, hashTree, randomBytes, runCli, tempDir } from "./helpers.ts";
+import { sharedSwift, stopSharedSwift, swiftMissing } from "./fixtures/servers/swift.ts";
+import { sshdMissing, startSshd } from "./fixtures/servers/sshd.ts";
 
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
 const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
@@ -142,6 +144,58 @@ Deno.test({
       }
     } finally {
       await e.cleanup();
+    }
+  },
+});
+
+const swiftWhy = swiftMissing();
+const sshdWhy = sshdMissing();
+
+Deno.test({
+  name: "hygiene: deno task floe (narrowed permissions) backs up to and restores from S3, Swift and SFTP",
+  ignore: !!swiftWhy || !!sshdWhy,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const swift = await sharedSwift();
+    const sshd = await startSshd();
+    const e = await setup();
+    try {
+      const src = `${e.dir}/src`;
+      Deno.mkdirSync(src);
+      Deno.writeFileSync(`${src}/data.bin`, randomBytes(500_000, 3));
+      const env = {
+        ...e.env,
+        AWS_ACCESS_KEY_ID: swift.accessKey,
+        AWS_SECRET_ACCESS_KEY: swift.secretKey,
+        AWS_REGION: swift.region,
+        ST_AUTH: swift.authUrl,
+        ST_USER: swift.user,
+        ST_KEY: swift.key,
+        FLOE_SSH_KEY: sshd.keyPath,
+        FLOE_SSH_KNOWN_HOSTS: sshd.knownHostsPath,
+      };
+      const stamp = Date.now().toString(36);
+      for (
+        const loc of [
+          `s3:${swift.s3Endpoint}/floe-task-${stamp}/r`,
+          `swift:floe-task-sw-${stamp}:/r`,
+          `sftp://${sshd.user}@${sshd.host}:${sshd.port}/${sshd.root}/task-repo`,
+        ]
+      ) {
+        for (const args of [["init"], ["backup", "."], ["check", "--read-data"]]) {
+          const r = await task(["-r", loc, ...args], env, src);
+          assertEquals(r.code, 0, `${loc} ${args.join(" ")}: ${show(r)}`);
+        }
+        const r = await task(["-r", loc, "restore", "latest", "--target", "out"], env, e.dir);
+        assertEquals(r.code, 0, show(r));
+        assertEquals(hashTree(`${e.dir}/out${Deno.realPathSync(src)}`), hashTree(src));
+        Deno.removeSync(`${e.dir}/out`, { recursive: true });
+      }
+    } finally {
+      await e.cleanup();
+      await stopSharedSwift();
+      await sshd.stop();
     }
   },
 });
