@@ -20,6 +20,8 @@ import type { StoragePlugin } from "../core/contracts.ts";
 import type { StorageOpenOptions } from "../core/registry.ts";
 import { splitLocations, storageBounds } from "./remote.ts";
 import { mirrorMembers } from "../core/mirrors.ts";
+import { passwordsInUrl, rememberSecret } from "./redact.ts";
+import { writeErr, writeOut } from "./output.ts";
 
 /** Options valid before or after the command. */
 export interface Globals {
@@ -119,15 +121,30 @@ async function promptSecret(message: string): Promise<string> {
     Deno.stdin.setRaw(false);
     Deno.stderr.writeSync(enc.encode("\n"));
   }
-  return new TextDecoder().decode(new Uint8Array(chars));
+  const secret = new TextDecoder().decode(new Uint8Array(chars));
+  rememberSecret(secret);
+  return secret;
 }
 
-function readPasswordFile(path: string): string {
+/**
+ * Reads a password from a file (one trailing newline dropped) and remembers it as a secret, so no
+ * message or stack shows it.
+ *
+ * @example
+ * ```ts
+ * import { readPasswordFile } from "./context.ts";
+ * const password = readPasswordFile("/etc/floe/password");
+ * ```
+ */
+export function readPasswordFile(path: string): string {
+  let secret: string;
   try {
-    return Deno.readTextFileSync(path).replace(/\r?\n$/, "");
+    secret = Deno.readTextFileSync(path).replace(/\r?\n$/, "");
   } catch (e) {
     throw new FloeError(`cannot read password file ${path}: ${(e as Error).message}`, ExitCode.Failure);
   }
+  rememberSecret(secret);
+  return secret;
 }
 
 /** The per-run context of a command. */
@@ -138,7 +155,6 @@ export class Context {
   exitCode = 0;
   /** Locations of the storages opened (the whole, then a mirror's members), for error messages. */
   readonly openedLocations: string[] = [];
-  #stdout = Deno.stdout;
 
   /** Build one. */
   constructor(globals: Globals) {
@@ -147,7 +163,7 @@ export class Context {
 
   /** A line to stdout. */
   out(line: string): void {
-    this.#write(this.#stdout, line + "\n");
+    writeOut(line + "\n");
   }
 
   /** A JSON value on one stdout line. */
@@ -157,13 +173,7 @@ export class Context {
 
   /** A line to stderr (suppressed by -q unless `always`). */
   info(line: string, always = false): void {
-    if (!this.globals.quiet || always) this.#write(Deno.stderr, line + "\n");
-  }
-
-  #write(f: typeof Deno.stdout | typeof Deno.stderr, text: string) {
-    const bytes = new TextEncoder().encode(text);
-    let off = 0;
-    while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
+    if (!this.globals.quiet || always) writeErr(line + "\n");
   }
 
   /** Renders engine events: warnings always, progress on a TTY. */
@@ -172,9 +182,9 @@ export class Context {
     else if (e.type === "info" && this.globals.verbose) this.info(e.message);
     else if (e.type === "progress" && !this.globals.quiet && !this.globals.json && Deno.stderr.isTerminal()) {
       const mb = (e.bytes / 1e6).toFixed(1);
-      this.#write(Deno.stderr, `\r\x1b[K${e.phase}: ${e.files} files, ${mb} MB`);
+      writeErr(`\r\x1b[K${e.phase}: ${e.files} files, ${mb} MB`);
     } else if (e.type === "done" && Deno.stderr.isTerminal() && !this.globals.quiet && !this.globals.json) {
-      this.#write(Deno.stderr, "\r\x1b[K");
+      writeErr("\r\x1b[K");
     }
   };
 
@@ -189,10 +199,15 @@ export class Context {
    * separated by ` , `), else the embedded default.
    */
   locations(): { locations: string[]; isDefault: boolean } {
-    if (this.globals.repos?.length) return { locations: [...this.globals.repos], isDefault: false };
-    if (this.globals.repo) return { locations: [this.globals.repo], isDefault: false };
-    const env = splitLocations(Deno.env.get("FLOE_REPOSITORY") ?? "");
-    if (env.length) return { locations: env, isDefault: false };
+    const { repos, repo } = this.globals;
+    const given = repos?.length
+      ? [...repos]
+      : repo
+      ? [repo]
+      : splitLocations(Deno.env.get("FLOE_REPOSITORY") ?? "");
+    // A password written into a location must not come back in a message that quotes it.
+    for (const l of given) passwordsInUrl(l).forEach(rememberSecret);
+    if (given.length) return { locations: given, isDefault: false };
     return { locations: [defaultPaths().repo], isDefault: true };
   }
 
@@ -222,7 +237,10 @@ export class Context {
   /** The password: FLOE_PASSWORD, --password-file / FLOE_PASSWORD_FILE, the default key, or a prompt. */
   async password(isDefault: boolean, prompt = "enter password for repository: "): Promise<string> {
     const env = Deno.env.get("FLOE_PASSWORD");
-    if (env !== undefined && env !== "") return env;
+    if (env !== undefined && env !== "") {
+      rememberSecret(env);
+      return env;
+    }
     const file = this.globals.passwordFile ?? Deno.env.get("FLOE_PASSWORD_FILE");
     if (file) return readPasswordFile(file);
     if (isDefault) {
@@ -272,6 +290,7 @@ export class Context {
           password = readPasswordFile(key);
         } catch {
           password = encodeBase64(crypto.getRandomValues(new Uint8Array(32)));
+          rememberSecret(password);
           makePrivateDir(key.slice(0, key.lastIndexOf("/")));
           Deno.writeTextFileSync(key, password + "\n", { mode: 0o600, createNew: true });
           Deno.chmodSync(key, 0o600);

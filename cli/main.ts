@@ -5,6 +5,12 @@
  * Exit codes: 0 ok, 1 failure, 2 usage, 3 snapshot made but some entries unreadable, 10 no repository,
  * 11 repository busy, 12 wrong password.
  *
+ * Relative paths are read from the caller's directory, also under `deno task` (see ./cwd.ts). No line
+ * floe prints shows a secret it knows (see ./redact.ts), also not the `-v` stack. When the reader of
+ * stdout goes away (`floe snapshots | head -1`), floe says nothing about it: the command still finishes
+ * its work and the exit code is the one it would have had (0 for a listing), so a pipeline does not
+ * fail because its reader had enough; only `dump` stops writing then.
+ *
  * @example
  * ```sh
  * deno task floe backup ~/Documents --tag daily
@@ -13,9 +19,12 @@
  */
 import "../plugins/mod.ts"; // the CLI runs with the built-in plugins
 import { Command, CommanderError } from "commander";
+import { maskLocation } from "../plugins/storage/location.ts";
 import { Context, parseGlobals } from "./context.ts";
 import { ExitCode, FloeError } from "../core/errors.ts";
 import { errorLine } from "./remote.ts";
+import { isBrokenPipe, writeErr, writeOut } from "./output.ts";
+import { callerCwd } from "./cwd.ts";
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -37,7 +46,7 @@ export function program(ctx: Context): Command {
     .description("floe — fast, safe, encrypted, deduplicating backups")
     .version("0.1.0")
     .exitOverride()
-    .configureOutput({ writeErr: () => {}, outputError: () => {} })
+    .configureOutput({ writeOut, writeErr: () => {}, outputError: () => {} })
     .addHelpText(
       "after",
       `
@@ -183,7 +192,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     ({ globals, rest } = parseGlobals(argv));
   } catch (e) {
-    console.error(`floe: ${(e as Error).message}`);
+    writeErr(`floe: ${(e as Error).message}\n`);
     return ExitCode.Usage;
   }
   const ctx = new Context(globals);
@@ -196,18 +205,21 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       if (e.code === "commander.help") return 0;
-      console.error(`floe: ${e.message.replace(/^error: /, "")} (see 'floe --help')`);
+      writeErr(`floe: ${e.message.replace(/^error: /, "")} (see 'floe --help')\n`);
       return ExitCode.Usage;
     }
+    if (isBrokenPipe(e)) return ctx.exitCode; // the reader of the output had enough: not an error
     const err = e as Error & { exitCode?: number; code?: string };
     const exit = e instanceof FloeError ? e.exitCode : ExitCode.Failure;
-    console.error(`floe: ${errorLine(e, ctx.openedLocations)}`);
-    if (globals.verbose && err?.stack) console.error(err.stack);
+    writeErr(`floe: ${errorLine(e, ctx.openedLocations)}\n`);
+    // The stack's first line repeats the raw message: the location in it is masked like the line above.
+    if (globals.verbose && err?.stack) writeErr(`${maskLocation(err.stack)}\n`);
     return exit;
   }
 }
 
 if (import.meta.main) {
+  Deno.chdir(callerCwd());
   const code = await main(Deno.args);
   Deno.exit(code);
 }

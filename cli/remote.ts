@@ -1,7 +1,7 @@
 /**
  * CLI helpers for remote and mirrored repositories: the storage bounds of the global options
  * (`--limit-upload`, `--limit-download`, `--connections`), several locations in `FLOE_REPOSITORY`,
- * and the one-line error message that names the location and never shows a secret.
+ * and the one-line error message that names the location (its password masked).
  *
  * @example
  * ```ts
@@ -52,40 +52,25 @@ export function storageBounds(
   return out;
 }
 
-/** Environment variables whose values must never be printed. */
-const SECRET_VARS = [
-  "AWS_SECRET_ACCESS_KEY",
-  "AWS_SESSION_TOKEN",
-  "ST_KEY",
-  "OS_PASSWORD",
-  "OS_APPLICATION_CREDENTIAL_SECRET",
-  "FLOE_PASSWORD",
-];
-
-/** Replaces secrets (from the environment, and passwords inside URLs) with `***`. */
-export function scrubSecrets(text: string): string {
-  let out = maskLocation(text).replace(/\/\/([^/@:\s]+):([^/@\s]+)@/g, "//$1:***@");
-  for (const name of SECRET_VARS) {
-    let value: string | undefined;
-    try {
-      value = Deno.env.get(name);
-    } catch { /* no env permission */ }
-    if (value && value.length >= 4) out = out.split(value).join("***");
-  }
-  return out;
-}
-
 /**
  * The message of an error for the one stderr line: its first line, prefixed with the repository
- * location when a storage error does not name it, with secrets masked.
+ * location (its password masked) when a storage error does not name it. The caller still passes the
+ * line through the CLI's `redact`.
+ *
+ * @example
+ * ```ts
+ * import { errorLine } from "./remote.ts";
+ * errorLine(new Error("boom\nmore"), []); // "boom"
+ * ```
  */
 export function errorLine(e: unknown, locations: readonly string[]): string {
   const err = e as Error & { name?: string };
   let message = String(err?.message ?? e).split("\n")[0];
   if (err?.name === "StorageError") {
-    const named = locations.some((l) => l && message.includes(l));
-    if (!named && locations.length) message = `${locations[0]}: ${message}`;
+    const masked = locations.map(maskLocation);
+    const named = masked.some((l) => l && message.includes(l));
+    if (!named && masked.length) message = `${masked[0]}: ${message}`;
     message = `storage: ${message}`;
   }
-  return scrubSecrets(message);
+  return message;
 }

@@ -7,12 +7,12 @@
  * ```
  * @module
  */
-import type { Context } from "../context.ts";
+import { type Context, readPasswordFile } from "../context.ts";
 import { ExitCode, FloeError } from "../../core/errors.ts";
 
 async function newPassword(ctx: Context, opts: Record<string, unknown>): Promise<string> {
   let pw: string | undefined;
-  if (opts.newPasswordFile) pw = Deno.readTextFileSync(String(opts.newPasswordFile)).replace(/\r?\n$/, "");
+  if (opts.newPasswordFile) pw = readPasswordFile(String(opts.newPasswordFile));
   else pw = Deno.env.get("FLOE_NEW_PASSWORD");
   if (pw === undefined && Deno.stdin.isTerminal()) {
     const saved = Deno.env.get("FLOE_PASSWORD");

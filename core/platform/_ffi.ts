@@ -6,6 +6,7 @@
  * @module
  */
 import { quoteName } from "./names.ts";
+import { openLibrary } from "./_libraries.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Library loading
@@ -14,6 +15,9 @@ import { quoteName } from "./names.ts";
 /** The libc functions core/platform calls. */
 const SYMBOLS = {
   __errno_location: { parameters: [], result: "pointer" },
+  memcpy: { parameters: ["buffer", "pointer", "usize"], result: "pointer" },
+  /** `memmove(buf, buf, 0)` returns `buf`: its address, without `UnsafePointer` (see {@link errno}). */
+  addressOf: { name: "memmove", parameters: ["buffer", "buffer", "usize"], result: "usize" },
   statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
   getdents64: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   // open(2) is variadic; on x86_64 an int passed in the 3rd register is how the mode arrives anyway.
@@ -59,8 +63,9 @@ export type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 let lib: Libc | null = null;
 /** Why loading failed; `undefined` while not yet attempted. */
 let loadError: string | undefined;
-/** errno of the calling thread, viewed in place (its address is stable per thread). */
-let errnoCell: Int32Array = new Int32Array(1);
+/** Where the calling thread's errno lives (its address is stable per thread). */
+let errnoAddress: Deno.PointerObject | null = null;
+const errnoCopy = new Int32Array(1);
 
 function tryLoad(): void {
   if (lib !== null || loadError !== undefined) return;
@@ -69,20 +74,14 @@ function tryLoad(): void {
       loadError = `unsupported platform ${Deno.build.os}/${Deno.build.arch}`;
       return;
     }
-    // Query first: dlopen without the permission would prompt on a TTY.
-    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
-      loadError = "FFI permission not granted (--allow-ffi)";
+    const opened = openLibrary(["libc.so.6"], SYMBOLS);
+    if ("error" in opened) {
+      loadError = opened.error;
       return;
     }
-    if (typeof Deno.dlopen !== "function") {
-      loadError = "Deno.dlopen is not available";
-      return;
-    }
-    const dl = Deno.dlopen("libc.so.6", SYMBOLS);
-    const ep = dl.symbols.__errno_location();
-    if (ep === null) throw new Error("__errno_location returned NULL");
-    errnoCell = new Int32Array(Deno.UnsafePointerView.getArrayBuffer(ep, 4));
-    lib = dl.symbols;
+    errnoAddress = opened.symbols.__errno_location();
+    if (errnoAddress === null) throw new Error("__errno_location returned NULL");
+    lib = opened.symbols;
   } catch (e) {
     loadError = e instanceof Error ? e.message : String(e);
     lib = null;
@@ -312,12 +311,15 @@ export function errnoError(errno: number, syscall: string, path: string | Uint8A
 
 /** errno of the last failed call on this thread. */
 export function errno(): number {
-  return errnoCell[0];
+  // Copied out by memcpy: viewing it in place (UnsafePointerView) needs FFI permission for every library,
+  // and deno.json grants it for libc and libcrypto only.
+  lib!.memcpy(errnoCopy, errnoAddress, 4n);
+  return errnoCopy[0];
 }
 
 /** Throws the error for the current errno. */
 export function fail(syscall: string, path: string | Uint8Array = ""): never {
-  throw errnoError(errnoCell[0], syscall, path);
+  throw errnoError(errno(), syscall, path);
 }
 
 // ---------------------------------------------------------------------------------------------

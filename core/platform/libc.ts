@@ -60,6 +60,20 @@ export {
 } from "./_ffi.ts";
 export { decodeUtf8, isUtf8, joinBytes, quoteName, unquoteName } from "./names.ts";
 
+/**
+ * The address of a buffer's first byte (for aligning O_DIRECT buffers). Throws when the layer is
+ * unavailable.
+ *
+ * @example
+ * ```ts
+ * import { addressOf, available } from "./libc.ts";
+ * if (available()) console.log(addressOf(new Uint8Array(8)) % 8);
+ * ```
+ */
+export function addressOf(buffer: Uint8Array): number {
+  return Number(libc().addressOf(buffer, buffer, 0n));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Constants
 // ---------------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@
  * @module
  */
 import { decodeHex, encodeHex } from "../encoding.ts";
+import { openLibrary } from "./_libraries.ts";
 
 const SYMBOLS = {
   EVP_CIPHER_CTX_new: { parameters: [], result: "pointer" },
@@ -74,30 +75,9 @@ let loadError: string | undefined;
 function tryLoad(): void {
   if (lib !== null || loadError !== undefined) return;
   try {
-    // Query first: dlopen without the permission would prompt on a TTY.
-    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
-      loadError = "FFI permission not granted (--allow-ffi)";
-      return;
-    }
-    if (typeof Deno.dlopen !== "function") {
-      loadError = "Deno.dlopen is not available";
-      return;
-    }
-    const errors: string[] = [];
-    for (const name of LIBRARY_NAMES) {
-      try {
-        const symbols = Deno.dlopen(name, SYMBOLS).symbols;
-        if (!selfTest(symbols)) {
-          errors.push(`${name}: self-test failed`);
-          continue;
-        }
-        lib = symbols;
-        return;
-      } catch (e) {
-        errors.push(e instanceof Error ? e.message : String(e));
-      }
-    }
-    loadError = errors.join("; ");
+    const opened = openLibrary(LIBRARY_NAMES, SYMBOLS, selfTest);
+    if ("error" in opened) loadError = opened.error;
+    else lib = opened.symbols;
   } catch (e) {
     loadError = e instanceof Error ? e.message : String(e);
     lib = null;

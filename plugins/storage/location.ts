@@ -77,7 +77,28 @@ export function fromLocation<O extends object>(
   return { ...parse(location.trim()).options, ...rest } as O;
 }
 
-/** Hides any password embedded in a location, for messages. */
+/**
+ * A password written into a URL or an scp-like SFTP location: `//user:PASSWORD@`, `sftp:user:PASSWORD@`.
+ * The password runs to the last `@` of the whitespace-free word, so one holding `/` or `@` (not
+ * percent-encoded) is matched whole.
+ *
+ * @example
+ * ```ts
+ * import { URL_PASSWORD } from "./location.ts";
+ * [..."sftp://ann:pw@nas//srv".matchAll(URL_PASSWORD)][0][3]; // "pw"
+ * ```
+ */
+export const URL_PASSWORD = /(\/\/|\bsftp:)([^/@:\s]+):(\S*)@/g;
+
+/**
+ * Hides every password written into a location (or a text holding several), for messages.
+ *
+ * @example
+ * ```ts
+ * import { maskLocation } from "./location.ts";
+ * maskLocation("s3:https://key:secret@minio:9000/b"); // "s3:https://key:***@minio:9000/b"
+ * ```
+ */
 export function maskLocation(location: string): string {
-  return location.replace(/\/\/([^/@:]+):([^/@]+)@/, "//$1:***@");
+  return location.replace(URL_PASSWORD, "$1$2:***@");
 }

@@ -42,7 +42,7 @@ function bounce(): Uint8Array {
   const reused = free.pop();
   if (reused) return reused;
   const raw = new Uint8Array(PIECE + libc.DIRECT_ALIGN);
-  const address = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(raw)));
+  const address = libc.addressOf(raw);
   const skip = (libc.DIRECT_ALIGN - (address % libc.DIRECT_ALIGN)) % libc.DIRECT_ALIGN;
   return raw.subarray(skip, skip + PIECE);
 }

@@ -12,14 +12,14 @@
  * ```
  * @module
  */
-import { LocationError, type ParsedLocation } from "../location.ts";
+import { LocationError, maskLocation, type ParsedLocation } from "../location.ts";
 
 /** The scheme prefix this parser handles. */
 export const S3_SCHEME = "s3:";
 
 function fail(loc: string, why: string): never {
   throw new LocationError(
-    `invalid s3 location ${JSON.stringify(loc.replace(/\/\/([^/@:]+):([^/@]+)@/, "//$1:***@"))}: ${why}`,
+    `invalid s3 location ${JSON.stringify(maskLocation(loc))}: ${why}`,
   );
 }
 

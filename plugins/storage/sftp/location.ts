@@ -16,13 +16,13 @@
  * ```
  * @module
  */
-import { LocationError, type ParsedLocation } from "../location.ts";
+import { LocationError, maskLocation, type ParsedLocation } from "../location.ts";
 
 function decode(part: string, loc: string): string {
   try {
     return decodeURIComponent(part);
   } catch {
-    throw new LocationError(`bad percent-encoding in SFTP location ${JSON.stringify(loc)}`);
+    throw new LocationError(`bad percent-encoding in SFTP location ${JSON.stringify(maskLocation(loc))}`);
   }
 }
 
@@ -50,13 +50,13 @@ export function parseSftpLocation(location: string): ParsedLocation {
   let path: string;
   if (loc.startsWith("sftp://")) {
     const m = /^sftp:\/\/(?:([^@/]*)@)?(\[[0-9A-Fa-f:.%\w]+\]|[^:/@[\]]+)(?::([^/]*))?(\/.*)?$/.exec(loc);
-    if (!m) throw new LocationError(`cannot read SFTP location ${JSON.stringify(loc)}: ${expected}`);
+    if (!m) {
+      throw new LocationError(`cannot read SFTP location ${JSON.stringify(maskLocation(loc))}: ${expected}`);
+    }
     if (m[1] !== undefined) {
       if (m[1].includes(":")) {
         throw new LocationError(
-          `SFTP location ${
-            JSON.stringify(loc.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@"))
-          } holds a password; ` +
+          `SFTP location ${JSON.stringify(maskLocation(loc))} holds a password; ` +
             "floe authenticates with keys only (see keyPath / FLOE_SSH_KEY)",
         );
       }
@@ -65,7 +65,9 @@ export function parseSftpLocation(location: string): ParsedLocation {
     host = hostOf(m[2]);
     if (m[3] !== undefined) {
       if (!/^\d{1,5}$/.test(m[3]) || +m[3] < 1 || +m[3] > 65535) {
-        throw new LocationError(`bad port ${JSON.stringify(m[3])} in SFTP location ${JSON.stringify(loc)}`);
+        throw new LocationError(
+          `bad port ${JSON.stringify(m[3])} in SFTP location ${JSON.stringify(maskLocation(loc))}`,
+        );
       }
       port = +m[3];
     }
@@ -73,17 +75,31 @@ export function parseSftpLocation(location: string): ParsedLocation {
     path = decode(rest.slice(1), loc); // "//abs" → "/abs"; "/rel" → "rel"
   } else if (loc.startsWith("sftp:")) {
     const m = /^sftp:(?:([^@/]+)@)?(\[[^\]]+\]|[^:@/[\]]+):(.*)$/.exec(loc);
-    if (!m) throw new LocationError(`cannot read SFTP location ${JSON.stringify(loc)}: ${expected}`);
+    if (!m) {
+      throw new LocationError(`cannot read SFTP location ${JSON.stringify(maskLocation(loc))}: ${expected}`);
+    }
+    if (m[1]?.includes(":")) {
+      throw new LocationError(
+        `SFTP location ${JSON.stringify(maskLocation(loc))} holds a password; ` +
+          "floe authenticates with keys only (see keyPath / FLOE_SSH_KEY)",
+      );
+    }
     if (m[1] !== undefined) user = m[1];
     host = hostOf(m[2]);
     path = m[3];
   } else {
-    throw new LocationError(`not an SFTP location: ${JSON.stringify(loc)}`);
+    throw new LocationError(`not an SFTP location: ${JSON.stringify(maskLocation(loc))}`);
   }
   path = path.replace(/(.)\/+$/, "$1");
-  if (!host) throw new LocationError(`SFTP location ${JSON.stringify(loc)} has no host: ${expected}`);
-  if (!path) throw new LocationError(`SFTP location ${JSON.stringify(loc)} has no path: ${expected}`);
-  if (user === "") throw new LocationError(`SFTP location ${JSON.stringify(loc)} has an empty user name`);
+  if (!host) {
+    throw new LocationError(`SFTP location ${JSON.stringify(maskLocation(loc))} has no host: ${expected}`);
+  }
+  if (!path) {
+    throw new LocationError(`SFTP location ${JSON.stringify(maskLocation(loc))} has no path: ${expected}`);
+  }
+  if (user === "") {
+    throw new LocationError(`SFTP location ${JSON.stringify(maskLocation(loc))} has an empty user name`);
+  }
   const options: Record<string, unknown> = { host, path };
   if (user !== undefined) options.user = user;
   if (port !== undefined) options.port = port;

@@ -8,7 +8,7 @@
  * ```
  * @module
  */
-import { LocationError, type ParsedLocation } from "../location.ts";
+import { LocationError, maskLocation, type ParsedLocation } from "../location.ts";
 
 /** The scheme prefix this parser handles. */
 export const SWIFT_SCHEME = "swift:";
@@ -31,7 +31,7 @@ export function parseSwiftLocation(location: string): ParsedLocation {
     : rest.slice(colon + 1).replace(/^\/+/, "").replace(/\/+$/, "").replace(/\/+/g, "/");
   if (!container || container.includes("/")) {
     throw new LocationError(
-      `invalid swift location ${JSON.stringify(location)}: expected swift:container:/prefix`,
+      `invalid swift location ${JSON.stringify(maskLocation(location))}: expected swift:container:/prefix`,
     );
   }
   const options: Record<string, unknown> = { container };
