@@ -195,14 +195,30 @@ export class PluginError extends FloeError {
   }
 }
 
-/** Turns a specifier into an importable URL. */
-export function resolveSpecifier(kind: PluginKind, specifier: string, cwd: string = Deno.cwd()): string {
-  if (Object.hasOwn(table[kind], specifier)) return table[kind][specifier];
+/**
+ * The URL of a module named by path (absolute, `./`, `../`), `file:`, `http(s):`, `npm:` or `jsr:`; null
+ * for a bare name.
+ *
+ * @example
+ * ```ts
+ * import { moduleUrl } from "./registry.ts";
+ * moduleUrl("./my.ts", "/opt"); // "file:///opt/my.ts"
+ * ```
+ */
+export function moduleUrl(specifier: string, cwd: string = Deno.cwd()): string | null {
   if (/^(npm|jsr|file|https?):/.test(specifier)) return specifier;
   if (specifier.startsWith("/") || specifier.startsWith("./") || specifier.startsWith("../")) {
     const abs = specifier.startsWith("/") ? specifier : `${cwd.replace(/\/$/, "")}/${specifier}`;
     return new URL(`file://${abs.split("/").map(encodeURIComponent).join("/")}`).href;
   }
+  return null;
+}
+
+/** Turns a specifier — a known name, or a module as {@link moduleUrl} reads it — into an importable URL. */
+export function resolveSpecifier(kind: PluginKind, specifier: string, cwd: string = Deno.cwd()): string {
+  if (Object.hasOwn(table[kind], specifier)) return table[kind][specifier];
+  const url = moduleUrl(specifier, cwd);
+  if (url) return url;
   const known = knownPlugins(kind).join(", ") || "none installed";
   throw new PluginError(
     `unknown ${kind} plugin '${specifier}' (known: ${known}; or give a path, file:, npm: or jsr:)`,
@@ -348,4 +364,77 @@ async function build<K extends PluginKind>(
     });
   }
   return validatePlugin(kind, plugin, specifier);
+}
+
+/** What {@link loadUserPlugin} made known. */
+export interface UserPlugin {
+  /** The plugin's kind. */
+  kind: PluginKind;
+  /** Its name (a transform's id). */
+  name: string;
+  /** The location schemes it claims (storages). */
+  schemes: string[];
+}
+
+/**
+ * Loads a plugin module the user named (`--plugin SPEC`, `FLOE_PLUGINS`, the config file) and makes it
+ * known by name: a storage by the schemes it exports (`export const schemes = ["flat"]`), a source by its
+ * name, a transform by its id — which lets a repository whose config names that id be opened. The module
+ * is identified by its `schemes` export, or else by building it with no options.
+ *
+ * @example
+ * ```ts
+ * import { loadUserPlugin } from "./registry.ts";
+ * const p = await loadUserPlugin("./examples/plugins/brotli.ts");
+ * // p: { kind: "transform", name: "brotli", schemes: [] }
+ * ```
+ */
+export async function loadUserPlugin(specifier: string, cwd: string = Deno.cwd()): Promise<UserPlugin> {
+  const url = moduleUrl(specifier, cwd);
+  if (!url) {
+    throw new PluginError(`plugin '${specifier}': give a path (./x.ts, /opt/x.ts), file:, npm: or jsr:`);
+  }
+  let mod: Record<string, unknown>;
+  try {
+    mod = await import(url);
+  } catch (e) {
+    throw new PluginError(`cannot load plugin '${specifier}': ${(e as Error).message?.split("\n")[0]}`, {
+      cause: e,
+    });
+  }
+  if (typeof mod.default !== "function") {
+    throw new PluginError(`${specifier} is not a floe plugin: its default export must be a factory function`);
+  }
+  const schemes = mod.schemes;
+  if (schemes !== undefined) {
+    if (!Array.isArray(schemes) || !schemes.length || !schemes.every((x) => /^[a-z][a-z0-9+.-]*$/.test(x))) {
+      throw new PluginError(`${specifier}: 'schemes' must be a list of lower-case scheme names, e.g. ["flat"]`);
+    }
+    const name = schemes[0] as string;
+    installPlugins({ storage: { [name]: url }, schemes: Object.fromEntries(schemes.map((x) => [x, name])) }, {
+      user: true,
+    });
+    return { kind: "storage", name, schemes: [...schemes] };
+  }
+  let plugin: Record<string, unknown>;
+  try {
+    plugin = await (mod.default as (o?: unknown) => unknown)({}) as Record<string, unknown>;
+  } catch (e) {
+    throw new PluginError(
+      `${specifier} could not be identified: its factory refused no options (${(e as Error).message}); ` +
+        `a storage plugin exports its location schemes (export const schemes = ["name"])`,
+      { cause: e },
+    );
+  }
+  const kind = plugin?.kind;
+  if (kind !== "source" && kind !== "transform" && kind !== "storage") {
+    throw new PluginError(`${specifier} is not a floe plugin: kind must be "storage", "source" or "transform"`);
+  }
+  validatePlugin(kind, plugin, specifier);
+  if (kind === "storage") {
+    throw new PluginError(`${specifier}: a storage plugin must export the location schemes it claims`);
+  }
+  const name = kind === "transform" ? String(plugin.id) : String(plugin.name);
+  installPlugins({ [kind]: { [name]: url } }, { user: true });
+  return { kind, name, schemes: [] };
 }

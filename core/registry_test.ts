@@ -3,8 +3,8 @@ import { storageConformance } from "../testing/mod.ts";
 import { relative } from "node:path";
 import { API_VERSION } from "./contracts.ts";
 import { Engine } from "./engine.ts";
+import { builtins as BUILTINS } from "../plugins/mod.ts";
 import {
-  BUILTINS,
   contractProblems,
   loadBuiltin,
   loadPlugin,
@@ -193,11 +193,12 @@ Deno.test("registry: contractProblems lists every problem", () => {
 });
 
 Deno.test("registry: unknown built-in names are refused, listing the built-ins", async () => {
-  for (const [kind, name] of [["storage", "ftp"], ["transform", "lz4"], ["source", "postgres"]] as const) {
+  for (const [kind, name] of [["storage", "ftp"], ["transform", "lz4"], ["source", "oracle"]] as const) {
     const e = await assertRejects(() => loadPlugin(kind, name), PluginError);
     assert(e.message.includes(`'${name}'`), e.message);
     assert(e.message.includes(`unknown ${kind} plugin`), e.message);
     for (const b of Object.keys(BUILTINS[kind])) assert(e.message.includes(b), e.message);
+    assert(!e.message.includes("none installed"), e.message);
   }
   // A built-in of another kind is not found under this kind.
   await assertRejects(() => loadPlugin("storage", "zstd"), PluginError, "unknown storage plugin");
@@ -206,3 +207,10 @@ Deno.test("registry: unknown built-in names are refused, listing the built-ins",
 storageConformance("third-party memory storage loaded through the registry", async () => ({
   storage: await loadPlugin("storage", rel("memory_storage.ts"), { name: "conformance" }),
 }));
+
+Deno.test("registry: every built-in storage exports the schemes plugins/mod.ts lists for it", async () => {
+  for (const [name, url] of Object.entries(BUILTINS.storage)) {
+    const claimed = Object.entries(BUILTINS.schemes).filter(([, s]) => s === name).map(([scheme]) => scheme);
+    assertEquals((await import(url)).schemes, claimed, name);
+  }
+});
