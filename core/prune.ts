@@ -30,14 +30,14 @@
  */
 import type { Catalog } from "./catalog/catalog.ts";
 import { syncCatalog } from "./catalog/sync.ts";
-import { encodeHex, fromUtf8 } from "./encoding.ts";
-import { FloeError, IntegrityError } from "./errors.ts";
+import { encodeHex } from "./encoding.ts";
+import { FloeError } from "./errors.ts";
 import type { EngineEvent } from "./events.ts";
 import { Packer } from "./archiver/packer.ts";
 import { acquireLock, listLocks } from "./repository/locks.ts";
 import { packName, type Repository } from "./repository/repository.ts";
-import type { BlobType, IndexEntry, IndexFile, Tree } from "./repository/types.ts";
-import { validateTree } from "./trees.ts";
+import type { BlobType, IndexEntry, IndexFile } from "./repository/types.ts";
+import { cachedTree, fetchTree } from "./trees.ts";
 
 /** At most this many blobs per index file prune writes. */
 export const INDEX_BLOBS_PER_FILE = 50_000;
@@ -198,11 +198,12 @@ class MarkedPacks {
 
 /**
  * Walks the trees below `roots`, calling `use` for every tree and content blob once. `locate` finds a
- * blob (in the index, or a marked pack); trees come from the catalog's cache when there.
+ * blob (in the index, or a marked pack); trees come from the catalog's cache when there (verified).
  */
 async function walk(
   repo: Repository,
   catalog: Catalog,
+  onEvent: ((e: EngineEvent) => void) | undefined,
   roots: string[],
   locate: (id: string) => Promise<IndexEntry | undefined>,
   use: (id: string, type: BlobType) => Promise<void> | void,
@@ -218,19 +219,11 @@ async function walk(
     if (seenTrees.has(id)) continue;
     seenTrees.add(id);
     await use(id, "tree");
-    let tree = catalog.getTree(id);
-    if (tree) validateTree(tree, id);
-    else {
+    let tree = cachedTree(repo, catalog, id, onEvent);
+    if (!tree) {
       const entry = await locate(id);
       if (!entry) continue; // reported by `use`
-      const json = fromUtf8(await repo.loadBlob(entry, signal));
-      try {
-        tree = validateTree(JSON.parse(json) as Tree, id);
-      } catch (e) {
-        if (e instanceof IntegrityError) throw e;
-        throw new IntegrityError(`tree ${id.slice(0, 12)} is not valid JSON`);
-      }
-      catalog.putTree(id, json);
+      tree = await fetchTree(repo, catalog, entry, signal);
     }
     for (const n of tree.nodes) {
       if (n.type === "dir" && n.subtree) stack.push(n.subtree);
@@ -292,7 +285,7 @@ export async function indexMarkedBlobs(
   const revive = new Set<string>();
   let missing = 0;
   const locate = async (id: string) => catalog.lookupBlob(id) ?? await marked.find(id);
-  await walk(repo, catalog, roots, locate, async (id) => {
+  await walk(repo, catalog, onEvent, roots, locate, async (id) => {
     if (catalog.hasBlob(id)) return;
     const m = await marked.find(id);
     if (m) revive.add(m.pack);
@@ -403,6 +396,7 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
     await walk(
       repo,
       catalog,
+      emit,
       snapshots.map((s) => s.snapshot.tree),
       locate,
       async (id) => {

@@ -253,7 +253,7 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
   const host = options.host ?? Deno.hostname();
   const workers = options.workers ?? (navigator.hardwareConcurrency || 2);
   const indexEvery = Math.max(1, options.indexEvery ?? INDEX_EVERY);
-  const trees = new TreeLoader(repo, catalog);
+  const trees = new TreeLoader(repo, catalog, { onEvent: emit });
   const packer = new Packer(repo, { signal, onStored: () => indexSoFar() });
   const warnings: SourceWarning[] = [];
   const pending = new Set<string>();
