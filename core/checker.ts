@@ -12,12 +12,13 @@
  * @module
  */
 import type { Engine } from "./engine.ts";
-import { packName } from "./repository/repository.ts";
+import { packIdOf, packName } from "./repository/repository.ts";
 import { isPackNamed } from "./repository/pack.ts";
 import type { IndexEntry, Tree } from "./repository/types.ts";
 import type { CatalogSnapshot } from "./catalog/catalog.ts";
 import { IntegrityError } from "./errors.ts";
 import { parseTree } from "./trees.ts";
+import { listTemporaries, type Temporary } from "./repository/temporaries.ts";
 import { affectedFiles } from "./damage.ts";
 
 /** How many affected files a problem lists (`filesTotal` gives the full count). */
@@ -64,6 +65,11 @@ export interface CheckReport {
   bytesRead: number;
   /** Problems; empty when all is well. */
   problems: CheckProblem[];
+  /**
+   * Temporary objects interrupted writes left (not problems: `prune` removes the `stale` ones; the
+   * `fresh` ones may belong to a backup running now).
+   */
+  temporaries: { stale: Temporary[]; fresh: Temporary[] };
 }
 
 function inSubset(packId: string, subset: CheckOptions["subset"]): boolean {
@@ -77,7 +83,14 @@ function inSubset(packId: string, subset: CheckOptions["subset"]): boolean {
 export async function check(engine: Engine, options: CheckOptions = {}): Promise<CheckReport> {
   const { repo } = engine;
   const problems: CheckProblem[] = [];
-  const report: CheckReport = { snapshots: 0, packs: 0, packsRead: 0, bytesRead: 0, problems };
+  const report: CheckReport = {
+    snapshots: 0,
+    packs: 0,
+    packsRead: 0,
+    bytesRead: 0,
+    problems,
+    temporaries: await listTemporaries(repo.storage, { signal: options.signal }),
+  };
 
   // Everything comes from the repository, never from the catalog: the catalog is a cache anyone with the
   // user's rights can edit, and a check must report what the repository holds. Index files and snapshots
@@ -135,7 +148,8 @@ export async function check(engine: Engine, options: CheckOptions = {}): Promise
   // Packs in storage vs the index.
   const stored = new Map<string, number>();
   for await (const o of repo.storage.list("data/")) {
-    stored.set(o.name.slice(o.name.lastIndexOf("/") + 1), o.size);
+    const id = packIdOf(o.name);
+    if (id) stored.set(id, o.size);
   }
   report.packs = packBlobs.size;
   const badPacks = new Map<string, string>();

@@ -35,7 +35,8 @@ import { FloeError } from "./errors.ts";
 import type { EngineEvent } from "./events.ts";
 import { Packer } from "./archiver/packer.ts";
 import { acquireLock, listLocks } from "./repository/locks.ts";
-import { packName, type Repository } from "./repository/repository.ts";
+import { listTemporaries } from "./repository/temporaries.ts";
+import { packIdOf, packName, type Repository } from "./repository/repository.ts";
 import type { BlobType, IndexEntry, IndexFile } from "./repository/types.ts";
 import { cachedTree, fetchTree } from "./trees.ts";
 
@@ -111,6 +112,11 @@ export interface PruneResult {
   markers: { processed: number; written: number; pending: number };
   /** Other fresh locks seen (names), which made deletion wait. */
   otherLocks: string[];
+  /**
+   * Temporary objects of interrupted writes (`data/ab/.tmp-…`): `removed` (with their `bytes`) were older
+   * than the stale-lock age, `kept` younger ones may belong to a backup running now.
+   */
+  temporaries: { removed: number; bytes: number; kept: number };
   /** Unused bytes left in kept packs. */
   unusedBytesAfter: number;
   /** Seconds. */
@@ -314,11 +320,24 @@ export async function indexMarkedBlobs(
 async function storedSize(repo: Repository): Promise<{ packs: Map<string, number>; indexBytes: number }> {
   const packs = new Map<string, number>();
   for await (const o of repo.storage.list("data/")) {
-    packs.set(o.name.slice(o.name.lastIndexOf("/") + 1), o.size);
+    // Only names of the documented form: prune deletes unindexed packs it finds here.
+    const id = packIdOf(o.name);
+    if (id) packs.set(id, o.size);
   }
   let indexBytes = 0;
   for await (const o of repo.storage.list("index/")) indexBytes += o.size;
   return { packs, indexBytes };
+}
+
+/** Deletes (unless `dryRun`) the temporary objects older than the stale-lock age; counts them. */
+async function sweepTemporaries(
+  repo: Repository,
+  dryRun: boolean,
+  signal?: AbortSignal,
+): Promise<PruneResult["temporaries"]> {
+  const { stale, fresh } = await listTemporaries(repo.storage, { signal });
+  if (!dryRun) { for (const t of stale) await repo.storage.delete(t.name, { signal }); }
+  return { removed: stale.length, bytes: stale.reduce((a, t) => a + t.size, 0), kept: fresh.length };
 }
 
 const sum = (m: Map<string, number>) => {
@@ -503,6 +522,7 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
       resurrected: { packs: resurrect.size, bytes: 0 },
       markers: { processed: ripe.length, written: 0, pending: markers.length - ripe.length },
       otherLocks: [...freshAtStart],
+      temporaries: { removed: 0, bytes: 0, kept: 0 },
       unusedBytesAfter: unusedTotal,
       duration: 0,
     };
@@ -526,6 +546,7 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
         bytes: result.unused.bytes + result.repacked.bytes + result.orphans.bytes + ripeBytes,
       };
       result.sizeAfter = sizeBefore - result.deleted.bytes + repackUsed;
+      result.temporaries = await sweepTemporaries(repo, true, signal);
       result.duration = (performance.now() - started) / 1000;
       return result;
     }
@@ -637,6 +658,7 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
       }
     }
 
+    result.temporaries = await sweepTemporaries(repo, false, signal);
     await syncCatalog(repo, catalog, { onEvent: emit });
     const after = await storedSize(repo);
     result.sizeAfter = sum(after.packs) + after.indexBytes;

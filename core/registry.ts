@@ -112,6 +112,9 @@ export function contractProblems(kind: PluginKind, plugin: unknown): string[] {
       if (typeof c[f] !== "number") problems.push(`capabilities.${f} (number) is missing`);
     }
     if (typeof c.atomicCreate !== "boolean") problems.push("capabilities.atomicCreate (boolean) is missing");
+    if (c.temporaries !== undefined && typeof c.temporaries !== "boolean") {
+      problems.push("capabilities.temporaries must be a boolean when given");
+    }
   }
   if (kind === "transform" && p.role !== undefined && p.role !== "compression" && p.role !== "cipher") {
     problems.push(`role must be "compression" or "cipher"`);
