@@ -12,9 +12,13 @@
  * @module
  */
 import type { Engine } from "./engine.ts";
-import { packName } from "./repository/repository.ts";
+import { packIdOf, packName } from "./repository/repository.ts";
 import { isPackNamed } from "./repository/pack.ts";
-import type { IndexEntry } from "./repository/types.ts";
+import type { IndexEntry, Tree } from "./repository/types.ts";
+import type { CatalogSnapshot } from "./catalog/catalog.ts";
+import { IntegrityError } from "./errors.ts";
+import { parseTree } from "./trees.ts";
+import { listTemporaries, type Temporary } from "./repository/temporaries.ts";
 import { affectedFiles } from "./damage.ts";
 
 /** How many affected files a problem lists (`filesTotal` gives the full count). */
@@ -61,6 +65,11 @@ export interface CheckReport {
   bytesRead: number;
   /** Problems; empty when all is well. */
   problems: CheckProblem[];
+  /**
+   * Temporary objects interrupted writes left (not problems: `prune` removes the `stale` ones; the
+   * `fresh` ones may belong to a backup running now).
+   */
+  temporaries: { stale: Temporary[]; fresh: Temporary[] };
 }
 
 function inSubset(packId: string, subset: CheckOptions["subset"]): boolean {
@@ -72,44 +81,75 @@ function inSubset(packId: string, subset: CheckOptions["subset"]): boolean {
 
 /** Checks a repository. */
 export async function check(engine: Engine, options: CheckOptions = {}): Promise<CheckReport> {
-  const { repo, catalog } = engine;
+  const { repo } = engine;
   const problems: CheckProblem[] = [];
-  const report: CheckReport = { snapshots: 0, packs: 0, packsRead: 0, bytesRead: 0, problems };
+  const report: CheckReport = {
+    snapshots: 0,
+    packs: 0,
+    packsRead: 0,
+    bytesRead: 0,
+    problems,
+    temporaries: await listTemporaries(repo.storage, { signal: options.signal }),
+  };
 
-  // Index files and snapshots must authenticate (the catalog may hold them from before a tamper).
+  // Everything comes from the repository, never from the catalog: the catalog is a cache anyone with the
+  // user's rights can edit, and a check must report what the repository holds. Index files and snapshots
+  // must authenticate.
   const indexIds = await repo.listIds("index");
   const badIndexes = new Set<string>();
+  const packBlobs = new Map<string, IndexEntry[]>();
+  // The same entries by id, for the tree walk, which looks up every blob it meets.
+  const byId = new Map<string, IndexEntry>();
+  const offsets = new Map<string, Set<number>>();
   for (const id of indexIds) {
+    let file;
     try {
-      await repo.loadIndex(id);
+      file = await repo.loadIndex(id);
     } catch (e) {
       badIndexes.add(id);
       problems.push({ kind: "index", id, message: (e as Error).message });
+      continue;
+    }
+    for (const p of file.packs) {
+      let list = packBlobs.get(p.id);
+      if (!list) packBlobs.set(p.id, list = []);
+      let seen = offsets.get(p.id);
+      if (!seen) offsets.set(p.id, seen = new Set());
+      for (const b of p.blobs) {
+        // Index files side by side after an interrupted prune list the same blobs again.
+        if (seen.has(b.offset)) continue;
+        seen.add(b.offset);
+        const e: IndexEntry = { ...b, pack: p.id };
+        list.push(e);
+        if (!byId.has(e.id)) byId.set(e.id, e);
+      }
     }
   }
-  const snapshots = catalog.snapshots();
+  const snapshots: CatalogSnapshot[] = [];
   for (const id of await repo.listIds("snapshots")) {
     try {
-      await repo.loadSnapshot(id);
+      const snapshot = await repo.loadSnapshot(id);
+      snapshots.push({ id, snapshot, timeMs: Date.parse(snapshot.time) });
     } catch (e) {
       problems.push({ kind: "snapshot", id, message: (e as Error).message, snapshots: [id] });
     }
   }
+  snapshots.sort((a, b) => a.timeMs - b.timeMs || (a.id < b.id ? -1 : 1));
+  // Trees are read from the repository, which authenticates them against their ids. To name the files a
+  // problem affects, a tree only a damaged index file listed may be located through the catalog's copy of
+  // that index: a wrong location there only fails authentication.
+  const readTree = async (id: string, entry: IndexEntry | undefined) => {
+    if (!entry) throw new IntegrityError(`tree ${id.slice(0, 12)} is not in the index`);
+    return parseTree(await repo.loadBlob(entry, options.signal), id);
+  };
+  const loadTree = (id: string) => readTree(id, byId.get(id));
+  const locateTree = (id: string) => readTree(id, byId.get(id) ?? engine.catalog.lookupBlob(id));
 
   // Packs in storage vs the index.
   const stored = new Map<string, number>();
   for await (const o of repo.storage.list("data/")) {
-    stored.set(o.name.slice(o.name.lastIndexOf("/") + 1), o.size);
-  }
-  const packBlobs = new Map<string, IndexEntry[]>();
-  // The same entries by id, for the tree walk, which looks up every blob it meets: one catalog query per
-  // blob took about 40% of a check of the bench repository (10 snapshots, 35k blobs).
-  const byId = new Map<string, IndexEntry>();
-  for (const b of catalog.allBlobs()) {
-    let list = packBlobs.get(b.pack);
-    if (!list) packBlobs.set(b.pack, list = []);
-    list.push(b);
-    byId.set(b.id, b);
+    const id = packIdOf(o.name);
+    if (id) stored.set(id, o.size);
   }
   report.packs = packBlobs.size;
   const badPacks = new Map<string, string>();
@@ -148,7 +188,7 @@ export async function check(engine: Engine, options: CheckOptions = {}): Promise
       (blobOwners.get(entry.pack) ?? blobOwners.set(entry.pack, new Set()).get(entry.pack)!).add(s.id);
       let tree;
       try {
-        tree = await engine.trees.load(id, options.signal);
+        tree = await loadTree(id);
       } catch (e) {
         problems.push({ kind: "tree", id, message: (e as Error).message, snapshots: [s.id] });
         continue;
@@ -211,7 +251,17 @@ export async function check(engine: Engine, options: CheckOptions = {}): Promise
     problems.push({ kind: "pack", id: pack, message, snapshots: [...(blobOwners.get(pack) ?? [])] });
   }
   if (problems.length) {
-    await attachAffectedFiles(engine, problems, lostBlobs, packBlobs, indexIds, badIndexes, options);
+    await attachAffectedFiles(
+      engine,
+      snapshots,
+      locateTree,
+      problems,
+      lostBlobs,
+      packBlobs,
+      indexIds,
+      badIndexes,
+      options,
+    );
   }
   // A repository mirrored on several storages: every object must be alike on all of them.
   problems.push(...await mirrorProblems(repo.storage, options.signal));
@@ -221,6 +271,8 @@ export async function check(engine: Engine, options: CheckOptions = {}): Promise
 /** Names the files each problem affects (walking every snapshot's trees once). */
 async function attachAffectedFiles(
   engine: Engine,
+  snapshots: CatalogSnapshot[],
+  loadTree: (id: string) => Promise<Tree>,
   problems: CheckProblem[],
   lostBlobs: Map<string, Set<string> | "all">,
   packBlobs: Map<string, IndexEntry[]>,
@@ -257,8 +309,9 @@ async function attachAffectedFiles(
     if (covered && !covered.has(id)) return indexProblems;
     return undefined;
   };
-  const hits = await affectedFiles(engine, engine.catalog.snapshots(), (id) => problemsOf(id) !== undefined, {
+  const hits = await affectedFiles(engine, snapshots, (id) => problemsOf(id) !== undefined, {
     signal: options.signal,
+    loadTree,
   });
   const snaps = new Map<number, Set<string>>();
   for (const h of hits) {

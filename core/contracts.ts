@@ -91,6 +91,13 @@ export interface StorageCapabilities {
   readonly atomicCreate: boolean;
   /** How many requests to keep in flight for good throughput. */
   readonly concurrency: number;
+  /**
+   * The storage writes objects through temporary objects (last name segment `.tmp-…`, in the object's
+   * directory) that an interrupted write can leave behind, and lists them with
+   * `list(prefix, {temporaries: true})`; `check` reports them and `prune` deletes (with `delete`) those
+   * older than the stale-lock age. Absent or false: it leaves none (S3, Swift: a PUT is atomic).
+   */
+  readonly temporaries?: boolean;
 }
 
 /** An object's name and size, as `list` and `stat` report them. */
@@ -99,12 +106,24 @@ export interface ObjectInfo {
   readonly name: string;
   /** Its size in bytes. */
   readonly size: number;
+  /** Last modification, ms since the epoch: required of temporary objects (`list` with `temporaries`). */
+  readonly mtime?: number;
 }
 
 /** Options common to all storage calls. */
 export interface CallOptions {
   /** Aborts the call. */
   readonly signal?: AbortSignal;
+}
+
+/** Options of {@link StoragePlugin.list}. */
+export interface ListOptions extends CallOptions {
+  /**
+   * List, instead of the objects, the temporary objects interrupted writes left under the prefix, each
+   * with its `mtime` (only where `capabilities.temporaries` holds). Callers accept only names whose last
+   * segment starts with `.tmp-`, so a storage that ignores the option cannot make them delete an object.
+   */
+  readonly temporaries?: boolean;
 }
 
 /** Options of {@link StoragePlugin.put}. */
@@ -146,9 +165,12 @@ export interface StoragePlugin extends PluginBase {
   get(name: string, options?: GetOptions): Promise<Uint8Array>;
   /** An object's size. Throws `not-found` when absent. */
   stat(name: string, options?: CallOptions): Promise<ObjectInfo>;
-  /** Every object whose name starts with `prefix` (e.g. `snapshots/`), in no particular order. */
-  list(prefix: string, options?: CallOptions): AsyncIterable<ObjectInfo>;
-  /** Remove an object; removing an absent object is not an error. */
+  /**
+   * Every object whose name starts with `prefix` (e.g. `snapshots/`), in no particular order; never a
+   * temporary object of a write in progress or interrupted (but see {@link ListOptions.temporaries}).
+   */
+  list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo>;
+  /** Remove an object (or a temporary object `list` reported); removing an absent object is not an error. */
   delete(name: string, options?: CallOptions): Promise<void>;
   /** Release connections. */
   close?(): Promise<void>;

@@ -11,6 +11,7 @@
  * @module
  */
 import type { CatalogSnapshot } from "./catalog/catalog.ts";
+import type { Tree } from "./repository/types.ts";
 import type { Engine } from "./engine.ts";
 
 /** A file (or directory whose tree is damaged) that uses a bad blob. */
@@ -36,8 +37,9 @@ export async function affectedFiles(
   engine: Engine,
   snapshots: CatalogSnapshot[],
   isBad: (blobId: string) => boolean,
-  options: { signal?: AbortSignal } = {},
+  options: { signal?: AbortSignal; loadTree?: (id: string) => Promise<Tree> } = {},
 ): Promise<AffectedFile[]> {
+  const load = options.loadTree ?? ((id: string) => engine.trees.load(id, options.signal));
   const memo = new Map<string, Hit[]>();
   const visit = async (treeId: string): Promise<Hit[]> => {
     const known = memo.get(treeId);
@@ -46,7 +48,7 @@ export async function affectedFiles(
     const hits: Hit[] = [];
     let tree;
     try {
-      tree = await engine.trees.load(treeId, options.signal);
+      tree = await load(treeId);
     } catch {
       tree = null;
     }

@@ -97,7 +97,7 @@ export class Engine {
   private constructor(repo: Repository, catalog: Catalog, onEvent?: (e: EngineEvent) => void) {
     this.repo = repo;
     this.catalog = catalog;
-    this.trees = new TreeLoader(repo, catalog);
+    this.trees = new TreeLoader(repo, catalog, { onEvent });
     this.#onEvent = onEvent;
   }
 

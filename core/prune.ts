@@ -30,14 +30,15 @@
  */
 import type { Catalog } from "./catalog/catalog.ts";
 import { syncCatalog } from "./catalog/sync.ts";
-import { encodeHex, fromUtf8 } from "./encoding.ts";
-import { FloeError, IntegrityError } from "./errors.ts";
+import { encodeHex } from "./encoding.ts";
+import { FloeError } from "./errors.ts";
 import type { EngineEvent } from "./events.ts";
 import { Packer } from "./archiver/packer.ts";
 import { acquireLock, listLocks, type LockOptions } from "./repository/locks.ts";
-import { packName, type Repository } from "./repository/repository.ts";
-import type { BlobType, IndexEntry, IndexFile, Tree } from "./repository/types.ts";
-import { validateTree } from "./trees.ts";
+import { listTemporaries } from "./repository/temporaries.ts";
+import { packIdOf, packName, type Repository } from "./repository/repository.ts";
+import type { BlobType, IndexEntry, IndexFile } from "./repository/types.ts";
+import { cachedTree, fetchTree } from "./trees.ts";
 
 /** At most this many blobs per index file prune writes. */
 export const INDEX_BLOBS_PER_FILE = 50_000;
@@ -113,6 +114,11 @@ export interface PruneResult {
   markers: { processed: number; written: number; pending: number };
   /** Other fresh locks seen (names), which made deletion wait. */
   otherLocks: string[];
+  /**
+   * Temporary objects of interrupted writes (`data/ab/.tmp-…`): `removed` (with their `bytes`) were older
+   * than the stale-lock age, `kept` younger ones may belong to a backup running now.
+   */
+  temporaries: { removed: number; bytes: number; kept: number };
   /** Unused bytes left in kept packs. */
   unusedBytesAfter: number;
   /** Seconds. */
@@ -200,11 +206,12 @@ class MarkedPacks {
 
 /**
  * Walks the trees below `roots`, calling `use` for every tree and content blob once. `locate` finds a
- * blob (in the index, or a marked pack); trees come from the catalog's cache when there.
+ * blob (in the index, or a marked pack); trees come from the catalog's cache when there (verified).
  */
 async function walk(
   repo: Repository,
   catalog: Catalog,
+  onEvent: ((e: EngineEvent) => void) | undefined,
   roots: string[],
   locate: (id: string) => Promise<IndexEntry | undefined>,
   use: (id: string, type: BlobType) => Promise<void> | void,
@@ -220,19 +227,11 @@ async function walk(
     if (seenTrees.has(id)) continue;
     seenTrees.add(id);
     await use(id, "tree");
-    let tree = catalog.getTree(id);
-    if (tree) validateTree(tree, id);
-    else {
+    let tree = cachedTree(repo, catalog, id, onEvent);
+    if (!tree) {
       const entry = await locate(id);
       if (!entry) continue; // reported by `use`
-      const json = fromUtf8(await repo.loadBlob(entry, signal));
-      try {
-        tree = validateTree(JSON.parse(json) as Tree, id);
-      } catch (e) {
-        if (e instanceof IntegrityError) throw e;
-        throw new IntegrityError(`tree ${id.slice(0, 12)} is not valid JSON`);
-      }
-      catalog.putTree(id, json);
+      tree = await fetchTree(repo, catalog, entry, signal);
     }
     for (const n of tree.nodes) {
       if (n.type === "dir" && n.subtree) stack.push(n.subtree);
@@ -294,7 +293,7 @@ export async function indexMarkedBlobs(
   const revive = new Set<string>();
   let missing = 0;
   const locate = async (id: string) => catalog.lookupBlob(id) ?? await marked.find(id);
-  await walk(repo, catalog, roots, locate, async (id) => {
+  await walk(repo, catalog, onEvent, roots, locate, async (id) => {
     if (catalog.hasBlob(id)) return;
     const m = await marked.find(id);
     if (m) revive.add(m.pack);
@@ -323,11 +322,24 @@ export async function indexMarkedBlobs(
 async function storedSize(repo: Repository): Promise<{ packs: Map<string, number>; indexBytes: number }> {
   const packs = new Map<string, number>();
   for await (const o of repo.storage.list("data/")) {
-    packs.set(o.name.slice(o.name.lastIndexOf("/") + 1), o.size);
+    // Only names of the documented form: prune deletes unindexed packs it finds here.
+    const id = packIdOf(o.name);
+    if (id) packs.set(id, o.size);
   }
   let indexBytes = 0;
   for await (const o of repo.storage.list("index/")) indexBytes += o.size;
   return { packs, indexBytes };
+}
+
+/** Deletes (unless `dryRun`) the temporary objects older than the stale-lock age; counts them. */
+async function sweepTemporaries(
+  repo: Repository,
+  dryRun: boolean,
+  signal?: AbortSignal,
+): Promise<PruneResult["temporaries"]> {
+  const { stale, fresh } = await listTemporaries(repo.storage, { signal });
+  if (!dryRun) { for (const t of stale) await repo.storage.delete(t.name, { signal }); }
+  return { removed: stale.length, bytes: stale.reduce((a, t) => a + t.size, 0), kept: fresh.length };
 }
 
 const sum = (m: Map<string, number>) => {
@@ -410,6 +422,7 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
     await walk(
       repo,
       catalog,
+      emit,
       snapshots.map((s) => s.snapshot.tree),
       locate,
       async (id) => {
@@ -516,6 +529,7 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
       resurrected: { packs: resurrect.size, bytes: 0 },
       markers: { processed: ripe.length, written: 0, pending: markers.length - ripe.length },
       otherLocks: [...freshAtStart],
+      temporaries: { removed: 0, bytes: 0, kept: 0 },
       unusedBytesAfter: unusedTotal,
       duration: 0,
     };
@@ -539,6 +553,7 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
         bytes: result.unused.bytes + result.repacked.bytes + result.orphans.bytes + ripeBytes,
       };
       result.sizeAfter = sizeBefore - result.deleted.bytes + repackUsed;
+      result.temporaries = await sweepTemporaries(repo, true, signal);
       result.duration = (performance.now() - started) / 1000;
       return result;
     }
@@ -665,6 +680,7 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
       }
     }
 
+    result.temporaries = await sweepTemporaries(repo, false, signal);
     await syncCatalog(repo, catalog, { onEvent: emit });
     const after = await storedSize(repo);
     result.sizeAfter = sum(after.packs) + after.indexBytes;

@@ -276,6 +276,9 @@ export function contractProblems(kind: PluginKind, plugin: unknown): string[] {
       if (typeof c[f] !== "number") problems.push(`capabilities.${f} (number) is missing`);
     }
     if (typeof c.atomicCreate !== "boolean") problems.push("capabilities.atomicCreate (boolean) is missing");
+    if (c.temporaries !== undefined && typeof c.temporaries !== "boolean") {
+      problems.push("capabilities.temporaries must be a boolean when given");
+    }
   }
   if (kind === "transform" && p.role !== undefined && p.role !== "compression" && p.role !== "cipher") {
     problems.push(`role must be "compression" or "cipher"`);
@@ -408,7 +411,9 @@ export async function loadUserPlugin(specifier: string, cwd: string = Deno.cwd()
   const schemes = mod.schemes;
   if (schemes !== undefined) {
     if (!Array.isArray(schemes) || !schemes.length || !schemes.every((x) => /^[a-z][a-z0-9+.-]*$/.test(x))) {
-      throw new PluginError(`${specifier}: 'schemes' must be a list of lower-case scheme names, e.g. ["flat"]`);
+      throw new PluginError(
+        `${specifier}: 'schemes' must be a list of lower-case scheme names, e.g. ["flat"]`,
+      );
     }
     const name = schemes[0] as string;
     installPlugins({ storage: { [name]: url }, schemes: Object.fromEntries(schemes.map((x) => [x, name])) }, {
@@ -428,7 +433,9 @@ export async function loadUserPlugin(specifier: string, cwd: string = Deno.cwd()
   }
   const kind = plugin?.kind;
   if (kind !== "source" && kind !== "transform" && kind !== "storage") {
-    throw new PluginError(`${specifier} is not a floe plugin: kind must be "storage", "source" or "transform"`);
+    throw new PluginError(
+      `${specifier} is not a floe plugin: kind must be "storage", "source" or "transform"`,
+    );
   }
   validatePlugin(kind, plugin, specifier);
   if (kind === "storage") {

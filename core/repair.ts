@@ -25,6 +25,7 @@ import { acquireLock, type Lock } from "./repository/locks.ts";
 import { Packer } from "./archiver/packer.ts";
 import { utf8 } from "./encoding.ts";
 import type { IndexFile, Snapshot, Tree } from "./repository/types.ts";
+import { packIdOf } from "./repository/repository.ts";
 
 /** Blobs per index file written by `repair index`. */
 const BLOBS_PER_INDEX = 100_000;
@@ -80,8 +81,8 @@ export async function repairIndex(
   try {
     const stored: { id: string; size: number }[] = [];
     for await (const o of repo.storage.list("data/")) {
-      const id = o.name.slice(o.name.lastIndexOf("/") + 1);
-      if (/^[0-9a-f]{64}$/.test(id)) stored.push({ id, size: o.size });
+      const id = packIdOf(o.name);
+      if (id) stored.push({ id, size: o.size });
     }
     stored.sort((a, b) => (a.id < b.id ? -1 : 1));
     const oldIds = await repo.listIds("index");
@@ -198,7 +199,8 @@ export async function repairSnapshots(
   try {
     const sizes = new Map<string, number>();
     for await (const o of repo.storage.list("data/")) {
-      sizes.set(o.name.slice(o.name.lastIndexOf("/") + 1), o.size);
+      const id = packIdOf(o.name);
+      if (id) sizes.set(id, o.size);
     }
 
     const verdict = new Map<string, boolean>();

@@ -1,5 +1,7 @@
 /**
- * Loads directory trees by id: from the catalog's cache, else from the repository (then cached).
+ * Loads directory trees by id: from the catalog's cache, else from the repository (then cached). A cached
+ * tree is used only when its bytes still hash to its keyed id: the catalog is a file any process of the
+ * user can edit, and a tree chooses what restore writes (modes, link targets, content).
  *
  * @example
  * ```ts
@@ -10,9 +12,10 @@
  */
 import type { Catalog } from "./catalog/catalog.ts";
 import { IntegrityError } from "./errors.ts";
-import { fromUtf8 } from "./encoding.ts";
+import { utf8 } from "./encoding.ts";
+import type { EngineEvent } from "./events.ts";
 import type { Repository } from "./repository/repository.ts";
-import type { Node, Tree } from "./repository/types.ts";
+import type { IndexEntry, Node, Tree } from "./repository/types.ts";
 
 /** Rejects names that could escape a restore target or that a file system cannot hold. */
 export function validateTree(tree: Tree, id: string): Tree {
@@ -34,33 +37,111 @@ export function validateTree(tree: Tree, id: string): Tree {
   return tree;
 }
 
+/** Strict UTF-8: a tree's bytes must decode exactly, or its cached text would not hash to its id. */
+const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * Parses and validates a tree blob's plaintext; throws {@link IntegrityError} when it is not UTF-8 JSON
+ * or not a safe tree.
+ *
+ * @example
+ * ```ts
+ * import { parseTree } from "./trees.ts";
+ * parseTree(new TextEncoder().encode('{"nodes":[]}'), "00".repeat(32)); // { nodes: [] }
+ * ```
+ */
+export function parseTree(plain: Uint8Array, id: string): Tree {
+  let tree: Tree;
+  try {
+    tree = JSON.parse(strict.decode(plain));
+  } catch {
+    throw new IntegrityError(`tree ${id.slice(0, 12)} is not valid JSON`);
+  }
+  return validateTree(tree, id);
+}
+
+/**
+ * The catalog's cached copy of a tree, or undefined when there is none or it does not hash to its keyed
+ * id: such a copy is dropped (the caller reads the tree from the repository, which authenticates it) and
+ * reported as a warning.
+ *
+ * @example
+ * ```ts
+ * import { cachedTree } from "./trees.ts";
+ * // const tree = cachedTree(repo, catalog, id, onEvent) ?? await loadFromRepository(id);
+ * ```
+ */
+export function cachedTree(
+  repo: Repository,
+  catalog: Catalog,
+  id: string,
+  onEvent?: (e: EngineEvent) => void,
+): Tree | undefined {
+  const json = catalog.getTreeJson(id);
+  if (json === undefined) return undefined;
+  const plain = utf8(json);
+  if (repo.hasher.id(plain) !== id) {
+    catalog.dropTree(id);
+    onEvent?.({
+      type: "warning",
+      path: catalog.path,
+      message: `cached tree ${
+        id.slice(0, 12)
+      } does not match its id (the catalog was altered or damaged): dropped, read from the repository`,
+    });
+    return undefined;
+  }
+  return parseTree(plain, id);
+}
+
+/**
+ * Reads a tree from the repository (which authenticates it against its id) and caches it in the catalog.
+ *
+ * @example
+ * ```ts
+ * import { fetchTree } from "./trees.ts";
+ * // const tree = await fetchTree(repo, catalog, catalog.lookupBlob(id)!);
+ * ```
+ */
+export async function fetchTree(
+  repo: Repository,
+  catalog: Catalog,
+  entry: IndexEntry,
+  signal?: AbortSignal,
+): Promise<Tree> {
+  const plain = await repo.loadBlob(entry, signal);
+  const tree = parseTree(plain, entry.id);
+  // Valid UTF-8 (parseTree checked), so the text re-encodes to exactly these bytes.
+  catalog.putTree(entry.id, strict.decode(plain));
+  return tree;
+}
+
+/** Options of {@link TreeLoader}. */
+export interface TreeLoaderOptions {
+  /** Receives a warning for each cached tree that fails verification. */
+  onEvent?: (e: EngineEvent) => void;
+}
+
 /** Loads trees with a cache. */
 export class TreeLoader {
   readonly #repo: Repository;
   readonly #catalog: Catalog;
+  readonly #onEvent?: (e: EngineEvent) => void;
 
   /** Build one. */
-  constructor(repo: Repository, catalog: Catalog) {
+  constructor(repo: Repository, catalog: Catalog, options: TreeLoaderOptions = {}) {
     this.#repo = repo;
     this.#catalog = catalog;
+    this.#onEvent = options.onEvent;
   }
 
   /** The tree with `id`, validated. */
   async load(id: string, signal?: AbortSignal): Promise<Tree> {
-    const cached = this.#catalog.getTree(id);
-    if (cached) return validateTree(cached, id);
+    const cached = cachedTree(this.#repo, this.#catalog, id, this.#onEvent);
+    if (cached) return cached;
     const entry = this.#catalog.lookupBlob(id);
     if (!entry) throw new IntegrityError(`tree ${id.slice(0, 12)} is not in the index`);
-    const json = fromUtf8(await this.#repo.loadBlob(entry, signal));
-    let tree: Tree;
-    try {
-      tree = JSON.parse(json);
-    } catch {
-      throw new IntegrityError(`tree ${id.slice(0, 12)} is not valid JSON`);
-    }
-    validateTree(tree, id);
-    this.#catalog.putTree(id, json);
-    return tree;
+    return await fetchTree(this.#repo, this.#catalog, entry, signal);
   }
 
   /** The node at `path` (`/a/b`) below the tree `root`, or undefined; `/` gives a synthetic dir node. */

@@ -166,6 +166,14 @@ export function storageConformance(
           const back = await Promise.all(names.map((n) => storage.get(n)));
           back.forEach((b, i) => assertEquals(b, bytes(1000 + i, i + 10)));
         });
+        await t.step("temporaries: none left by completed writes; listed only when asked for", async () => {
+          // Every write above completed: a storage that writes through temporaries left none behind.
+          if (!storage.capabilities.temporaries) return;
+          assertEquals(await collect(storage.list("", { temporaries: true })), []);
+          for await (const o of storage.list("")) {
+            assert(!o.name.split("/").pop()!.startsWith(".tmp-"), o.name);
+          }
+        });
         await t.step("abort signal is honoured", async () => {
           const ac = new AbortController();
           ac.abort();

@@ -8,8 +8,9 @@
  * @module
  */
 import type { Context } from "../context.ts";
-import { check as runCheck, type CheckOptions } from "../../core/checker.ts";
+import { check as runCheck, type CheckOptions, MAX_FILES_PER_PROBLEM } from "../../core/checker.ts";
 import { ExitCode, FloeError } from "../../core/errors.ts";
+import { STALE_MS } from "../../core/repository/locks.ts";
 
 /** Parses `n/t` or `x%`. */
 export function parseSubset(text: string): CheckOptions["subset"] {
@@ -49,6 +50,20 @@ export default async function check(
         for (const f of p.files ?? []) ctx.out(`  ${f.snapshot.slice(0, 8)} ${f.path}`);
         if ((p.filesTotal ?? 0) > (p.files?.length ?? 0)) {
           ctx.out(`  … and ${p.filesTotal! - p.files!.length} more file(s)`);
+        }
+      }
+      const { stale, fresh } = report.temporaries;
+      if (stale.length || fresh.length) {
+        const all = [...stale, ...fresh];
+        ctx.info(
+          `warning: ${all.length} temporary file(s) of interrupted writes (${
+            (all.reduce((a, t) => a + t.size, 0) / 1e6).toFixed(1)
+          } MB); ${stale.length} older than ${STALE_MS / 60_000} minutes, which 'floe prune' removes`,
+          true,
+        );
+        for (const t of all.slice(0, MAX_FILES_PER_PROBLEM)) ctx.info(`  ${t.name}`, true);
+        if (all.length > MAX_FILES_PER_PROBLEM) {
+          ctx.info(`  … and ${all.length - MAX_FILES_PER_PROBLEM} more`, true);
         }
       }
       ctx.info(

@@ -51,6 +51,7 @@ export async function runPrune(
       resurrected: r.resurrected,
       markers: r.markers,
       other_locks: r.otherLocks,
+      temporaries: r.temporaries,
       unused_bytes_after: r.unusedBytesAfter,
       duration: r.duration,
     });
@@ -70,6 +71,13 @@ export async function runPrune(
     ctx.out(`from earlier prunes: ${r.deletedFromMarkers.packs} pack(s) (${mb(r.deletedFromMarkers.bytes)})`);
   }
   if (r.resurrected.packs) ctx.out(`packs needed again (indexed again): ${r.resurrected.packs}`);
+  if (r.temporaries.removed || r.temporaries.kept) {
+    ctx.out(
+      `temporary files of interrupted writes: ${would}remove ${r.temporaries.removed} (${
+        mb(r.temporaries.bytes)
+      })` + (r.temporaries.kept ? `, ${r.temporaries.kept} younger kept (a backup may be writing them)` : ""),
+    );
+  }
   ctx.out(`${would}delete: ${r.deleted.packs} pack(s) (${mb(r.deleted.bytes)})`);
   if (r.marked.packs) {
     ctx.out(

@@ -259,7 +259,7 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
   const host = options.host ?? Deno.hostname();
   const workers = options.workers ?? (navigator.hardwareConcurrency || 2);
   const indexEvery = Math.max(1, options.indexEvery ?? INDEX_EVERY);
-  const trees = new TreeLoader(repo, catalog);
+  const trees = new TreeLoader(repo, catalog, { onEvent: emit });
   const assertLocked = () => options.lock?.assertFresh("no snapshot was written; run the backup again");
   const packer = new Packer(repo, { signal, onStored: () => indexSoFar() });
   const warnings: SourceWarning[] = [];

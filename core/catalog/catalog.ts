@@ -13,7 +13,8 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import type { IndexEntry, IndexFile, Snapshot, Tree } from "../repository/types.ts";
+import { IntegrityError } from "../errors.ts";
+import type { IndexEntry, IndexFile, Snapshot } from "../repository/types.ts";
 import { makePrivateDir } from "../platform/private_dir.ts";
 
 /** Schema version; a catalog of another version is rebuilt. */
@@ -29,7 +30,20 @@ export interface CatalogSnapshot {
   timeMs: number;
 }
 
-/** A `blobs` row's columns, in table order, as an index entry. */
+/** A blob or pack id: 64 lowercase hex digits (a pack id becomes an object name). */
+const HEX_ID = /^[0-9a-f]{64}$/;
+
+/** The largest sealed or plaintext blob length a pack header can record (u32). */
+const MAX_BLOB_LENGTH = 0xffff_ffff;
+
+const isLength = (n: unknown, max: number) =>
+  Number.isSafeInteger(n) && (n as number) >= 0 && (n as number) <= max;
+
+/**
+ * A `blobs` row's columns, in table order, as an index entry. The row is checked first: the catalog is a
+ * file anyone with the user's rights can edit, and a row chooses which object is read (the pack id is part
+ * of its name) and how much memory a read takes. A wrong but well-formed row only makes authentication fail.
+ */
 function entry(
   id: string,
   type: number,
@@ -39,6 +53,19 @@ function entry(
   rawLength: number,
   compressed: number,
 ): IndexEntry {
+  if (
+    !HEX_ID.test(id) || !HEX_ID.test(pack) || (type !== 0 && type !== 1) ||
+    (compressed !== 0 && compressed !== 1) ||
+    !isLength(offset, Number.MAX_SAFE_INTEGER) || !isLength(length, MAX_BLOB_LENGTH) ||
+    !isLength(rawLength, MAX_BLOB_LENGTH)
+  ) {
+    throw new IntegrityError(
+      `the catalog's entry for blob ${
+        String(id).slice(0, 12)
+      } is invalid (the catalog was altered or damaged): ` +
+        "run 'floe catalog rebuild'",
+    );
+  }
   return {
     id,
     type: type === 1 ? "tree" : "data",
@@ -57,6 +84,39 @@ type BlobRow = Parameters<typeof entry>;
 function entryOf(r: Record<string, number | string>): IndexEntry {
   const n = r as Record<string, number>;
   return entry(r.id as string, n.type, r.pack as string, n.offset, n.length, n.raw_length, n.compressed);
+}
+
+/** A `snapshots` row as {@link Catalog.snapshots} reads it. */
+interface SnapshotRow {
+  id: unknown;
+  time_ms: unknown;
+  json: unknown;
+}
+
+const isStringList = (v: unknown) =>
+  Array.isArray(v) && v.every((x) => typeof x === "string" && !x.includes("\0"));
+
+/**
+ * A `snapshots` row as a snapshot, or undefined when it is not well formed: its tree chooses what restore
+ * writes, its time which snapshot is `latest`, its paths which snapshot is a backup's parent.
+ */
+function snapshotOf(r: SnapshotRow): CatalogSnapshot | undefined {
+  if (typeof r.id !== "string" || !HEX_ID.test(r.id) || typeof r.json !== "string") return undefined;
+  let s: Snapshot;
+  try {
+    s = JSON.parse(r.json);
+  } catch {
+    return undefined;
+  }
+  if (
+    !s || typeof s !== "object" || typeof s.tree !== "string" || !HEX_ID.test(s.tree) ||
+    typeof s.time !== "string" || r.time_ms !== Date.parse(s.time) || typeof s.host !== "string" ||
+    !isStringList(s.paths) || !isStringList(s.tags) ||
+    (s.parent !== undefined && !HEX_ID.test(String(s.parent)))
+  ) {
+    return undefined;
+  }
+  return { id: r.id, timeMs: r.time_ms as number, snapshot: s };
 }
 
 /** Rows per multi-row INSERT of {@link Catalog.addIndex}. */
@@ -350,13 +410,35 @@ export class Catalog {
     this.#stmt("DELETE FROM snapshots WHERE id = ?").run(id);
   }
 
-  /** All snapshots, oldest first. */
+  /**
+   * All snapshots, oldest first. A row that is not a well-formed snapshot (an edited catalog) is left out:
+   * {@link invalidSnapshots} names them, and a sync reads them again from the repository.
+   */
   snapshots(): CatalogSnapshot[] {
-    return (this.#stmt("SELECT id, time_ms, json FROM snapshots ORDER BY time_ms, id").all() as {
-      id: string;
-      time_ms: number;
-      json: string;
-    }[]).map((r) => ({ id: r.id, timeMs: r.time_ms, snapshot: JSON.parse(r.json) }));
+    const out: CatalogSnapshot[] = [];
+    for (const r of this.#snapshotRows()) {
+      const s = snapshotOf(r);
+      if (s) out.push(s);
+    }
+    return out;
+  }
+
+  /**
+   * Ids of the snapshot rows that are not well-formed (a time, tree or path field of the wrong form).
+   *
+   * @example
+   * ```ts
+   * import { Catalog } from "./catalog.ts";
+   * console.log(Catalog.open(":memory:").invalidSnapshots()); // []
+   * ```
+   */
+  invalidSnapshots(): string[] {
+    return this.#snapshotRows().filter((r) => !snapshotOf(r)).map((r) => String(r.id));
+  }
+
+  #snapshotRows(): SnapshotRow[] {
+    return this.#stmt("SELECT id, time_ms, json FROM snapshots ORDER BY time_ms, id")
+      .all() as unknown as SnapshotRow[];
   }
 
   /** Snapshot ids known. */
@@ -366,10 +448,17 @@ export class Catalog {
 
   // -- trees -------------------------------------------------------------------------------------
 
-  /** A decoded tree from the cache. */
-  getTree(id: string): Tree | undefined {
-    const r = this.#stmt("SELECT json FROM trees WHERE id = ?").get(id) as { json: string } | undefined;
-    return r ? JSON.parse(r.json) : undefined;
+  /**
+   * A cached tree's JSON, exactly the tree blob's plaintext (as UTF-8 text), unverified: read it through
+   * `cachedTree` (core/trees.ts), which checks it against its keyed id.
+   */
+  getTreeJson(id: string): string | undefined {
+    return (this.#stmt("SELECT json FROM trees WHERE id = ?").get(id) as { json: string } | undefined)?.json;
+  }
+
+  /** Forgets a cached tree (one that failed verification). */
+  dropTree(id: string): void {
+    this.#stmt("DELETE FROM trees WHERE id = ?").run(id);
   }
 
   /**
@@ -387,7 +476,7 @@ export class Catalog {
     for (const id of ids) ins.run(id);
   }
 
-  /** Caches a tree's JSON. */
+  /** Caches a tree's JSON: exactly the tree blob's plaintext, so that a read can verify it by its id. */
   putTree(id: string, json: string): void {
     this.#stmt("INSERT OR IGNORE INTO trees (id, json) VALUES (?, ?)").run(id, json);
   }

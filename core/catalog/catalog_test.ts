@@ -18,6 +18,9 @@ const snapshot = (time: string, tree: string): Snapshot => ({
   program_version: "0.1.0",
 });
 
+const S1 = "51".repeat(32);
+const S2 = "52".repeat(32);
+
 Deno.test("catalog: snapshots, blobs and trees round trip (in memory and on disk)", async () => {
   const dir = await tempDir("floe-catalog-");
   try {
@@ -45,21 +48,26 @@ Deno.test("catalog: snapshots, blobs and trees round trip (in memory and on disk
       assertEquals(c.indexStats(), { blobs: 2, packs: 1, rawBytes: 580, storedBytes: 300 });
       assertEquals([...c.allBlobs()].map((b) => b.id), ["01".repeat(32), "02".repeat(32)]);
 
-      const s1 = snapshot("2024-02-01T10:00:00.000+01:00", "t1");
-      const s2 = snapshot("2024-01-01T10:00:00.000+01:00", "t2");
+      const s1 = snapshot("2024-02-01T10:00:00.000+01:00", "71".repeat(32));
+      const s2 = snapshot("2024-01-01T10:00:00.000+01:00", "72".repeat(32));
       c.addSnapshot("s1", s1);
-      c.addSnapshot("s2", s2);
+      c.addSnapshot(S1, s1);
+      c.addSnapshot(S2, s2);
+      // A row that is not a snapshot id is never listed; a sync removes it (the repository lacks it).
+      assertEquals(c.invalidSnapshots(), ["s1"]);
+      c.removeSnapshot("s1");
       const list = c.snapshots();
-      assertEquals(list.map((s) => s.id), ["s2", "s1"], "oldest first");
+      assertEquals(list.map((s) => s.id), [S2, S1], "oldest first");
       assertEquals(list[1].snapshot, s1);
       assertEquals(list[1].timeMs, Date.parse(s1.time));
-      c.removeSnapshot("s2");
-      assertEquals(c.snapshotIds(), new Set(["s1"]));
+      c.removeSnapshot(S2);
+      assertEquals(c.snapshotIds(), new Set([S1]));
 
-      const tree = { nodes: [{ name: "x", type: "file" as const, mode: 0o644, mtime: 5 }] };
-      c.putTree("t1", JSON.stringify(tree));
-      assertEquals(c.getTree("t1"), tree);
-      assertEquals(c.getTree("t9"), undefined);
+      const tree = JSON.stringify({ nodes: [{ name: "x", type: "file" as const, mode: 0o644, mtime: 5 }] });
+      c.putTree("t1", tree);
+      assertEquals(c.getTreeJson("t1"), tree);
+      c.dropTree("t1");
+      assertEquals(c.getTreeJson("t1"), undefined);
       c.setMeta("k", "v");
       assertEquals(c.getMeta("k"), "v");
       c.clearIndex();
@@ -68,7 +76,7 @@ Deno.test("catalog: snapshots, blobs and trees round trip (in memory and on disk
     }
     // Reopened from disk, the data is still there.
     const c = Catalog.open(`${dir.path}/sub/catalog.db`);
-    assertEquals(c.snapshotIds(), new Set(["s1"]));
+    assertEquals(c.snapshotIds(), new Set([S1]));
     assertEquals(c.getMeta("k"), "v");
     c.close();
   } finally {

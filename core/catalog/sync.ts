@@ -112,9 +112,20 @@ async function syncOnce(repo: Repository, catalog: Catalog, options: SyncOptions
     });
   const indexes = await fetchAll(toLoad, (id) => repo.loadIndex(id), concurrency, damaged("index"));
   const haveSnaps = catalog.snapshotIds();
+  // A malformed row (an edited catalog) is read again from the repository, which authenticates it.
+  const invalid = new Set(catalog.invalidSnapshots());
+  for (const id of invalid) {
+    options.onEvent?.({
+      type: "warning",
+      path: catalog.path,
+      message: `cached snapshot ${
+        id.slice(0, 12)
+      } is malformed (the catalog was altered or damaged): read again from the repository`,
+    });
+  }
   const storedSnaps = new Set(snapIds);
   const newSnaps = await fetchAll(
-    snapIds.filter((id) => !haveSnaps.has(id)),
+    snapIds.filter((id) => !haveSnaps.has(id) || invalid.has(id)),
     (id) => repo.loadSnapshot(id),
     concurrency,
     damaged("snapshots"),

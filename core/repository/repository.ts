@@ -623,7 +623,37 @@ export class Repository {
   }
 }
 
-/** Storage object name of a pack. */
+/** A pack object's name: `data/<first two hex digits>/<64 hex>`. */
+const PACK_NAME = /^data\/([0-9a-f]{2})\/(\1[0-9a-f]{62})$/;
+
+/**
+ * Storage object name of a pack. Throws {@link IntegrityError} for an id that is not 64 hex digits, so a
+ * name built here (to read, and for prune to delete) always has the documented form.
+ *
+ * @example
+ * ```ts
+ * import { packName } from "./repository.ts";
+ * packName("ab".repeat(32)); // "data/ab/abab…"
+ * ```
+ */
 export function packName(id: string): string {
+  if (!/^[0-9a-f]{64}$/.test(id)) {
+    throw new IntegrityError(`${JSON.stringify(id.slice(0, 80))} is not a pack id`);
+  }
   return `data/${id.slice(0, 2)}/${id}`;
+}
+
+/**
+ * The pack id an object name of the documented form `data/xx/<64 hex>` stands for, else undefined (a
+ * stray file, a temporary file): callers that list `data/` and may delete what they find use this.
+ *
+ * @example
+ * ```ts
+ * import { packIdOf } from "./repository.ts";
+ * packIdOf("data/ab/" + "ab".repeat(32)); // "abab…"
+ * packIdOf("data/ab/notes.txt"); // undefined
+ * ```
+ */
+export function packIdOf(name: string): string | undefined {
+  return PACK_NAME.exec(name)?.[2];
 }

@@ -107,7 +107,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   const { repo, catalog, snapshot, signal } = options;
   const emit = options.onEvent ?? (() => {});
   const overwrite = options.overwrite ?? "always";
-  const trees = new TreeLoader(repo, catalog);
+  const trees = new TreeLoader(repo, catalog, { onEvent: emit });
   const excluded = compileGlobs(options.exclude ?? []);
   const includes = options.include ?? [];
   const included = compileGlobs(includes);

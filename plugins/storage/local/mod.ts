@@ -4,6 +4,10 @@
  * Writes are atomic: a temporary file in the same directory, fsync, rename, fsync of the directory.
  * Large objects (packs) are written with direct I/O where the file system allows (`direct.ts`).
  *
+ * The directories below the repository's (`data`, `data/ab`, `index`, …) must be real directories: one
+ * that is a symbolic link is refused with a {@link StorageError}, so that a crafted repository cannot make
+ * a write or a delete land outside it. (The repository directory itself may be a link.)
+ *
  * @example
  * ```ts
  * import local from "./mod.ts";
@@ -103,6 +107,30 @@ export default function local(given: Options | (Partial<Options> & { location: s
   /** Cleared once direct I/O turns out unavailable or refused here: a file system stays what it is. */
   let directIo = options.directIo ?? defaults.directIo!;
   const full = (name: string) => `${root}/${name}`;
+  /** Directories below the root already seen to be real ones (few: the top level and `data/xx`). */
+  const real = new Set<string>();
+  const refuseLink = (dir: string): never => {
+    throw new StorageError(
+      "permanent",
+      `${full(dir)} is a symbolic link: refused (a repository's directories must be real directories)`,
+    );
+  };
+  /** Refuses a name below a directory that is a symbolic link; a directory not there yet is fine. */
+  const checkDirs = (name: string) => {
+    for (let i = name.indexOf("/"); i >= 0; i = name.indexOf("/", i + 1)) {
+      const dir = name.slice(0, i);
+      if (real.has(dir)) continue;
+      let st: Deno.FileInfo;
+      try {
+        st = Deno.lstatSync(full(dir));
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) return;
+        mapError(e, dir);
+      }
+      if (st.isSymlink) refuseLink(dir);
+      real.add(dir);
+    }
+  };
 
   const fsyncDir = async (dir: string) => {
     try {
@@ -120,7 +148,12 @@ export default function local(given: Options | (Partial<Options> & { location: s
     name: "local",
     apiVersion: API_VERSION,
     location: root,
-    capabilities: { maxObjectSize: Number.MAX_SAFE_INTEGER, atomicCreate: true, concurrency },
+    capabilities: {
+      maxObjectSize: Number.MAX_SAFE_INTEGER,
+      atomicCreate: true,
+      concurrency,
+      temporaries: true,
+    },
 
     // deno-lint-ignore require-await
     async create() {
@@ -134,6 +167,7 @@ export default function local(given: Options | (Partial<Options> & { location: s
     async put(name, data, opts) {
       opts?.signal?.throwIfAborted();
       checkName(name);
+      checkDirs(name);
       const path = full(name);
       const dir = path.slice(0, path.lastIndexOf("/"));
       const tmp = `${dir}/.tmp-${Deno.pid}-${++tmpCounter}-${name.slice(name.lastIndexOf("/") + 1)}`;
@@ -179,6 +213,7 @@ export default function local(given: Options | (Partial<Options> & { location: s
     async get(name, opts) {
       opts?.signal?.throwIfAborted();
       checkName(name);
+      checkDirs(name);
       try {
         // Synchronous reads: measured faster than async ones for restore's many small range reads.
         const f = Deno.openSync(full(name), { read: true });
@@ -217,6 +252,7 @@ export default function local(given: Options | (Partial<Options> & { location: s
     async stat(name, opts) {
       opts?.signal?.throwIfAborted();
       checkName(name);
+      checkDirs(name);
       try {
         const st = await Deno.stat(full(name));
         if (!st.isFile) throw new Deno.errors.NotFound(name);
@@ -228,9 +264,11 @@ export default function local(given: Options | (Partial<Options> & { location: s
 
     async *list(prefix, opts): AsyncIterable<ObjectInfo> {
       // Walk the directory holding the prefix; names are filtered by the full prefix.
+      const temporaries = !!opts?.temporaries;
       const slash = prefix.lastIndexOf("/");
       const base = slash >= 0 ? prefix.slice(0, slash) : "";
       const start = base ? full(base) : root;
+      if (base) checkDirs(`${base}/`);
       const stack: [string, string][] = [[start, base]];
       while (stack.length) {
         opts?.signal?.throwIfAborted();
@@ -243,21 +281,29 @@ export default function local(given: Options | (Partial<Options> & { location: s
           mapError(e, rel || "/");
         }
         for (const e of entries) {
-          if (e.name.startsWith(".tmp-")) continue;
           const name = rel ? `${rel}/${e.name}` : e.name;
+          // Symbolic links are neither objects nor directories of a repository: never followed.
+          if (e.isSymlink) {
+            if (prefix.startsWith(name + "/") || name.startsWith(prefix)) refuseLink(name);
+            continue;
+          }
           if (e.isDirectory) {
             if (prefix.startsWith(name + "/") || name.startsWith(prefix) || (name + "/").startsWith(prefix)) {
               stack.push([`${dir}/${e.name}`, name]);
             }
-          } else if (e.isFile && name.startsWith(prefix)) {
-            let size = 0;
-            try {
-              size = Deno.statSync(`${dir}/${e.name}`).size;
-            } catch {
-              continue; // deleted meanwhile
-            }
-            yield { name, size };
+            continue;
           }
+          // Temporary files of writes (`put`) are listed only when asked for, and then alone.
+          if (!e.isFile || !name.startsWith(prefix) || e.name.startsWith(".tmp-") !== temporaries) continue;
+          let st: Deno.FileInfo;
+          try {
+            st = Deno.statSync(`${dir}/${e.name}`);
+          } catch {
+            continue; // deleted meanwhile
+          }
+          yield temporaries
+            ? { name, size: st.size, mtime: st.mtime?.getTime() ?? 0 }
+            : { name, size: st.size };
         }
       }
     },
@@ -265,6 +311,7 @@ export default function local(given: Options | (Partial<Options> & { location: s
     async delete(name, opts) {
       opts?.signal?.throwIfAborted();
       checkName(name);
+      checkDirs(name);
       try {
         await Deno.remove(full(name));
       } catch (e) {

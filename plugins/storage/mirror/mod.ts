@@ -139,6 +139,7 @@ export default function mirror(options: Options): MirrorStorage {
       maxObjectSize: Math.min(...storages.map((s) => s.capabilities.maxObjectSize)),
       atomicCreate: storages.every((s) => s.capabilities.atomicCreate),
       concurrency: Math.max(1, Math.min(...storages.map((s) => s.capabilities.concurrency))),
+      temporaries: storages.some((s) => s.capabilities.temporaries),
     },
 
     create: (opts) => all("create", (s) => s.create(opts)),
@@ -167,6 +168,7 @@ export default function mirror(options: Options): MirrorStorage {
     async *list(prefix, opts): AsyncIterable<ObjectInfo> {
       const seen = new Set<string>();
       for (const s of storages) {
+        if (opts?.temporaries && !s.capabilities.temporaries) continue; // it would list its objects
         for await (const o of s.list(prefix, opts)) {
           if (seen.has(o.name)) continue;
           seen.add(o.name);

@@ -20,6 +20,7 @@
 import type {
   CallOptions,
   GetOptions,
+  ListOptions,
   ObjectInfo,
   PutOptions,
   StoragePlugin,
@@ -197,7 +198,7 @@ export default function retry(options: Options): StoragePlugin {
       return run(`stat ${name}`, opts?.signal, () => inner.stat(name, opts));
     },
 
-    async *list(prefix: string, opts?: CallOptions): AsyncIterable<ObjectInfo> {
+    async *list(prefix: string, opts?: ListOptions): AsyncIterable<ObjectInfo> {
       // Restart a broken listing; names already yielded are skipped.
       const seen = new Set<string>();
       const started = Date.now();

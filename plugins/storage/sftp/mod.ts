@@ -11,6 +11,9 @@
  * - Writes are atomic: a temporary file in the same directory, `fsync@openssh.com` when offered,
  *   then `posix-rename@openssh.com` (replaces the target). `put(..., {create: true})` uses plain
  *   SFTP rename, which OpenSSH implements with link(2) and so refuses an existing target atomically.
+ * - The directories below the repository's (`data`, `data/ab`, `index`, …) must be real directories: a
+ *   list, write or delete below one that is a symbolic link is refused (one LSTAT per directory and
+ *   connection), so a crafted repository cannot make a write or a delete land outside it.
  * - Errors: no such file → `not-found`; key refused or host key not trusted → `auth`; connection
  *   refused/reset/lost or timed out → `transient`; anything else → `permanent`.
  *
@@ -98,6 +101,7 @@ const DIR_MODE = 0o700;
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
+const S_IFLNK = 0o120000;
 
 const TRANSIENT_NET = new Set([
   "ECONNREFUSED",
@@ -698,6 +702,31 @@ export default function sftp(given: Options | (Partial<Options> & { location: st
   const closeHandle = (conn: Connection, handle: Buf) =>
     call((cb) => conn.sftp.close(handle, cb)).catch(() => {/* the server drops it with the session */});
 
+  /** Directories below the root already seen to be real ones (few: the top level and `data/xx`). */
+  const realDirs = new Set<string>();
+  const refuseLink = (dir: string): never => {
+    throw new StorageError(
+      "permanent",
+      `${location}: ${dir} is a symbolic link: refused (a repository's directories must be real directories)`,
+    );
+  };
+  /** Refuses a name below a directory that is a symbolic link; a directory not there yet is fine. */
+  async function checkDirs(conn: Connection, name: string): Promise<void> {
+    for (let i = name.indexOf("/"); i >= 0; i = name.indexOf("/", i + 1)) {
+      const dir = name.slice(0, i);
+      if (realDirs.has(dir)) continue;
+      let st: Stats;
+      try {
+        st = await call<Stats>((cb) => conn.sftp.lstat(full(dir), cb));
+      } catch (e) {
+        if ((e as Ssh2Error).code === FX_NO_SUCH_FILE) return;
+        throw mapError(e, dir);
+      }
+      if ((st.mode & S_IFMT) === S_IFLNK) refuseLink(dir);
+      realDirs.add(dir);
+    }
+  }
+
   async function remove(conn: Connection, path: string): Promise<void> {
     try {
       await call((cb) => conn.sftp.unlink(path, cb));
@@ -721,7 +750,12 @@ export default function sftp(given: Options | (Partial<Options> & { location: st
     name: "sftp",
     apiVersion: API_VERSION,
     location,
-    capabilities: { maxObjectSize: Number.MAX_SAFE_INTEGER, atomicCreate: true, concurrency },
+    capabilities: {
+      maxObjectSize: Number.MAX_SAFE_INTEGER,
+      atomicCreate: true,
+      concurrency,
+      temporaries: true,
+    },
 
     async create(opts) {
       opts?.signal?.throwIfAborted();
@@ -734,6 +768,7 @@ export default function sftp(given: Options | (Partial<Options> & { location: st
         opts?.signal?.throwIfAborted();
         checkName(name);
         const conn = await connection();
+        await checkDirs(conn, name);
         const path = full(name);
         const dir = path.slice(0, path.lastIndexOf("/"));
         const tmp = `${dir}/.tmp-${crypto.randomUUID().slice(0, 8)}-${++tmpCounter}-${
@@ -832,8 +867,10 @@ export default function sftp(given: Options | (Partial<Options> & { location: st
 
     async *list(prefix, opts): AsyncIterable<ObjectInfo> {
       const conn = await connection();
+      const temporaries = !!opts?.temporaries;
       const slash = prefix.lastIndexOf("/");
       const base = slash >= 0 ? prefix.slice(0, slash) : "";
+      if (base) await checkDirs(conn, `${base}/`);
       // Walk directories with several READDIRs in flight; yield as results come.
       const queue: string[] = [base];
       const done: { rel: string; entries?: FileEntryWithStats[]; error?: unknown }[] = [];
@@ -864,15 +901,23 @@ export default function sftp(given: Options | (Partial<Options> & { location: st
           throw mapError(error, `list ${rel || "/"}`);
         }
         for (const e of entries!) {
-          if (e.filename === "." || e.filename === ".." || e.filename.startsWith(".tmp-")) continue;
+          if (e.filename === "." || e.filename === "..") continue;
           const name = rel ? `${rel}/${e.filename}` : e.filename;
           const type = e.attrs.mode & S_IFMT;
+          // READDIR reports links as links (lstat): neither objects nor directories of a repository.
+          if (type === S_IFLNK && (prefix.startsWith(name + "/") || name.startsWith(prefix))) {
+            refuseLink(name);
+          }
           if (type === S_IFDIR) {
             if (prefix.startsWith(name + "/") || name.startsWith(prefix) || (name + "/").startsWith(prefix)) {
               queue.push(name);
             }
           } else if (type === S_IFREG && name.startsWith(prefix)) {
-            yield { name, size: e.attrs.size };
+            // Temporary files of writes (`put`) are listed only when asked for, and then alone.
+            if (e.filename.startsWith(".tmp-") !== temporaries) continue;
+            yield temporaries
+              ? { name, size: e.attrs.size, mtime: e.attrs.mtime * 1000 }
+              : { name, size: e.attrs.size };
           }
         }
       }
@@ -882,6 +927,7 @@ export default function sftp(given: Options | (Partial<Options> & { location: st
       opts?.signal?.throwIfAborted();
       checkName(name);
       const conn = await connection();
+      await checkDirs(conn, name);
       try {
         await remove(conn, full(name));
       } catch (e) {

@@ -237,3 +237,51 @@ Deno.test("sftp: the location string round-trips through the parser", () => {
     assertEquals(sftp(options as unknown as Options).location, loc);
   }
 });
+
+Deno.test(
+  {
+    name: "sftp: a linked repository directory is refused; temporaries are listed apart",
+    ignore,
+    sanitizeResources: false,
+  },
+  async () => {
+    await withSshd(async (sshd) => {
+      const storage = storageFor(sshd);
+      try {
+        await storage.create();
+        const repo = `${sshd.root}/repo`;
+        const outside = `${sshd.root}/outside`;
+        await Deno.mkdir(`${outside}/ab`, { recursive: true });
+        await Deno.writeTextFile(`${outside}/ab/${"ab".repeat(32)}`, "precious");
+        await Deno.symlink(outside, `${repo}/data`);
+        for (
+          const op of [
+            () => storage.delete(`data/ab/${"ab".repeat(32)}`),
+            () => storage.put(`data/ab/${"cd".repeat(32)}`, new Uint8Array(3)),
+            async () => {
+              for await (const _ of storage.list("data/")) { /* refused before anything */ }
+            },
+          ]
+        ) {
+          const e = await assertRejects(op, StorageError);
+          assertStringIncludes((e as Error).message, "data is a symbolic link: refused");
+        }
+        assertEquals(await Deno.readTextFile(`${outside}/ab/${"ab".repeat(32)}`), "precious");
+        await Deno.remove(`${repo}/data`);
+        // A temporary file an interrupted write left: never an object, listed (with its mtime) on demand.
+        await storage.put("index/i1", new Uint8Array(5));
+        await Deno.writeTextFile(`${repo}/index/.tmp-1-1-i2`, "half");
+        const objects = [];
+        for await (const o of storage.list("index/")) objects.push(o.name);
+        assertEquals(objects, ["index/i1"]);
+        const temps = [];
+        for await (const o of storage.list("", { temporaries: true })) temps.push(o);
+        assertEquals(temps.map((o) => [o.name, o.size]), [["index/.tmp-1-1-i2", 4]]);
+        assert(Math.abs(temps[0].mtime! - Date.now()) < 120_000, "mtime in ms");
+        await storage.delete("index/.tmp-1-1-i2");
+      } finally {
+        await storage.close?.();
+      }
+    });
+  },
+);
