@@ -10,18 +10,20 @@
  * ```
  * @module
  */
-import { Engine, openStorage } from "../core/engine.ts";
-import { ExitCode, FloeError } from "../core/errors.ts";
-import type { EngineEvent } from "../core/events.ts";
-import { Repository } from "../core/repository/repository.ts";
-import { encodeBase64 } from "../core/encoding.ts";
-import { makePrivateDir } from "../core/platform/private_dir.ts";
-import type { StoragePlugin } from "../core/contracts.ts";
-import type { StorageOpenOptions } from "../core/registry.ts";
+import {
+  defaultRepositoryPaths,
+  Engine,
+  FloeError,
+  openDefaultRepository,
+  openStorage,
+  readDefaultKey,
+  type StorageOpenOptions,
+  type StoragePlugin,
+} from "../mod.ts";
 import { splitLocations, storageBounds } from "./remote.ts";
-import { mirrorMembers } from "../core/mirrors.ts";
 import { passwordsInUrl, rememberSecret } from "./redact.ts";
 import { writeErr, writeOut } from "./output.ts";
+import { ProgressView } from "./progress.ts";
 
 /** Options valid before or after the command. */
 export interface Globals {
@@ -39,6 +41,8 @@ export interface Globals {
   passwordFile?: string;
   /** Catalog path. */
   catalog?: string;
+  /** Plugin modules to load before the command (`--plugin`, repeatable; also `FLOE_PLUGINS`). */
+  plugins?: string[];
   /** Machine-readable output. */
   json: boolean;
   /** Less output. */
@@ -58,6 +62,7 @@ const VALUE_OPTS: Record<string, keyof Globals> = {
   "--limit-download": "limitDownload",
   "--download-limit": "limitDownload",
   "--connections": "connections",
+  "--plugin": "plugins",
 };
 const FLAG_OPTS: Record<string, keyof Globals> = {
   "--json": "json",
@@ -81,8 +86,9 @@ export function parseGlobals(argv: string[]): { globals: Globals; rest: string[]
     const head = a.startsWith("--") && eq > 0 ? a.slice(0, eq) : a;
     if (head in VALUE_OPTS) {
       const value = eq > 0 && a.startsWith("--") ? a.slice(eq + 1) : argv[++i];
-      if (value === undefined) throw new FloeError(`option ${head} needs a value`, ExitCode.Usage);
-      (globals as unknown as Record<string, unknown>)[VALUE_OPTS[head]] = value;
+      if (value === undefined) throw new FloeError(`option ${head} needs a value`, "usage");
+      if (VALUE_OPTS[head] === "plugins") (globals.plugins ??= []).push(value);
+      else (globals as unknown as Record<string, unknown>)[VALUE_OPTS[head]] = value;
       if (VALUE_OPTS[head] === "repo") (globals.repos ??= []).push(value);
     } else if (a in FLAG_OPTS) {
       (globals as unknown as Record<string, unknown>)[FLAG_OPTS[a]] = true;
@@ -95,14 +101,6 @@ export function parseGlobals(argv: string[]): { globals: Globals; rest: string[]
   return { globals, rest };
 }
 
-/** The default repository and key locations (the embedded default). */
-export function defaultPaths(): { repo: string; key: string } {
-  const home = Deno.env.get("HOME") ?? "/root";
-  const data = Deno.env.get("XDG_DATA_HOME") || `${home}/.local/share`;
-  const config = Deno.env.get("XDG_CONFIG_HOME") || `${home}/.config`;
-  return { repo: `${data}/floe/repository`, key: `${config}/floe/key` };
-}
-
 async function promptSecret(message: string): Promise<string> {
   const enc = new TextEncoder();
   Deno.stderr.writeSync(enc.encode(message));
@@ -113,7 +111,7 @@ async function promptSecret(message: string): Promise<string> {
     while (true) {
       const n = await Deno.stdin.read(buf);
       if (n === null || buf[0] === 13 || buf[0] === 10) break;
-      if (buf[0] === 3) throw new FloeError("interrupted", ExitCode.Failure);
+      if (buf[0] === 3) throw new FloeError("interrupted", "failed");
       if (buf[0] === 127 || buf[0] === 8) chars.pop();
       else chars.push(buf[0]);
     }
@@ -141,7 +139,7 @@ export function readPasswordFile(path: string): string {
   try {
     secret = Deno.readTextFileSync(path).replace(/\r?\n$/, "");
   } catch (e) {
-    throw new FloeError(`cannot read password file ${path}: ${(e as Error).message}`, ExitCode.Failure);
+    throw new FloeError(`cannot read password file ${path}: ${(e as Error).message}`, "failed");
   }
   rememberSecret(secret);
   return secret;
@@ -176,17 +174,28 @@ export class Context {
     if (!this.globals.quiet || always) writeErr(line + "\n");
   }
 
-  /** Renders engine events: warnings always, progress on a TTY. */
-  onEvent = (e: EngineEvent): void => {
-    if (e.type === "warning") this.info(`warning: ${e.path}: ${e.message}`, true);
-    else if (e.type === "info" && this.globals.verbose) this.info(e.message);
-    else if (e.type === "progress" && !this.globals.quiet && !this.globals.json && Deno.stderr.isTerminal()) {
-      const mb = (e.bytes / 1e6).toFixed(1);
-      writeErr(`\r\x1b[K${e.phase}: ${e.files} files, ${mb} MB`);
-    } else if (e.type === "done" && Deno.stderr.isTerminal() && !this.globals.quiet && !this.globals.json) {
-      writeErr("\r\x1b[K");
-    }
-  };
+  /** Renders the engine's events (see cli/progress.ts). */
+  get onEvent(): ProgressView["onEvent"] {
+    this.#view ??= new ProgressView({
+      err: writeErr,
+      out: (line) => this.out(line),
+      tty: Deno.stderr.isTerminal(),
+      json: this.globals.json,
+      quiet: this.globals.quiet,
+      verbose: this.globals.verbose,
+      columns: Deno.stderr.isTerminal() ? Deno.consoleSize().columns : 100,
+    });
+    return this.#view.onEvent;
+  }
+  #view?: ProgressView;
+
+  /** Aborted by SIGINT or SIGTERM (see main.ts): long commands pass it to the engine and stop cleanly. */
+  readonly cancel: AbortController = new AbortController();
+
+  /** The signal of {@link cancel}. */
+  get signal(): AbortSignal {
+    return this.cancel.signal;
+  }
 
   /** The repository location: --repo, FLOE_REPOSITORY, else the embedded default. */
   location(): { location: string; isDefault: boolean } {
@@ -208,7 +217,7 @@ export class Context {
     // A password written into a location must not come back in a message that quotes it.
     for (const l of given) passwordsInUrl(l).forEach(rememberSecret);
     if (given.length) return { locations: given, isDefault: false };
-    return { locations: [defaultPaths().repo], isDefault: true };
+    return { locations: [defaultRepositoryPaths().repository], isDefault: true };
   }
 
   /** Connection and bandwidth bounds from the global options. */
@@ -230,7 +239,7 @@ export class Context {
     const { locations } = this.locations();
     this.openedLocations.push(...locations);
     const storage = await openStorage(locations, this.storageOptions());
-    this.openedLocations.unshift(storage.location, ...(mirrorMembers(storage) ?? []).map((s) => s.location));
+    this.openedLocations.unshift(storage.location, ...(storage.members ?? []).map((s) => s.location));
     return storage;
   }
 
@@ -245,13 +254,13 @@ export class Context {
     if (file) return readPasswordFile(file);
     if (isDefault) {
       try {
-        return readPasswordFile(defaultPaths().key);
+        return readPasswordFile(defaultRepositoryPaths().key);
       } catch { /* fall through to a prompt */ }
     }
     if (Deno.stdin.isTerminal()) return await promptSecret(prompt);
     throw new FloeError(
       "no password: set FLOE_PASSWORD or FLOE_PASSWORD_FILE, pass --password-file, or run on a terminal",
-      ExitCode.Usage,
+      "usage",
     );
   }
 
@@ -281,30 +290,24 @@ export class Context {
     const { location, isDefault } = this.location();
     const hasPassword = !!(Deno.env.get("FLOE_PASSWORD") || this.globals.passwordFile ||
       Deno.env.get("FLOE_PASSWORD_FILE"));
-    if (isDefault && !hasPassword) {
-      const storage = await openStorage(location);
-      if (!(await Repository.exists(storage))) {
-        const { key } = defaultPaths();
-        let password: string;
-        try {
-          password = readPasswordFile(key);
-        } catch {
-          password = encodeBase64(crypto.getRandomValues(new Uint8Array(32)));
-          rememberSecret(password);
-          makePrivateDir(key.slice(0, key.lastIndexOf("/")));
-          Deno.writeTextFileSync(key, password + "\n", { mode: 0o600, createNew: true });
-          Deno.chmodSync(key, 0o600);
-        }
-        const engine = await Engine.init({ storage, password, catalogPath: this.globals.catalog });
-        this.info(`created repository ${location}`, true);
-        this.info(
-          `its key is in ${key} (mode 0600): keep a copy somewhere safe — without it the backups`,
-          true,
-        );
-        this.info(`cannot be read. Later commands find both without any option.`, true);
-        return engine;
-      }
+    if (!isDefault || hasPassword) return await this.open();
+    const known = readDefaultKey();
+    if (known !== null) rememberSecret(known);
+    this.openedLocations.push(location);
+    const { engine, created, keyPath } = await openDefaultRepository({
+      create: true,
+      catalogPath: this.globals.catalog,
+      onEvent: this.onEvent,
+    });
+    if (created) {
+      rememberSecret(readDefaultKey() ?? "");
+      this.info(`created repository ${location}`, true);
+      this.info(
+        `its key is in ${keyPath} (mode 0600): keep a copy somewhere safe — without it the backups`,
+        true,
+      );
+      this.info(`cannot be read. Later commands find both without any option.`, true);
     }
-    return await this.open();
+    return engine;
   }
 }

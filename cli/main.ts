@@ -19,14 +19,17 @@
  */
 import "../plugins/mod.ts"; // the CLI runs with the built-in plugins
 import { Command, CommanderError } from "commander";
-import { maskLocation } from "../plugins/storage/location.ts";
+import { loadUserPlugin, maskLocation } from "../mod.ts";
 import { Context, parseGlobals } from "./context.ts";
-import { ExitCode, FloeError } from "../core/errors.ts";
+import { ExitCode, exitCodeOf } from "./exit_codes.ts";
 import { errorLine } from "./remote.ts";
 import { isBrokenPipe, writeErr, writeOut } from "./output.ts";
 import { callerCwd } from "./cwd.ts";
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** floe's version. */
+export const VERSION = "0.1.0";
 
 type Handler = (ctx: Context, args: string[], opts: Record<string, unknown>) => Promise<void>;
 
@@ -44,7 +47,7 @@ function lazy(load: () => Promise<{ default: Handler }>, ctx: Context) {
 export function program(ctx: Context): Command {
   const p = new Command("floe")
     .description("floe — fast, safe, encrypted, deduplicating backups")
-    .version("0.1.0")
+    .version(VERSION)
     .exitOverride()
     .configureOutput({ writeOut, writeErr: () => {}, outputError: () => {} })
     .addHelpText(
@@ -59,20 +62,41 @@ Global options (before or after the command):
   --limit-download RATE    download bandwidth per storage (alias --download-limit)
   --connections N          at most N requests in flight per storage
   -p, --password-file F    password file (or FLOE_PASSWORD_FILE, FLOE_PASSWORD)
+  --catalog FILE           the local catalog (default: ~/.cache/floe/<repository id>/catalog.db)
+  --plugin SPEC            load a plugin (path, file:, npm:, jsr:) before the command; repeatable (or
+                           FLOE_PLUGINS, comma-separated). A storage plugin adds its location scheme.
   --json                   machine-readable output
-  -q, --quiet / -v, --verbose
+  -q, --quiet              print nothing but warnings and errors
+  -v, --verbose            more detail, and stack traces on errors
+
+Examples:
+  floe init
+  floe backup ~/Documents --tag daily
+  floe snapshots
+  floe restore latest --target /tmp/restore
+  floe --repo s3:https://s3.example.com/bucket/host1 check --read-data-subset 5%
 
 Exit codes: 0 ok, 1 failure, 2 usage, 3 snapshot made but some entries unreadable,
             10 no repository, 11 repository busy, 12 wrong password`,
     );
 
+  p.command("version").description("print floe's version")
+    .action(() => writeOut(`floe ${VERSION}\n`));
+
   p.command("init").description("create a repository")
     .option("--compression <level>", "off|fastest|default|max", "default")
     .option("--cipher <name>", "chacha20-poly1305 (default, faster here) or aes-256-gcm", "chacha20-poly1305")
     .option("--kdf <name>", "scrypt|argon2id", "scrypt")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  floe --repo /srv/backup init\n  floe --repo s3:bucket/host1 init --compression max",
+    )
     .action(lazy(() => import("./commands/init.ts"), ctx));
 
-  p.command("backup").description("back up files and directories").argument("<path...>")
+  p.command("backup").description("back up files and directories (or what another source reads)")
+    .argument("<arg...>", "paths for the fs source; for another source, its arguments")
+    .option("--source <spec>", "the source: fs (default), mysql, postgres, command, or a plugin path", "fs")
+    .option("--source-option <key=value>", "an option of the source (repeatable)", collect)
     .option("--tag <tag>", "tag the snapshot (repeatable)", collect)
     .option("--host <name>", "host name to record")
     .option("--time <date>", "snapshot time (ISO 8601)")
@@ -83,10 +107,17 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 snapshot made but some entries unreadabl
     .option("--exclude-if-present <name>", "exclude directories containing this file (repeatable)", collect)
     .option("-x, --one-file-system", "do not cross file system boundaries")
     .option("--compression <level>", "off|fastest|default|max")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  floe backup /etc /home --tag nightly --exclude '*.tmp'\n" +
+        "  floe backup --source ./examples/plugins/sqlite_source.ts /var/lib/app/app.db",
+    )
     .action(lazy(() => import("./commands/backup.ts"), ctx));
 
   p.command("snapshots").description("list snapshots")
-    .option("--host <name>").option("--path <path>", "", collect).option("--tag <tag>", "", collect)
+    .option("--host <name>", "only snapshots of this host")
+    .option("--path <path>", "only snapshots of exactly these paths (repeatable)", collect)
+    .option("--tag <tag>", "only snapshots with all these tags (repeatable)", collect)
     .action(lazy(() => import("./commands/snapshots.ts"), ctx));
 
   p.command("ls").description("list files in a snapshot").argument("<snapshot>").argument("[path]")
@@ -106,7 +137,14 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 snapshot made but some entries unreadabl
     .option("-i, --include <glob>", "restore only matching paths (repeatable)", collect)
     .option("-e, --exclude <glob>", "leave out matching paths (repeatable)", collect)
     .option("--overwrite <mode>", "always|if-changed|never", "always")
-    .option("--host <name>").option("--path <path>", "", collect).option("--tag <tag>", "", collect)
+    .option("--host <name>", "with latest: only snapshots of this host")
+    .option("--path <path>", "with latest: only snapshots of these paths (repeatable)", collect)
+    .option("--tag <tag>", "with latest: only snapshots with these tags (repeatable)", collect)
+    .addHelpText(
+      "after",
+      "\nExamples:\n  floe restore latest --target /tmp/restore\n  floe restore latest:/etc --target /tmp/etc\n" +
+        "  floe restore latest --target /tmp/r --as-of 2024-05-23T23:23:23",
+    )
     .action(lazy(() => import("./commands/restore.ts"), ctx));
 
   p.command("check").description("verify the repository")
@@ -131,29 +169,46 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 snapshot made but some entries unreadabl
     .action(lazy(() => import("./commands/diff.ts"), ctx));
 
   p.command("find").description("find files matching patterns across snapshots").argument("<pattern...>")
-    .option("-s, --snapshot <id>", "only this snapshot (repeatable)", collect).option("-i, --ignore-case")
-    .option("--host <name>").option("--path <path>", "", collect).option("--tag <tag>", "", collect)
+    .option("-s, --snapshot <id>", "only this snapshot (repeatable)", collect)
+    .option("-i, --ignore-case", "match names without regard to case")
+    .option("--host <name>", "only snapshots of this host")
+    .option("--path <path>", "only snapshots of these paths (repeatable)", collect)
+    .option("--tag <tag>", "only snapshots with these tags (repeatable)", collect)
     .action(lazy(() => import("./commands/find.ts"), ctx));
 
   p.command("stats").description("sizes, deduplication and compression figures").argument("[snapshots...]")
     .option("--mode <mode>", "all|restore-size|files-by-contents|raw", "all")
-    .option("--host <name>").option("--path <path>", "", collect).option("--tag <tag>", "", collect)
+    .option("--host <name>", "only snapshots of this host")
+    .option("--path <path>", "only snapshots of these paths (repeatable)", collect)
+    .option("--tag <tag>", "only snapshots with these tags (repeatable)", collect)
     .action(lazy(() => import("./commands/stats.ts"), ctx));
 
   p.command("cat").description("print a repository object").argument("<type>", "config|index|snapshot|key")
     .argument("[id]")
     .action(lazy(() => import("./commands/cat.ts"), ctx));
 
-  const key = p.command("key").description("manage passwords");
-  key.command("list").action(lazy(() => import("./commands/key.ts").then((m) => ({ default: m.list })), ctx));
-  key.command("add").option("--new-password-file <file>").option("--kdf <name>", "scrypt|argon2id", "scrypt")
+  const key = p.command("key").description("manage passwords")
+    .action(() => {
+      writeErr(key.helpInformation());
+      throw new CommanderError(2, "floe.subcommand", "key needs a subcommand: list, add, remove or passwd");
+    });
+  key.command("list").description("list the key files").action(
+    lazy(() => import("./commands/key.ts").then((m) => ({ default: m.list })), ctx),
+  );
+  key.command("add").description("add a key for another password")
+    .option("--new-password-file <file>", "the new password (or FLOE_NEW_PASSWORD; a prompt on a terminal)")
+    .option("--kdf <name>", "scrypt|argon2id", "scrypt")
     .action(lazy(() => import("./commands/key.ts").then((m) => ({ default: m.add })), ctx));
-  key.command("remove").argument("<id>")
+  key.command("remove").description("remove a key (not the one in use)").argument("<id>", "key id or prefix")
     .action(lazy(() => import("./commands/key.ts").then((m) => ({ default: m.remove })), ctx));
-  key.command("passwd").option("--new-password-file <file>")
+  key.command("passwd").description("change the password: a new key, the current one removed")
+    .option("--new-password-file <file>", "the new password (or FLOE_NEW_PASSWORD; a prompt on a terminal)")
     .action(lazy(() => import("./commands/key.ts").then((m) => ({ default: m.passwd })), ctx));
 
-  p.command("unlock").description("remove stale locks").option("--remove-all", "remove every lock")
+  p.command("unlock").description("remove stale locks").option(
+    "--remove-all",
+    "remove every lock, live ones too",
+  )
     .action(lazy(() => import("./commands/unlock.ts"), ctx));
 
   const mirror = p.command("mirror").description(
@@ -167,13 +222,22 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 snapshot made but some entries unreadabl
     .action(lazy(() => import("./commands/catalog.ts"), ctx));
 
   p.command("forget").description("remove snapshots by policy")
-    .option("--keep-last <n>").option("--keep-hourly <n>").option("--keep-daily <n>")
-    .option("--keep-weekly <n>").option("--keep-monthly <n>").option("--keep-yearly <n>")
-    .option("--keep-within <duration>").option("--keep-tag <tags>", "", collect)
-    .option("--remove-older-than <days>").option("--remove-from-date <date>")
+    .option("--keep-last <n>", "keep the newest N snapshots (-1: all)")
+    .option("--keep-hourly <n>", "keep the newest snapshot of each of the last N hours")
+    .option("--keep-daily <n>", "keep the newest snapshot of each of the last N days")
+    .option("--keep-weekly <n>", "keep the newest snapshot of each of the last N weeks")
+    .option("--keep-monthly <n>", "keep the newest snapshot of each of the last N months")
+    .option("--keep-yearly <n>", "keep the newest snapshot of each of the last N years")
+    .option("--keep-within <duration>", "keep snapshots newer than the newest minus this (e.g. 1y2m3d4h)")
+    .option("--keep-tag <tags>", "keep snapshots with these tags (repeatable; t1,t2 = both)", collect)
+    .option("--remove-older-than <days>", "remove snapshots older than this many days (Freezer)")
+    .option("--remove-from-date <date>", "remove snapshots taken before this date (Freezer)")
     .option("--group-by <fields>", "host,paths,tags", "host,paths")
-    .option("--host <name>").option("--path <path>", "", collect).option("--tag <tag>", "", collect)
-    .option("--unsafe-allow-remove-all").option("-n, --dry-run")
+    .option("--host <name>", "only snapshots of this host")
+    .option("--path <path>", "only snapshots of these paths (repeatable)", collect)
+    .option("--tag <tag>", "only snapshots with these tags (repeatable)", collect)
+    .option("--unsafe-allow-remove-all", "allow a group to lose every snapshot")
+    .option("-n, --dry-run", "only report what would be removed")
     .option("--prune", "prune after forgetting").option("--max-unused <x%>", "with --prune (default 5%)")
     .argument("[ids...]")
     .action(lazy(() => import("./commands/forget.ts"), ctx));
@@ -196,7 +260,18 @@ export async function main(argv: string[]): Promise<number> {
     return ExitCode.Usage;
   }
   const ctx = new Context(globals);
+  // The first SIGINT or SIGTERM cancels the command cleanly (no partial snapshot, locks released,
+  // temporary files removed); a second SIGINT ends the process at once.
+  let interrupted = false;
+  const onSignal = (name: "SIGINT" | "SIGTERM") => () => {
+    if (interrupted && name === "SIGINT") Deno.exit(130);
+    interrupted = true;
+    ctx.cancel.abort(new DOMException(`interrupted (${name})`, "AbortError"));
+  };
+  const listeners = (["SIGINT", "SIGTERM"] as const).map((name) => [name, onSignal(name)] as const);
+  for (const [name, fn] of listeners) Deno.addSignalListener(name, fn);
   try {
+    await loadPlugins(globals.plugins ?? [], ctx);
     await program(ctx).parseAsync(rest, { from: "user" });
     return ctx.exitCode;
   } catch (e) {
@@ -210,11 +285,31 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (isBrokenPipe(e)) return ctx.exitCode; // the reader of the output had enough: not an error
     const err = e as Error & { exitCode?: number; code?: string };
-    const exit = e instanceof FloeError ? e.exitCode : ExitCode.Failure;
+    const exit = exitCodeOf(e);
     writeErr(`floe: ${errorLine(e, ctx.openedLocations)}\n`);
     // The stack's first line repeats the raw message: the location in it is masked like the line above.
     if (globals.verbose && err?.stack) writeErr(`${maskLocation(err.stack)}\n`);
     return exit;
+  } finally {
+    for (const [name, fn] of listeners) Deno.removeSignalListener(name, fn);
+  }
+}
+
+/**
+ * Loads the plugins named by `--plugin` and `FLOE_PLUGINS` (specs separated by commas): storages by the
+ * schemes they claim, sources by name, transforms by id (so a repository using one can be opened).
+ */
+async function loadPlugins(specs: string[], ctx: Context): Promise<void> {
+  const fromEnv = (Deno.env.get("FLOE_PLUGINS") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  for (const spec of [...fromEnv, ...specs]) {
+    const p = await loadUserPlugin(spec);
+    if (ctx.globals.verbose) {
+      ctx.info(
+        `loaded ${p.kind} plugin ${p.name}${
+          p.schemes.length ? ` (${p.schemes.map((s) => `${s}:`).join(", ")})` : ""
+        }`,
+      );
+    }
   }
 }
 

@@ -19,7 +19,7 @@
  * @module
  */
 
-import { URL_PASSWORD } from "../plugins/storage/location.ts";
+import { URL_PASSWORD } from "../mod.ts";
 
 /**
  * Shortest value redacted: 8 characters, so that common words are never replaced.

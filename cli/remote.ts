@@ -10,10 +10,8 @@
  * ```
  * @module
  */
-import { ExitCode, FloeError } from "../core/errors.ts";
-import type { StorageOpenOptions } from "../core/registry.ts";
-import { parseRate } from "../plugins/storage/limit/mod.ts";
-import { maskLocation } from "../plugins/storage/location.ts";
+import { FloeError } from "../mod.ts";
+import { maskLocation, parseRate, type StorageOpenOptions } from "../mod.ts";
 
 /**
  * Splits `FLOE_REPOSITORY`: one location, or several separated by a comma with white space on both
@@ -32,7 +30,7 @@ export function storageBounds(
     try {
       return parseRate(text);
     } catch (e) {
-      throw new FloeError(`${option}: ${(e as Error).message}`, ExitCode.Usage);
+      throw new FloeError(`${option}: ${(e as Error).message}`, "usage");
     }
   };
   if (values.limitUpload !== undefined) out.uploadBytesPerSecond = rate(values.limitUpload, "--limit-upload");
@@ -44,7 +42,7 @@ export function storageBounds(
     if (!/^\d+$/.test(values.connections.trim()) || !Number.isSafeInteger(n) || n < 1) {
       throw new FloeError(
         `--connections takes a whole number ≥ 1, got '${values.connections}'`,
-        ExitCode.Usage,
+        "usage",
       );
     }
     out.connections = n;

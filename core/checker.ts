@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import type { Engine } from "./engine.ts";
+import { type Engine, internals } from "./engine.ts";
 import { packIdOf, packName } from "./repository/repository.ts";
 import { isPackNamed } from "./repository/pack.ts";
 import type { IndexEntry, Tree } from "./repository/types.ts";
@@ -81,7 +81,7 @@ function inSubset(packId: string, subset: CheckOptions["subset"]): boolean {
 
 /** Checks a repository. */
 export async function check(engine: Engine, options: CheckOptions = {}): Promise<CheckReport> {
-  const { repo } = engine;
+  const { repo } = internals(engine);
   const problems: CheckProblem[] = [];
   const report: CheckReport = {
     snapshots: 0,
@@ -143,7 +143,7 @@ export async function check(engine: Engine, options: CheckOptions = {}): Promise
     return parseTree(await repo.loadBlob(entry, options.signal), id);
   };
   const loadTree = (id: string) => readTree(id, byId.get(id));
-  const locateTree = (id: string) => readTree(id, byId.get(id) ?? engine.catalog.lookupBlob(id));
+  const locateTree = (id: string) => readTree(id, byId.get(id) ?? internals(engine).catalog.lookupBlob(id));
 
   // Packs in storage vs the index.
   const stored = new Map<string, number>();
@@ -299,7 +299,9 @@ async function attachAffectedFiles(
     for (const id of indexIds) {
       if (badIndexes.has(id)) continue;
       try {
-        for (const p of (await engine.repo.loadIndex(id)).packs) for (const b of p.blobs) covered.add(b.id);
+        for (const p of (await internals(engine).repo.loadIndex(id)).packs) {
+          for (const b of p.blobs) covered.add(b.id);
+        }
       } catch { /* reported above */ }
     }
   }

@@ -12,7 +12,7 @@
  */
 import type { CatalogSnapshot } from "./catalog/catalog.ts";
 import type { Tree } from "./repository/types.ts";
-import type { Engine } from "./engine.ts";
+import { type Engine, internals } from "./engine.ts";
 
 /** A file (or directory whose tree is damaged) that uses a bad blob. */
 export interface AffectedFile {
@@ -39,7 +39,7 @@ export async function affectedFiles(
   isBad: (blobId: string) => boolean,
   options: { signal?: AbortSignal; loadTree?: (id: string) => Promise<Tree> } = {},
 ): Promise<AffectedFile[]> {
-  const load = options.loadTree ?? ((id: string) => engine.trees.load(id, options.signal));
+  const load = options.loadTree ?? ((id: string) => internals(engine).trees.load(id, options.signal));
   const memo = new Map<string, Hit[]>();
   const visit = async (treeId: string): Promise<Hit[]> => {
     const known = memo.get(treeId);

@@ -10,7 +10,7 @@
  * ```
  * @module
  */
-import { ExitCode, FloeError } from "./errors.ts";
+import { FloeError } from "./errors.ts";
 
 const RE =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$/i;
@@ -24,7 +24,7 @@ export function parseDate(text: string, options: { endOfDay?: boolean } = {}): D
   if (!m) {
     throw new FloeError(
       `invalid date '${text}': use ISO 8601, e.g. 2024-05-23, 2024-05-23T23:23:23 or 2024-05-23T23:23:23+02:00`,
-      ExitCode.Usage,
+      "usage",
     );
   }
   const [, y, mo, d, h, mi, s, frac, zone] = m;
@@ -34,7 +34,7 @@ export function parseDate(text: string, options: { endOfDay?: boolean } = {}): D
     ? [+y, +mo - 1, +d, 23, 59, 59, 999]
     : [+y, +mo - 1, +d, +(h ?? 0), +(mi ?? 0), +(s ?? 0), ms];
   if (+mo < 1 || +mo > 12 || +d < 1 || +d > 31 || parts[3] > 23 || parts[4] > 59 || parts[5] > 60) {
-    throw new FloeError(`invalid date '${text}': a field is out of range`, ExitCode.Usage);
+    throw new FloeError(`invalid date '${text}': a field is out of range`, "usage");
   }
   let date: Date;
   if (zone) {
@@ -49,7 +49,7 @@ export function parseDate(text: string, options: { endOfDay?: boolean } = {}): D
     date = new Date(parts[0], parts[1], parts[2], parts[3], parts[4], parts[5], parts[6]);
   }
   if (date.getTime() !== date.getTime() || (!zone && date.getDate() !== +d)) {
-    throw new FloeError(`invalid date '${text}'`, ExitCode.Usage);
+    throw new FloeError(`invalid date '${text}'`, "usage");
   }
   return date;
 }

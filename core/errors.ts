@@ -1,44 +1,57 @@
 /**
- * Errors the engine raises, each with the process exit code the CLI maps it to.
+ * Errors the engine raises, each with a stable code the CLI maps to an exit code and the server to an HTTP
+ * status.
  *
  * @example
  * ```ts
- * import { FloeError, ExitCode } from "./errors.ts";
- * throw new FloeError("wrong password", ExitCode.WrongPassword);
+ * import { FloeError } from "./errors.ts";
+ * throw new FloeError("wrong password", "wrong-password");
  * ```
  * @module
  */
 
-/** Documented exit codes of the floe CLI. */
-export const ExitCode = {
-  /** Everything worked. */
-  Ok: 0,
-  /** The command failed. */
-  Failure: 1,
-  /** Bad command-line usage. */
-  Usage: 2,
-  /** A snapshot was made, but some entries could not be read. */
-  Partial: 3,
-  /** No repository at the location. */
-  NoRepository: 10,
+/**
+ * Why an operation failed, as a stable string the front ends map: the CLI to exit codes, the server to HTTP
+ * statuses.
+ */
+export type ErrorCode =
+  /** The request itself is wrong: an unknown option value, a bad date, an unclaimed location scheme. */
+  | "usage"
+  /** The operation failed (the general case). */
+  | "failed"
+  /** There is no repository at the location. */
+  | "no-repository"
   /** The repository is locked by another process. */
-  Busy: 11,
+  | "busy"
   /** No key of the repository opens with the password given. */
-  WrongPassword: 12,
-} as const;
+  | "wrong-password"
+  /** Data failed authentication or does not parse: damaged or tampered. */
+  | "integrity"
+  /** What was asked for (a snapshot, a path in it, a key) does not exist. */
+  | "not-found"
+  /** The operation was cancelled (a signal, SIGINT/SIGTERM); nothing partial was recorded. */
+  | "cancelled"
+  /** A plugin could not be loaded or does not satisfy its contract. */
+  | "plugin";
 
-/** One of the {@link ExitCode} values. */
-export type ExitCodeValue = typeof ExitCode[keyof typeof ExitCode];
-
-/** An error with a one-line message meant for users and the exit code it maps to. */
+/**
+ * An error with a one-line message meant for users and a stable {@link ErrorCode}.
+ *
+ * @example
+ * ```ts
+ * import { FloeError } from "./errors.ts";
+ * const e = new FloeError("no snapshot 'abc'", "not-found");
+ * console.log(e.code); // "not-found"
+ * ```
+ */
 export class FloeError extends Error {
-  /** The exit code the CLI ends with. */
-  readonly exitCode: ExitCodeValue;
+  /** Why it failed. */
+  readonly code: ErrorCode;
   /** Build one. */
-  constructor(message: string, exitCode: ExitCodeValue = ExitCode.Failure, options?: { cause?: unknown }) {
+  constructor(message: string, code: ErrorCode = "failed", options?: { cause?: unknown }) {
     super(message, options);
     this.name = "FloeError";
-    this.exitCode = exitCode;
+    this.code = code;
   }
 }
 
@@ -46,7 +59,7 @@ export class FloeError extends Error {
 export class IntegrityError extends FloeError {
   /** Build one naming the object concerned. */
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, ExitCode.Failure, options);
+    super(message, "integrity", options);
     this.name = "IntegrityError";
   }
 }

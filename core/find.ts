@@ -16,7 +16,7 @@
  */
 import picomatch from "picomatch";
 import type { CatalogSnapshot } from "./catalog/catalog.ts";
-import type { Engine } from "./engine.ts";
+import { type Engine, internals } from "./engine.ts";
 import type { Node } from "./repository/types.ts";
 
 /** One match. */
@@ -67,7 +67,7 @@ export async function find(
     const next = new Map<string, { tree: string; path: string; snaps: string[] }>();
     for (const { tree: id, path, snaps } of level.values()) {
       options.signal?.throwIfAborted();
-      const tree = await engine.trees.load(id, options.signal);
+      const tree = await internals(engine).trees.load(id, options.signal);
       for (const n of tree.nodes) {
         const p = path === "/" ? `/${n.name}` : `${path}/${n.name}`;
         if (match(p)) { for (const s of snaps) found.get(s)!.push({ snapshot: s, path: p, node: n }); }

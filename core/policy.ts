@@ -41,7 +41,7 @@
  * ```
  * @module
  */
-import { ExitCode, FloeError } from "./errors.ts";
+import { FloeError } from "./errors.ts";
 
 /** A duration of whole calendar years, months and days plus whole hours, as restic's `1y5m7d2h`. */
 export interface Duration {
@@ -169,7 +169,7 @@ export class PolicyError extends FloeError {
   readonly groups: GroupKey[];
   /** Build one. */
   constructor(message: string, kind: PolicyErrorKind, groups: GroupKey[] = []) {
-    super(message, kind === "empty-policy" || kind === "invalid-policy" ? ExitCode.Usage : ExitCode.Failure);
+    super(message, kind === "empty-policy" || kind === "invalid-policy" ? "usage" : "failed");
     this.name = "PolicyError";
     this.kind = kind;
     this.groups = groups;

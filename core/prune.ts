@@ -32,7 +32,7 @@ import type { Catalog } from "./catalog/catalog.ts";
 import { syncCatalog } from "./catalog/sync.ts";
 import { encodeHex } from "./encoding.ts";
 import { FloeError } from "./errors.ts";
-import type { EngineEvent } from "./events.ts";
+import type { StepEvent } from "./events.ts";
 import { Packer } from "./archiver/packer.ts";
 import { acquireLock, listLocks, type LockOptions } from "./repository/locks.ts";
 import { listTemporaries } from "./repository/temporaries.ts";
@@ -69,7 +69,7 @@ export interface PruneOptions {
   /** Aborts between steps (a killed or aborted prune leaves a usable repository). */
   signal?: AbortSignal;
   /** Progress. */
-  onEvent?: (e: EngineEvent) => void;
+  onEvent?: (e: StepEvent) => void;
   /** Timing of prune's lock (tests shorten its stale period). */
   lockOptions?: LockOptions;
 }
@@ -143,7 +143,7 @@ async function listMarkers(repo: Repository): Promise<string[]> {
 
 async function loadMarkers(
   repo: Repository,
-  onEvent?: (e: EngineEvent) => void,
+  onEvent?: (e: StepEvent) => void,
 ): Promise<{ markers: { name: string; marker: PruneMarker }[]; damaged: number }> {
   const markers: { name: string; marker: PruneMarker }[] = [];
   let damaged = 0;
@@ -211,7 +211,7 @@ class MarkedPacks {
 async function walk(
   repo: Repository,
   catalog: Catalog,
-  onEvent: ((e: EngineEvent) => void) | undefined,
+  onEvent: ((e: StepEvent) => void) | undefined,
   roots: string[],
   locate: (id: string) => Promise<IndexEntry | undefined>,
   use: (id: string, type: BlobType) => Promise<void> | void,
@@ -284,7 +284,7 @@ export async function indexMarkedBlobs(
   repo: Repository,
   catalog: Catalog,
   roots: string[],
-  onEvent?: (e: EngineEvent) => void,
+  onEvent?: (e: StepEvent) => void,
 ): Promise<number> {
   const { markers } = await loadMarkers(repo, onEvent);
   if (!markers.length) return 0;

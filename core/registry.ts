@@ -190,7 +190,7 @@ export async function openLocation(
 export class PluginError extends FloeError {
   /** Build one. */
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, 1, options);
+    super(message, "plugin", options);
     this.name = "PluginError";
   }
 }

@@ -2,7 +2,7 @@ import { assert, assertEquals, assertRejects } from "../tests/assert.ts";
 import { storageConformance } from "../testing/mod.ts";
 import { relative } from "node:path";
 import { API_VERSION } from "./contracts.ts";
-import { Engine } from "./engine.ts";
+import { Engine, internals } from "./engine.ts";
 import { builtins as BUILTINS } from "../plugins/mod.ts";
 import {
   contractProblems,
@@ -108,7 +108,7 @@ Deno.test("registry: a repository can use a third-party storage and a compressio
       catalogPath: `${dir.path}/catalog.db`,
     });
     try {
-      assertEquals(engine.repo.compression?.id, "rot13");
+      assertEquals(internals(engine).repo.compression?.id, "rot13");
       Deno.writeTextFileSync(`${dir.path}/f.txt`, "abc ".repeat(1000));
       const src = await loadPlugin("source", "fs", { paths: [`${dir.path}/f.txt`] });
       await engine.backup(src);
@@ -129,7 +129,7 @@ Deno.test("registry: a repository can use a third-party storage and a compressio
       transforms,
       catalogPath: `${dir.path}/catalog.db`,
     });
-    assertEquals(again.repo.compression?.id, "rot13");
+    assertEquals(internals(again).repo.compression?.id, "rot13");
     await again.close();
   } finally {
     await dir.cleanup();

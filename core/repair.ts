@@ -19,7 +19,7 @@
  * ```
  * @module
  */
-import type { Engine } from "./engine.ts";
+import { type Engine, internals } from "./engine.ts";
 import { syncCatalog } from "./catalog/sync.ts";
 import { acquireLock, type Lock } from "./repository/locks.ts";
 import { Packer } from "./archiver/packer.ts";
@@ -68,7 +68,7 @@ async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise
 }
 
 async function lock(engine: Engine, dryRun: boolean | undefined, purpose: string): Promise<Lock | null> {
-  return dryRun ? null : await acquireLock(engine.repo, { exclusive: true, purpose });
+  return dryRun ? null : await acquireLock(internals(engine).repo, { exclusive: true, purpose });
 }
 
 /** Rebuilds the index from the pack headers. */
@@ -76,7 +76,7 @@ export async function repairIndex(
   engine: Engine,
   options: RepairIndexOptions = {},
 ): Promise<RepairIndexResult> {
-  const { repo, catalog } = engine;
+  const { repo, catalog } = internals(engine);
   const held = await lock(engine, options.dryRun, "repair index");
   try {
     const stored: { id: string; size: number }[] = [];
@@ -194,7 +194,7 @@ export async function repairSnapshots(
   engine: Engine,
   options: RepairSnapshotsOptions = {},
 ): Promise<RepairSnapshotsResult> {
-  const { repo, catalog } = engine;
+  const { repo, catalog } = internals(engine);
   const held = await lock(engine, options.dryRun, "repair snapshots");
   try {
     const sizes = new Map<string, number>();
@@ -226,7 +226,7 @@ export async function repairSnapshots(
     const loadTree = async (id: string): Promise<Tree | null> => {
       if (await isBad(id)) return null;
       try {
-        return await engine.trees.load(id, options.signal);
+        return await internals(engine).trees.load(id, options.signal);
       } catch {
         verdict.set(id, true);
         return null;

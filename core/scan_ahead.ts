@@ -32,6 +32,8 @@ export const defaults: Required<Options> = { maxEntries: 200_000, sliceMs: 4 };
 export interface ScanningSource extends SourcePlugin {
   /** Stops the early walk (e.g. when the command fails before the backup starts). */
   stop(): void;
+  /** Files and bytes the walk has found so far, and whether it is done: the backup's totals. */
+  scanned(): { files: number; bytes: number; done: boolean };
 }
 
 /** Wraps `source` and starts its walk now. */
@@ -52,6 +54,13 @@ export function scanAhead(source: SourcePlugin, options: Options = {}): Scanning
     : (iterable as AsyncIterable<SourceEntry>)[Symbol.asyncIterator]();
   let done = false;
   let stopped = false;
+  const found = { files: 0, bytes: 0 };
+  const count = (e: SourceEntry) => {
+    if (e.type === "file") {
+      found.files++;
+      found.bytes += e.size;
+    }
+  };
   let failure: unknown = null;
 
   // The early walk: slices of at most `sliceMs`, a macrotask turn between them.
@@ -64,7 +73,10 @@ export function scanAhead(source: SourcePlugin, options: Options = {}): Scanning
             ? (iterator as Iterator<SourceEntry>).next()
             : await (iterator as AsyncIterator<SourceEntry>).next();
           if (r.done) done = true;
-          else buffered.push(r.value);
+          else {
+            buffered.push(r.value);
+            count(r.value);
+          }
         }
         await new Promise((r) => setTimeout(r, 0));
       }
@@ -80,6 +92,7 @@ export function scanAhead(source: SourcePlugin, options: Options = {}): Scanning
       stopped = true;
       if (!done) abort.abort();
     },
+    scanned: () => ({ ...found, done }),
     async *scan(context: ScanContext): AsyncGenerator<SourceEntry> {
       stopped = true;
       await filling;
@@ -99,7 +112,11 @@ export function scanAhead(source: SourcePlugin, options: Options = {}): Scanning
           const r = sync
             ? (iterator as Iterator<SourceEntry>).next()
             : await (iterator as AsyncIterator<SourceEntry>).next();
-          if (r.done) break;
+          if (r.done) {
+            done = true;
+            break;
+          }
+          count(r.value);
           yield r.value;
         }
       } finally {

@@ -18,7 +18,7 @@
  * @module
  */
 import type { CatalogSnapshot } from "./catalog/catalog.ts";
-import type { Engine } from "./engine.ts";
+import { type Engine, internals } from "./engine.ts";
 
 /** Which figures {@link stats} computes. */
 export type StatsMode = "all" | "restore-size" | "files-by-contents" | "raw";
@@ -58,7 +58,7 @@ export async function stats(
   mode: StatsMode = "all",
   options: { signal?: AbortSignal } = {},
 ): Promise<Stats> {
-  const { catalog } = engine;
+  const { catalog } = internals(engine);
   const want = (m: StatsMode) => mode === "all" || mode === m;
   const out: Stats = { snapshots: snapshots.length };
   const totals = new Map<string, { files: number; bytes: number }>();
@@ -73,7 +73,7 @@ export async function stats(
     options.signal?.throwIfAborted();
     const t = { files: 0, bytes: 0 };
     if (needBlobs) blobs.add(id);
-    const tree = await engine.trees.load(id, options.signal);
+    const tree = await internals(engine).trees.load(id, options.signal);
     for (const n of tree.nodes) {
       if (n.type === "file") {
         t.files++;
@@ -121,7 +121,7 @@ export async function stats(
   if (mode === "all") {
     const s = catalog.indexStats();
     let packBytes = 0;
-    for await (const o of engine.repo.storage.list("data/")) packBytes += o.size;
+    for await (const o of internals(engine).repo.storage.list("data/")) packBytes += o.size;
     out.repository = { ...s, packBytes };
   }
   return out;

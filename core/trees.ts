@@ -13,7 +13,7 @@
 import type { Catalog } from "./catalog/catalog.ts";
 import { IntegrityError } from "./errors.ts";
 import { utf8 } from "./encoding.ts";
-import type { EngineEvent } from "./events.ts";
+import type { StepEvent } from "./events.ts";
 import type { Repository } from "./repository/repository.ts";
 import type { IndexEntry, Node, Tree } from "./repository/types.ts";
 
@@ -75,7 +75,7 @@ export function cachedTree(
   repo: Repository,
   catalog: Catalog,
   id: string,
-  onEvent?: (e: EngineEvent) => void,
+  onEvent?: (e: StepEvent) => void,
 ): Tree | undefined {
   const json = catalog.getTreeJson(id);
   if (json === undefined) return undefined;
@@ -119,14 +119,14 @@ export async function fetchTree(
 /** Options of {@link TreeLoader}. */
 export interface TreeLoaderOptions {
   /** Receives a warning for each cached tree that fails verification. */
-  onEvent?: (e: EngineEvent) => void;
+  onEvent?: (e: StepEvent) => void;
 }
 
 /** Loads trees with a cache. */
 export class TreeLoader {
   readonly #repo: Repository;
   readonly #catalog: Catalog;
-  readonly #onEvent?: (e: EngineEvent) => void;
+  readonly #onEvent?: (e: StepEvent) => void;
 
   /** Build one. */
   constructor(repo: Repository, catalog: Catalog, options: TreeLoaderOptions = {}) {

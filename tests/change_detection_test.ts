@@ -1,3 +1,4 @@
+import { internals } from "../core/engine.ts";
 import { assertEquals } from "./assert.ts";
 import { newEngine, tempDir } from "./helpers.ts";
 import { loadPlugin } from "../core/registry.ts";
@@ -18,7 +19,7 @@ Deno.test("change detection: a same-size rewrite with its mtime reset, within th
       Deno.utimeSync(`${src}/f.txt`, t0, t0); // same mtime
       const second = await engine.backup(source, { workers: 0 });
       assertEquals(second.snapshot.summary!.files_changed, 1);
-      const node = await engine.trees.find(second.snapshot.tree, `${src}/f.txt`);
+      const node = await internals(engine).trees.find(second.snapshot.tree, `${src}/f.txt`);
       const bytes: Uint8Array[] = [];
       for await (const b of engine.readFile(node!)) bytes.push(b);
       assertEquals(new TextDecoder().decode(bytes[0]), "after!");

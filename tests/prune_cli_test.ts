@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { type CliResult, hashTree, newEngine, randomBytes, runCli, tempDir } from "./helpers.ts";
-import { Engine } from "../core/engine.ts";
+import { Engine, internals } from "../core/engine.ts";
 import { loadPlugin } from "../core/registry.ts";
 
 /** Object names below `repo/sub`, recursively (temporary files left out). */
@@ -92,7 +92,7 @@ async function buildRepo(dir: string): Promise<Map<string, Map<string, string>>>
       if (i % 2 === 0) forget.push(r.snapshotId);
       else expect.set(r.snapshotId, hashTree(src));
     }
-    for (const id of forget) await engine.repo.storage.delete(`snapshots/${id}`);
+    for (const id of forget) await internals(engine).repo.storage.delete(`snapshots/${id}`);
   } finally {
     await engine.close();
   }

@@ -5,7 +5,7 @@
 import { assert, assertEquals } from "./assert.ts";
 import { hashTree, newEngine, pauseAfter, randomBytes, tempDir, waitFor } from "./helpers.ts";
 import { loadPlugin } from "../core/registry.ts";
-import { Engine } from "../core/engine.ts";
+import { Engine, internals } from "../core/engine.ts";
 import { check } from "../core/checker.ts";
 import { acquireLock } from "../core/repository/locks.ts";
 import { backup as archiverBackup } from "../core/archiver/archiver.ts";
@@ -32,8 +32,8 @@ async function snap(engine: Engine, src: string, time?: Date): Promise<string> {
 
 async function forgetIds(engine: Engine, ids: string[]) {
   for (const id of ids) {
-    await engine.repo.storage.delete(`snapshots/${id}`);
-    engine.catalog.removeSnapshot(id);
+    await internals(engine).repo.storage.delete(`snapshots/${id}`);
+    internals(engine).catalog.removeSnapshot(id);
   }
 }
 
@@ -55,13 +55,13 @@ async function assertClean(engine: Engine) {
 
 async function countObjects(engine: Engine, prefix: string): Promise<number> {
   let n = 0;
-  for await (const _ of engine.repo.storage.list(prefix)) n++;
+  for await (const _ of internals(engine).repo.storage.list(prefix)) n++;
   return n;
 }
 
 async function names(engine: Engine, prefix: string): Promise<string[]> {
   const out = [];
-  for await (const o of engine.repo.storage.list(prefix)) out.push(o.name);
+  for await (const o of internals(engine).repo.storage.list(prefix)) out.push(o.name);
   return out;
 }
 
@@ -121,7 +121,7 @@ Deno.test({
           catalogPath: `${dir.path}/cache2/catalog.db`,
         });
         try {
-          assertEquals(fresh.catalog.indexStats(), engine.catalog.indexStats());
+          assertEquals(internals(fresh).catalog.indexStats(), internals(engine).catalog.indexStats());
           await assertClean(fresh);
         } finally {
           await fresh.close();
@@ -200,8 +200,8 @@ Deno.test({
 
         // A "running backup": its catalog was synced before prune, and it holds a shared lock.
         const { syncCatalog } = await import("../core/catalog/sync.ts");
-        await syncCatalog(other.repo, other.catalog);
-        const lock = await acquireLock(other.repo, { exclusive: false, purpose: "backup" });
+        await syncCatalog(internals(other).repo, internals(other).catalog);
+        const lock = await acquireLock(internals(other).repo, { exclusive: false, purpose: "backup" });
         const packsBefore = await names(engine, "data/");
         const r1 = await engine.prune();
         assert(r1.marked.packs > 0, JSON.stringify(r1));
@@ -215,7 +215,12 @@ Deno.test({
         // The running backup now deduplicates gone.bin against the marked pack (its old catalog).
         Deno.writeFileSync(`${src}/gone.bin`, randomBytes(1_200_000, 12));
         const source = await loadPlugin("source", "fs", { paths: [src] });
-        const b = await archiverBackup({ repo: other.repo, catalog: other.catalog, source, parent: null });
+        const b = await archiverBackup({
+          repo: internals(other).repo,
+          catalog: internals(other).catalog,
+          source,
+          parent: null,
+        });
         assertEquals(b.snapshot.summary!.data_blobs, 0, "everything deduplicated");
         // A prune while the lock is still held: the marker is not ripe, but the new snapshot's blobs
         // are indexed again at once (resurrection of referenced marked packs).
@@ -264,20 +269,27 @@ Deno.test({
         await snap(engine, src);
         await forgetIds(engine, [first]);
         const { syncCatalog } = await import("../core/catalog/sync.ts");
-        await syncCatalog(other.repo, other.catalog);
-        const lock = await acquireLock(other.repo, { exclusive: false, purpose: "backup" });
+        await syncCatalog(internals(other).repo, internals(other).catalog);
+        const lock = await acquireLock(internals(other).repo, { exclusive: false, purpose: "backup" });
         try {
           const r1 = await engine.prune();
           assert(r1.marked.packs > 0, JSON.stringify(r1));
           Deno.removeSync(`${src}/y.bin`);
           Deno.writeFileSync(`${src}/x.bin`, randomBytes(700_000, 21));
           const source = await loadPlugin("source", "fs", { paths: [src] });
-          const b = await archiverBackup({ repo: other.repo, catalog: other.catalog, source, parent: null });
+          const b = await archiverBackup({
+            repo: internals(other).repo,
+            catalog: internals(other).catalog,
+            source,
+            parent: null,
+          });
           // What Engine.backup does after writing the snapshot, under its lock:
-          const n = await indexMarkedBlobs(other.repo, other.catalog, [b.snapshot.tree]);
+          const n = await indexMarkedBlobs(internals(other).repo, internals(other).catalog, [
+            b.snapshot.tree,
+          ]);
           assert(n >= 1, `re-indexed ${n}`);
           const { syncCatalog: s2 } = await import("../core/catalog/sync.ts");
-          await s2(engine.repo, engine.catalog);
+          await s2(internals(engine).repo, internals(engine).catalog);
           await assertClean(engine);
           await assertRestores(engine, b.snapshotId, src, want, `${dir.path}/out`);
         } finally {
@@ -316,7 +328,7 @@ Deno.test({
         // After 24 of 32 files, once the backup has written an index file (no snapshot names its packs
         // yet), prune runs.
         const source = pauseAfter(fs, 24, async () => {
-          await waitFor(async () => (await engine.repo.listIds("index")).length > 0);
+          await waitFor(async () => (await internals(engine).repo.listIds("index")).length > 0);
           pruned = await other.prune();
         });
         const b = await engine.backup(source, { indexEvery: 6 });

@@ -6,7 +6,7 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { type CliResult, newEngine, randomBytes, runCli, sha256, tempDir } from "./helpers.ts";
-import { Engine } from "../core/engine.ts";
+import { Engine, internals } from "../core/engine.ts";
 import { packName } from "../core/repository/repository.ts";
 
 interface Env {
@@ -69,12 +69,12 @@ async function locate(e: Env, path: string) {
   const engine = await open(e);
   try {
     const snap = engine.resolveSnapshot("latest");
-    const node = await engine.trees.find(snap.snapshot.tree, path);
-    const entry = engine.catalog.lookupBlob(node!.content![0])!;
+    const node = await internals(engine).trees.find(snap.snapshot.tree, path);
+    const entry = internals(engine).catalog.lookupBlob(node!.content![0])!;
     // Every file of the source with a blob in that pack.
     const files: string[] = [];
     for await (const { path: p, node: n } of engine.ls(snap)) {
-      if (n.content?.some((c) => engine.catalog.lookupBlob(c)?.pack === entry.pack)) files.push(p);
+      if (n.content?.some((c) => internals(engine).catalog.lookupBlob(c)?.pack === entry.pack)) files.push(p);
     }
     return { entry, file: `${e.repo}/${packName(entry.pack)}`, files };
   } finally {
@@ -163,7 +163,7 @@ Deno.test({
       // The index file of the second backup: flipped, then truncated. Its blobs (added.bin, new trees) are
       // listed nowhere else.
       const engine = await open(e);
-      const indexIds = await engine.repo.listIds("index");
+      const indexIds = await internals(engine).repo.listIds("index");
       await engine.close();
       const newest = (() => {
         for (const id of indexIds) {

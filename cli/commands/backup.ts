@@ -1,18 +1,60 @@
 /**
- * `floe backup PATH…`: back up with the fs source.
+ * `floe backup ARG…`: back up with a source — `fs` (the default: ARGs are paths), a built-in such as
+ * `mysql`, `postgres`, `command`, or a plugin by path or package (`--source ./my_source.ts`), which gets
+ * the ARGs as `paths` and each `--source-option KEY=VALUE`.
  *
  * @example
  * ```sh
  * floe backup /etc /home --tag nightly --exclude '*.tmp'
+ * floe backup --source ./examples/plugins/sqlite_source.ts /var/lib/app/app.db
  * ```
  * @module
  */
+import { ExitCode } from "../exit_codes.ts";
 import type { Context } from "../context.ts";
-import { loadPlugin } from "../../core/registry.ts";
-import { parseDate } from "../../core/dates.ts";
-import { ExitCode, FloeError } from "../../core/errors.ts";
+import { FloeError, loadPlugin, parseDate, scanAhead, type SourcePlugin } from "../../mod.ts";
 import { compressionOf } from "./init.ts";
-import { scanAhead } from "../../core/scan_ahead.ts";
+
+/**
+ * `--source-option KEY=VALUE`s as an options object: `true`/`false` become booleans, whole numbers
+ * numbers, and a key given several times a list.
+ */
+export function sourceOptions(pairs: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new FloeError(`--source-option takes KEY=VALUE, got '${pair}'`, "usage");
+    const key = pair.slice(0, eq);
+    if (key === "__proto__" || key === "constructor" || key === "prototype") {
+      throw new FloeError(`--source-option: '${key}' is not an option name`, "usage");
+    }
+    const raw = pair.slice(eq + 1);
+    const value = raw === "true" ? true : raw === "false" ? false : /^-?\d+$/.test(raw) ? Number(raw) : raw;
+    out[key] = Object.hasOwn(out, key) ? [out[key], value].flat() : value;
+  }
+  return out;
+}
+
+async function sourceOf(args: string[], opts: Record<string, unknown>): Promise<SourcePlugin> {
+  const spec = String(opts.source ?? "fs");
+  const given = sourceOptions((opts.sourceOption as string[]) ?? []);
+  if (spec !== "fs") return await loadPlugin("source", spec, { ...given, paths: args });
+  for (const p of args) {
+    try {
+      Deno.lstatSync(p);
+    } catch {
+      throw new FloeError(`${p}: no such file or directory`, "failed");
+    }
+  }
+  return await loadPlugin("source", "fs", {
+    ...given,
+    paths: args,
+    exclude: opts.exclude ?? [],
+    excludeFile: opts.excludeFile ?? [],
+    excludeIfPresent: opts.excludeIfPresent ?? [],
+    oneFileSystem: !!opts.oneFileSystem,
+  });
+}
 
 /** Runs `backup`. */
 export default async function backup(
@@ -24,20 +66,7 @@ export default async function backup(
   const choice = opts.compression ? compressionOf(String(opts.compression)) : undefined;
   const noCompression = choice?.compression === "none";
   const compressionLevel = choice && !noCompression ? choice.level : undefined;
-  for (const p of args) {
-    try {
-      Deno.lstatSync(p);
-    } catch {
-      throw new FloeError(`${p}: no such file or directory`, ExitCode.Failure);
-    }
-  }
-  const source = await loadPlugin("source", "fs", {
-    paths: args,
-    exclude: opts.exclude ?? [],
-    excludeFile: opts.excludeFile ?? [],
-    excludeIfPresent: opts.excludeIfPresent ?? [],
-    oneFileSystem: !!opts.oneFileSystem,
-  });
+  const source = await sourceOf(args, opts);
   // The walk starts while the repository opens (its key derivation leaves this thread idle).
   const scanning = scanAhead(source);
   let engine;
@@ -49,25 +78,18 @@ export default async function backup(
   }
   try {
     const parent = opts.parent ? engine.resolveSnapshot(String(opts.parent)).id : undefined;
-    const ac = new AbortController();
-    const onSignal = () => ac.abort(new FloeError("interrupted; nothing was recorded", ExitCode.Failure));
-    Deno.addSignalListener("SIGINT", onSignal);
-    let result;
-    try {
-      result = await engine.backup(scanning, {
-        tags: (opts.tag as string[]) ?? [],
-        host: opts.host as string | undefined,
-        time,
-        parent,
-        force: !!opts.force,
-        noCompression,
-        compressionLevel,
-        workers: Deno.env.get("FLOE_WORKERS") ? Number(Deno.env.get("FLOE_WORKERS")) : undefined,
-        signal: ac.signal,
-      });
-    } finally {
-      Deno.removeSignalListener("SIGINT", onSignal);
-    }
+    const result = await engine.backup(scanning, {
+      tags: (opts.tag as string[]) ?? [],
+      host: opts.host as string | undefined,
+      time,
+      parent,
+      force: !!opts.force,
+      noCompression,
+      compressionLevel,
+      workers: Deno.env.get("FLOE_WORKERS") ? Number(Deno.env.get("FLOE_WORKERS")) : undefined,
+      signal: ctx.signal,
+      onEvent: ctx.onEvent,
+    });
     const s = result.snapshot.summary!;
     if (ctx.globals.json) {
       ctx.json({
@@ -106,7 +128,7 @@ export default async function backup(
         true,
       );
     }
-    ctx.exitCode = result.exitCode;
+    if (result.warnings.length) ctx.exitCode = ExitCode.Partial;
   } finally {
     await engine.close();
   }

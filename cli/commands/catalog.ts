@@ -14,10 +14,9 @@ export default async function rebuild(ctx: Context): Promise<void> {
   const engine = await ctx.open();
   try {
     const started = performance.now();
-    await engine.rebuildCatalog();
-    const s = engine.catalog.indexStats();
+    const s = await engine.rebuildCatalog({ signal: ctx.signal, onEvent: ctx.onEvent });
     ctx.out(
-      `catalog rebuilt: ${engine.catalog.snapshots().length} snapshots, ${s.blobs} blobs in ${s.packs} packs (${
+      `catalog rebuilt: ${s.snapshots} snapshots, ${s.blobs} blobs in ${s.packs} packs (${
         ((performance.now() - started) / 1000).toFixed(2)
       } s)`,
     );

@@ -8,8 +8,9 @@
  * @module
  */
 import type { Context } from "../context.ts";
-import { check as runCheck, type CheckOptions, MAX_FILES_PER_PROBLEM } from "../../core/checker.ts";
-import { ExitCode, FloeError } from "../../core/errors.ts";
+import { type CheckOptions, MAX_FILES_PER_PROBLEM } from "../../mod.ts";
+import { FloeError } from "../../mod.ts";
+import { ExitCode } from "../exit_codes.ts";
 import { STALE_MS } from "../../core/repository/locks.ts";
 
 /** Parses `n/t` or `x%`. */
@@ -20,7 +21,7 @@ export function parseSubset(text: string): CheckOptions["subset"] {
   if (m && +m[1] > 0 && +m[1] <= 100) return { percent: +m[1] };
   throw new FloeError(
     `--read-data-subset takes n/t (1 ≤ n ≤ t) or x% (0 < x ≤ 100), got '${text}'`,
-    ExitCode.Usage,
+    "usage",
   );
 }
 
@@ -34,7 +35,12 @@ export default async function check(
   const engine = await ctx.open();
   try {
     const started = performance.now();
-    const report = await runCheck(engine, { readData: !!opts.readData || !!subset, subset });
+    const report = await engine.check({
+      readData: !!opts.readData || !!subset,
+      subset,
+      signal: ctx.signal,
+      onEvent: ctx.onEvent,
+    });
     const secs = (performance.now() - started) / 1000;
     if (ctx.globals.json) {
       ctx.json({ ...report, duration: secs });

@@ -9,7 +9,7 @@
  * @module
  */
 import type { Context } from "../context.ts";
-import { count, diffTrees, emptyStats } from "../../core/diff.ts";
+import { countChange as count, emptyStats } from "../../mod.ts";
 
 /** Runs `diff`. */
 export default async function diff(
@@ -23,7 +23,7 @@ export default async function diff(
     const b = engine.resolveSnapshot(args[1]);
     if (!ctx.globals.json) ctx.info(`comparing snapshot ${a.id.slice(0, 8)} to ${b.id.slice(0, 8)}:`);
     const stats = emptyStats();
-    for await (const c of diffTrees(engine.trees, a.snapshot.tree, b.snapshot.tree)) {
+    for await (const c of engine.diff(a, b, { signal: ctx.signal })) {
       count(stats, c);
       if (opts.metadata === false && c.modifier === "U") continue;
       if (ctx.globals.json) ctx.json({ message_type: "change", path: c.path, modifier: c.modifier });

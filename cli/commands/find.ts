@@ -8,7 +8,6 @@
  * @module
  */
 import type { Context } from "../context.ts";
-import { find as runFind } from "../../core/find.ts";
 
 /** Runs `find`. */
 export default async function find(
@@ -26,7 +25,11 @@ export default async function find(
         paths: opts.path as string[] | undefined,
         tags: opts.tag as string[] | undefined,
       });
-    const matches = await runFind(engine, snaps, args, { ignoreCase: !!opts.ignoreCase });
+    const matches = await engine.find(args, {
+      snapshots: snaps,
+      ignoreCase: !!opts.ignoreCase,
+      signal: ctx.signal,
+    });
     for (const m of matches) {
       const n = m.node;
       if (ctx.globals.json) {

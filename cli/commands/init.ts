@@ -8,9 +8,8 @@
  * @module
  */
 import type { Context } from "../context.ts";
-import { Engine } from "../../core/engine.ts";
-import { ExitCode, FloeError } from "../../core/errors.ts";
-import { checkMirrorInit } from "../../core/mirrors.ts";
+import { Engine } from "../../mod.ts";
+import { FloeError } from "../../mod.ts";
 
 /** Maps `--compression` to a transform. */
 export function compressionOf(level: string): { compression: string; level?: number } {
@@ -27,7 +26,7 @@ export function compressionOf(level: string): { compression: string; level?: num
     default:
       throw new FloeError(
         `--compression must be off, fastest, default or max (got '${level}')`,
-        ExitCode.Usage,
+        "usage",
       );
   }
 }
@@ -41,19 +40,15 @@ export default async function init(
   const { isDefault } = ctx.location();
   const { compression, level: compressionLevel } = compressionOf(String(opts.compression ?? "default"));
   if (!["aes-256-gcm", "chacha20-poly1305"].includes(String(opts.cipher))) {
-    throw new FloeError(`--cipher must be aes-256-gcm or chacha20-poly1305`, ExitCode.Usage);
+    throw new FloeError(`--cipher must be aes-256-gcm or chacha20-poly1305`, "usage");
   }
   if (!["scrypt", "argon2id"].includes(String(opts.kdf))) {
-    throw new FloeError(`--kdf must be scrypt or argon2id`, ExitCode.Usage);
+    throw new FloeError(`--kdf must be scrypt or argon2id`, "usage");
   }
   const password = await ctx.password(isDefault, "enter password for new repository: ");
-  if (!password) throw new FloeError("the password must not be empty", ExitCode.Usage);
+  if (!password) throw new FloeError("the password must not be empty", "usage");
   // Remote storages are retried and bounded like any other command's; a mirror is created on all.
   const storage = await ctx.storage();
-  await checkMirrorInit(storage).catch(async (e) => {
-    await storage.close?.().catch(() => {});
-    throw e;
-  });
   const engine = await Engine.init({
     storage,
     password,
@@ -62,8 +57,10 @@ export default async function init(
     cipher: String(opts.cipher),
     kdf: opts.kdf as "scrypt" | "argon2id",
     catalogPath: ctx.globals.catalog,
+    onEvent: ctx.onEvent,
   });
-  if (ctx.globals.json) ctx.json({ id: engine.repo.id, location: engine.repo.storage.location });
-  else ctx.info(`created floe repository ${engine.repo.id.slice(0, 10)} at ${engine.repo.storage.location}`);
+  const { id, location } = engine.info;
+  if (ctx.globals.json) ctx.json({ id, location });
+  else ctx.info(`created floe repository ${id.slice(0, 10)} at ${location}`);
   await engine.close();
 }

@@ -8,7 +8,7 @@
  * @module
  */
 import { type Context, readPasswordFile } from "../context.ts";
-import { ExitCode, FloeError } from "../../core/errors.ts";
+import { FloeError } from "../../mod.ts";
 
 async function newPassword(ctx: Context, opts: Record<string, unknown>): Promise<string> {
   let pw: string | undefined;
@@ -24,7 +24,7 @@ async function newPassword(ctx: Context, opts: Record<string, unknown>): Promise
     }
   }
   if (!pw) {
-    throw new FloeError("no new password: use --new-password-file or FLOE_NEW_PASSWORD", ExitCode.Usage);
+    throw new FloeError("no new password: use --new-password-file or FLOE_NEW_PASSWORD", "usage");
   }
   return pw;
 }
@@ -33,14 +33,12 @@ async function newPassword(ctx: Context, opts: Record<string, unknown>): Promise
 export async function list(ctx: Context): Promise<void> {
   const engine = await ctx.open();
   try {
-    const keys = await engine.repo.listKeys();
-    if (ctx.globals.json) ctx.json(keys.map((k) => ({ ...k, current: k.id === engine.repo.keyId })));
+    const keys = await engine.listKeys();
+    if (ctx.globals.json) ctx.json(keys);
     else {
       for (const k of keys) {
         ctx.out(
-          `${k.id === engine.repo.keyId ? "*" : " "} ${
-            k.id.slice(0, 8)
-          }  ${k.created}  ${k.username}@${k.host}  ${k.kdf}`,
+          `${k.current ? "*" : " "} ${k.id.slice(0, 8)}  ${k.created}  ${k.username}@${k.host}  ${k.kdf}`,
         );
       }
     }
@@ -53,7 +51,7 @@ export async function list(ctx: Context): Promise<void> {
 export async function add(ctx: Context, _a: string[], opts: Record<string, unknown>): Promise<void> {
   const engine = await ctx.open();
   try {
-    const id = await engine.repo.addKey(await newPassword(ctx, opts), opts.kdf as "scrypt" | "argon2id");
+    const id = await engine.addKey(await newPassword(ctx, opts), opts.kdf as "scrypt" | "argon2id");
     ctx.out(`added key ${id.slice(0, 8)}`);
   } finally {
     await engine.close();
@@ -64,7 +62,7 @@ export async function add(ctx: Context, _a: string[], opts: Record<string, unkno
 export async function remove(ctx: Context, args: string[]): Promise<void> {
   const engine = await ctx.open();
   try {
-    await engine.repo.removeKey(args[0]);
+    await engine.removeKey(args[0]);
     ctx.out(`removed key ${args[0]}`);
   } finally {
     await engine.close();
@@ -75,8 +73,7 @@ export async function remove(ctx: Context, args: string[]): Promise<void> {
 export async function passwd(ctx: Context, _a: string[], opts: Record<string, unknown>): Promise<void> {
   const engine = await ctx.open();
   try {
-    const id = await engine.repo.addKey(await newPassword(ctx, opts));
-    await engine.repo.storage.delete(`keys/${engine.repo.keyId}`);
+    const id = await engine.changePassword(await newPassword(ctx, opts));
     ctx.out(`password changed (key ${id.slice(0, 8)})`);
   } finally {
     await engine.close();

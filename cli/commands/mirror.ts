@@ -10,33 +10,26 @@
  * @module
  */
 import type { Context } from "../context.ts";
-import { ExitCode } from "../../core/errors.ts";
-import { mirrorMembers, syncMirrors } from "../../core/mirrors.ts";
-import { acquireLock } from "../../core/repository/locks.ts";
-import { FloeError } from "../../core/errors.ts";
+import { ExitCode } from "../exit_codes.ts";
+import { FloeError } from "../../mod.ts";
 
 /** Runs `mirror sync`. */
 export async function sync(ctx: Context, _args: string[], _opts: Record<string, unknown>): Promise<void> {
   if (ctx.locations().locations.length < 2) {
     throw new FloeError(
       "'mirror sync' needs several repository locations: give --repo twice or more",
-      ExitCode.Usage,
+      "usage",
     );
   }
   const engine = await ctx.open();
   try {
-    if (!mirrorMembers(engine.repo.storage)) throw new FloeError("the repository storage is not a mirror");
-    const lock = await acquireLock(engine.repo, { exclusive: true, purpose: "mirror sync" });
-    let result;
-    try {
-      result = await syncMirrors(engine.repo.storage, {
-        onCopy: (name, to, bytes) => {
-          if (ctx.globals.verbose) ctx.info(`copied ${name} (${bytes} bytes) to ${to}`);
-        },
-      });
-    } finally {
-      await lock.release();
-    }
+    const result = await engine.mirrorSync({
+      signal: ctx.signal,
+      onEvent: ctx.onEvent,
+      onCopy: (name, to, bytes) => {
+        if (ctx.globals.verbose) ctx.info(`copied ${name} (${bytes} bytes) to ${to}`);
+      },
+    });
     if (ctx.globals.json) ctx.json(result);
     else {
       for (const u of result.unresolved) ctx.out(`error: mirror ${u.name}: ${u.message}`);

@@ -9,9 +9,7 @@
  * @module
  */
 import type { Context } from "../context.ts";
-import type { Engine } from "../../core/engine.ts";
-import { ExitCode, FloeError } from "../../core/errors.ts";
-import type { PruneResult } from "../../core/prune.ts";
+import { FloeError, type PruneResult } from "../../mod.ts";
 
 /** Parses `5%`, `5` (percent) or `unlimited` into a fraction. */
 export function parseMaxUnused(text: unknown): number {
@@ -20,20 +18,15 @@ export function parseMaxUnused(text: unknown): number {
   if (s === "unlimited") return 1;
   const m = /^(\d+(?:\.\d+)?)%?$/.exec(s);
   if (!m || +m[1] > 100) {
-    throw new FloeError(`--max-unused takes a percentage 0–100% or 'unlimited', got '${s}'`, ExitCode.Usage);
+    throw new FloeError(`--max-unused takes a percentage 0–100% or 'unlimited', got '${s}'`, "usage");
   }
   return +m[1] / 100;
 }
 
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 
-/** Runs prune on an open engine and prints its result. */
-export async function runPrune(
-  ctx: Context,
-  engine: Engine,
-  opts: Record<string, unknown>,
-): Promise<PruneResult> {
-  const r = await engine.prune({ maxUnused: parseMaxUnused(opts.maxUnused), dryRun: !!opts.dryRun });
+/** Prints a prune's result. */
+export function printPrune(ctx: Context, r: PruneResult): void {
   if (ctx.globals.json) {
     ctx.json({
       dry_run: r.dryRun,
@@ -55,7 +48,7 @@ export async function runPrune(
       unused_bytes_after: r.unusedBytesAfter,
       duration: r.duration,
     });
-    return r;
+    return;
   }
   const would = r.dryRun ? "would " : "";
   ctx.out(`${r.snapshots} snapshots, ${r.packsBefore} packs, repository ${mb(r.sizeBefore)}`);
@@ -91,7 +84,6 @@ export async function runPrune(
     `repository ${mb(r.sizeBefore)} → ${r.dryRun ? "about " : ""}${mb(r.sizeAfter)} ` +
       `(${mb(r.sizeBefore - r.sizeAfter)} freed) in ${r.duration.toFixed(2)} s`,
   );
-  return r;
 }
 
 /** Runs `prune`. */
@@ -103,7 +95,13 @@ export default async function prune(
   parseMaxUnused(opts.maxUnused); // usage errors before opening
   const engine = await ctx.open();
   try {
-    await runPrune(ctx, engine, opts);
+    const r = await engine.prune({
+      maxUnused: parseMaxUnused(opts.maxUnused),
+      dryRun: !!opts.dryRun,
+      signal: ctx.signal,
+      onEvent: ctx.onEvent,
+    });
+    printPrune(ctx, r);
   } finally {
     await engine.close();
   }

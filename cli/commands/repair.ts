@@ -10,13 +10,12 @@
  * @module
  */
 import type { Context } from "../context.ts";
-import { repairIndex, repairSnapshots } from "../../core/repair.ts";
 
 /** Runs `repair index`. */
 export async function index(ctx: Context, _args: string[], opts: Record<string, unknown>): Promise<void> {
   const engine = await ctx.open();
   try {
-    const r = await repairIndex(engine, { dryRun: !!opts.dryRun });
+    const r = await engine.repairIndex({ dryRun: !!opts.dryRun, signal: ctx.signal, onEvent: ctx.onEvent });
     if (ctx.globals.json) {
       ctx.json({ dry_run: !!opts.dryRun, ...r });
       return;
@@ -43,7 +42,9 @@ export async function snapshots(ctx: Context, args: string[], opts: Record<strin
   const engine = await ctx.open();
   try {
     const ids = args.length ? args.map((a) => engine.resolveSnapshot(a).id) : undefined;
-    const r = await repairSnapshots(engine, {
+    const r = await engine.repairSnapshots({
+      signal: ctx.signal,
+      onEvent: ctx.onEvent,
       snapshots: ids,
       readData: !!opts.readData,
       forget: !!opts.forget,

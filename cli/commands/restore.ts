@@ -10,9 +10,9 @@
  * @module
  */
 import type { Context } from "../context.ts";
-import { parseDate } from "../../core/dates.ts";
-import { ExitCode, FloeError } from "../../core/errors.ts";
-import type { OverwriteMode } from "../../core/restorer/restorer.ts";
+import { type OverwriteMode, parseDate } from "../../mod.ts";
+import { FloeError } from "../../mod.ts";
+import { ExitCode } from "../exit_codes.ts";
 
 /** Runs `restore`. */
 export default async function restore(
@@ -28,12 +28,12 @@ export default async function restore(
   if (!["always", "if-changed", "never"].includes(overwrite)) {
     throw new FloeError(
       `--overwrite must be always, if-changed or never (got '${overwrite}')`,
-      ExitCode.Usage,
+      "usage",
     );
   }
   const asOf = opts.asOf ? parseDate(String(opts.asOf), { endOfDay: true }) : undefined;
   if (asOf && id !== "latest") {
-    throw new FloeError("--as-of picks the snapshot itself: use 'latest' with it", ExitCode.Usage);
+    throw new FloeError("--as-of picks the snapshot itself: use 'latest' with it", "usage");
   }
   const engine = await ctx.open();
   try {
@@ -52,6 +52,8 @@ export default async function restore(
       exclude: opts.exclude as string[] | undefined,
       overwrite: overwrite as OverwriteMode,
       workers: Deno.env.get("FLOE_WORKERS") ? Number(Deno.env.get("FLOE_WORKERS")) : undefined,
+      signal: ctx.signal,
+      onEvent: ctx.onEvent,
     });
     const secs = (performance.now() - started) / 1000;
     if (ctx.globals.json) {

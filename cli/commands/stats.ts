@@ -10,8 +10,8 @@
  * @module
  */
 import type { Context } from "../context.ts";
-import { stats as runStats, type StatsMode } from "../../core/stats.ts";
-import { ExitCode, FloeError } from "../../core/errors.ts";
+import type { StatsMode } from "../../mod.ts";
+import { FloeError } from "../../mod.ts";
 
 const MODES = ["all", "restore-size", "files-by-contents", "raw", "raw-data"];
 
@@ -30,7 +30,7 @@ export default async function stats(
 ): Promise<void> {
   const mode = String(opts.mode ?? "all");
   if (!MODES.includes(mode)) {
-    throw new FloeError(`--mode takes ${MODES.join("|")}, got '${mode}'`, ExitCode.Usage);
+    throw new FloeError(`--mode takes ${MODES.join("|")}, got '${mode}'`, "usage");
   }
   const engine = await ctx.open();
   try {
@@ -41,7 +41,10 @@ export default async function stats(
         paths: opts.path as string[] | undefined,
         tags: opts.tag as string[] | undefined,
       });
-    const s = await runStats(engine, snaps, (mode === "raw-data" ? "raw" : mode) as StatsMode);
+    const s = await engine.stats(snaps, {
+      mode: (mode === "raw-data" ? "raw" : mode) as StatsMode,
+      signal: ctx.signal,
+    });
     if (ctx.globals.json) {
       ctx.json({
         snapshots_count: s.snapshots,

@@ -12,7 +12,7 @@
  */
 import type { ContentReader, SourceEntry, SourcePlugin, SourceWarning } from "../contracts.ts";
 import type { Catalog } from "../catalog/catalog.ts";
-import { ExitCode, FloeError } from "../errors.ts";
+import { FloeError } from "../errors.ts";
 import type { EncodedBlob, Repository } from "../repository/repository.ts";
 import { VERSION } from "../repository/repository.ts";
 import type { BackupSummary, IndexFile, Node, Snapshot, Tree } from "../repository/types.ts";
@@ -24,7 +24,7 @@ import { type FileOutcome, FilePool } from "./file_pool.ts";
 import { BOUNCE_SIZE, readChunks, readSyncVia } from "./chunk_reader.ts";
 import { Chunker, gearTable } from "../chunker.ts";
 import { loadPlugin } from "../registry.ts";
-import type { EngineEvent } from "../events.ts";
+import type { StepEvent } from "../events.ts";
 import { formatTime } from "../dates.ts";
 import type { Lock } from "../repository/locks.ts";
 
@@ -69,7 +69,7 @@ export interface BackupOptions {
    */
   lock?: Pick<Lock, "assertFresh">;
   /** Progress and warnings. */
-  onEvent?: (event: EngineEvent) => void;
+  onEvent?: (event: StepEvent) => void;
 }
 
 /** What {@link backup} returns. */
@@ -78,10 +78,8 @@ export interface BackupResult {
   snapshotId: string;
   /** The snapshot. */
   snapshot: Snapshot;
-  /** Entries that could not be read. */
+  /** Entries that could not be read (left out of the snapshot). */
   warnings: SourceWarning[];
-  /** 0, or 3 when entries were skipped. */
-  exitCode: number;
 }
 
 /** A node, or one still being read or built. */
@@ -743,5 +741,5 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
     catalog.addSnapshot(snapshotId, snapshot);
   });
   emit({ type: "done", phase: "backup", snapshotId });
-  return { snapshotId, snapshot, warnings, exitCode: warnings.length ? ExitCode.Partial : ExitCode.Ok };
+  return { snapshotId, snapshot, warnings };
 }

@@ -5,7 +5,7 @@
 import { assertEquals } from "../../tests/assert.ts";
 import { newEngine, pauseAfter, randomBytes, sha256, tempDir, waitFor } from "../../tests/helpers.ts";
 import type { SourcePlugin } from "../contracts.ts";
-import type { Engine } from "../engine.ts";
+import { type Engine, internals } from "../engine.ts";
 import { loadPlugin } from "../registry.ts";
 
 const MiB = 1024 * 1024;
@@ -103,11 +103,11 @@ Deno.test({
         const failed = await backupCutShort(
           engine,
           fs,
-          async () => (await engine.repo.listIds("index")).length > 0,
+          async () => (await internals(engine).repo.listIds("index")).length > 0,
         );
         assertEquals(failed, true);
         assertEquals(engine.snapshots().length, 0); // no snapshot from the cut run
-        const indexed = (await engine.repo.listIds("index")).length;
+        const indexed = (await internals(engine).repo.listIds("index")).length;
         assertEquals(indexed >= 1, true);
 
         // The next run stores only what the cut run had not indexed, in several index files.
@@ -119,7 +119,7 @@ Deno.test({
         const bytes = [...files.keys()].reduce((n, f) => n + Deno.statSync(`${src}/${f}`).size, 0);
         const added = whole.snapshot.summary!.data_added_raw;
         assertEquals(added > 0 && added < bytes, true, `${added} of ${bytes} bytes added again`);
-        assertEquals((await engine.repo.listIds("index")).length > indexed + 1, true);
+        assertEquals((await internals(engine).repo.listIds("index")).length > indexed + 1, true);
         const report = await check(engine, { readData: true });
         assertEquals(report.problems, []);
         const target = `${dir.path}/out`;
@@ -147,7 +147,7 @@ Deno.test({
       const engine = await newEngine(dir.path);
       try {
         // Index files are written slowly; the run is aborted while the first one is on its way.
-        const storage = engine.repo.storage;
+        const storage = internals(engine).repo.storage;
         const put = storage.put.bind(storage);
         let indexStarted = false;
         storage.put = async (name, data, opts) => {
@@ -161,7 +161,7 @@ Deno.test({
         const failed = await backupCutShort(engine, fs, () => indexStarted);
         assertEquals(failed, true);
         assertEquals(indexStarted, true);
-        const atReturn = await engine.repo.listIds("index");
+        const atReturn = await internals(engine).repo.listIds("index");
         const packNames = async () => {
           const out: string[] = [];
           for await (const o of storage.list("data/")) out.push(o.name);
@@ -169,7 +169,7 @@ Deno.test({
         };
         const packsAtReturn = await packNames();
         await new Promise((r) => setTimeout(r, 800));
-        assertEquals(await engine.repo.listIds("index"), atReturn); // nothing written after the run ended
+        assertEquals(await internals(engine).repo.listIds("index"), atReturn); // nothing written after the run ended
         assertEquals(await packNames(), packsAtReturn);
         assertEquals(atReturn.length, 1);
       } finally {
@@ -207,7 +207,7 @@ Deno.test({
           async *scan(context) {
             for await (const e of fs.scan(context)) {
               if (e.path.endsWith("/z")) {
-                await waitFor(async () => (await engine.repo.listIds("index")).length > 0);
+                await waitFor(async () => (await internals(engine).repo.listIds("index")).length > 0);
               }
               yield e;
             }

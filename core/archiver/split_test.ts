@@ -3,6 +3,7 @@
  * pass (so deduplication does not depend on how many workers ran), and content without cut points is
  * still stored whole.
  */
+import { internals } from "../engine.ts";
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { newEngine, randomBytes, sha256, tempDir } from "../../tests/helpers.ts";
 import { loadPlugin } from "../registry.ts";
@@ -53,14 +54,14 @@ Deno.test({
       Deno.writeFileSync(`${src}/zeros.bin`, zeros);
       const engine = await newEngine(dir.path);
       try {
-        const bounds = splitPoints(`${src}/random.bin`, random.length, 2, engine.repo.chunker);
+        const bounds = splitPoints(`${src}/random.bin`, random.length, 2, internals(engine).repo.chunker);
         assertEquals(bounds.length, 2, "the file is split in two");
         const source = await loadPlugin("source", "fs", { paths: [src] });
         const split = await engine.backup(source, { workers: 2, parent: null });
         const sequential = await engine.backup(source, { workers: 1, parent: null });
         assertEquals(split.warnings, []);
         const node = (id: string, name: string) =>
-          engine.trees.find(engine.resolveSnapshot(id).snapshot.tree, `${src}/${name}`);
+          internals(engine).trees.find(engine.resolveSnapshot(id).snapshot.tree, `${src}/${name}`);
         const a = (await node(split.snapshotId, "random.bin"))!;
         const b = (await node(sequential.snapshotId, "random.bin"))!;
         assertEquals(a.size, random.length);

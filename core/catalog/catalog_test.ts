@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { newEngine, randomBytes, tempDir } from "../../tests/helpers.ts";
-import { Engine } from "../engine.ts";
+import { Engine, internals } from "../engine.ts";
 import { loadPlugin } from "../registry.ts";
 import type { IndexFile, Snapshot } from "../repository/types.ts";
 import { Catalog } from "./catalog.ts";
@@ -104,40 +104,42 @@ Deno.test("catalog: syncCatalog picks up new index and snapshot files and forget
     try {
       assertEquals(reader.snapshots().length, 0);
       const r1 = await backupDir(writer, data);
-      let res = await syncCatalog(reader.repo, reader.catalog);
+      let res = await syncCatalog(internals(reader).repo, internals(reader).catalog);
       assertEquals(res.indexAdded, 1);
       assertEquals(res.snapshotsAdded, 1);
       assertEquals(reader.snapshots().map((s) => s.id), [r1.snapshotId]);
       // Every blob of the writer's catalog is now known to the reader.
-      for (const b of writer.catalog.allBlobs()) assertEquals(reader.catalog.lookupBlob(b.id), b);
+      for (const b of internals(writer).catalog.allBlobs()) {
+        assertEquals(internals(reader).catalog.lookupBlob(b.id), b);
+      }
 
       // Nothing new: nothing read.
-      res = await syncCatalog(reader.repo, reader.catalog);
+      res = await syncCatalog(internals(reader).repo, internals(reader).catalog);
       assertEquals([res.indexAdded, res.snapshotsAdded, res.snapshotsRemoved], [0, 0, 0]);
 
       Deno.writeFileSync(`${data}/b.bin`, randomBytes(200_000, 2));
       const r2 = await backupDir(writer, data);
-      res = await syncCatalog(reader.repo, reader.catalog);
+      res = await syncCatalog(internals(reader).repo, internals(reader).catalog);
       assertEquals([res.indexAdded, res.snapshotsAdded], [1, 1]);
       assertEquals(reader.snapshots().map((s) => s.id).sort(), [r1.snapshotId, r2.snapshotId].sort());
 
       // A snapshot file removed (forget) is forgotten.
-      await writer.repo.storage.delete(`snapshots/${r1.snapshotId}`);
-      res = await syncCatalog(reader.repo, reader.catalog);
+      await internals(writer).repo.storage.delete(`snapshots/${r1.snapshotId}`);
+      res = await syncCatalog(internals(reader).repo, internals(reader).catalog);
       assertEquals(res.snapshotsRemoved, 1);
       assertEquals(reader.snapshots().map((s) => s.id), [r2.snapshotId]);
 
       // An index file removed: the index is re-read and its blobs forgotten.
-      const indexIds = await writer.repo.listIds("index");
-      const second = writer.catalog.indexIds();
+      const indexIds = await internals(writer).repo.listIds("index");
+      const second = internals(writer).catalog.indexIds();
       assertEquals(second.size, 2);
-      const idx = await writer.repo.loadIndex(indexIds[0]);
-      await writer.repo.storage.delete(`index/${indexIds[0]}`);
-      res = await syncCatalog(reader.repo, reader.catalog);
+      const idx = await internals(writer).repo.loadIndex(indexIds[0]);
+      await internals(writer).repo.storage.delete(`index/${indexIds[0]}`);
+      res = await syncCatalog(internals(reader).repo, internals(reader).catalog);
       assert(res.rebuiltIndex);
-      assertEquals(reader.catalog.indexIds(), new Set([indexIds[1]]));
+      assertEquals(internals(reader).catalog.indexIds(), new Set([indexIds[1]]));
       for (const p of idx.packs) {
-        for (const b of p.blobs) assert(!reader.catalog.hasBlob(b.id), "stale blob survived");
+        for (const b of p.blobs) assert(!internals(reader).catalog.hasBlob(b.id), "stale blob survived");
       }
     } finally {
       await writer.close();
@@ -161,7 +163,7 @@ Deno.test("catalog: a catalog of another repository is emptied on sync", async (
     const two = await Engine.init({ location: `${dir.path}/r2`, password: "pw", catalogPath });
     try {
       assertEquals(two.snapshots().length, 0);
-      assertEquals(two.catalog.indexStats().blobs, 0);
+      assertEquals(internals(two).catalog.indexStats().blobs, 0);
     } finally {
       await two.close();
     }
@@ -209,7 +211,7 @@ Deno.test("catalog: a deleted catalog is rebuilt by Engine.open; ls and restore 
       await reopened.rebuildCatalog();
       assertEquals(reopened.snapshots().map((s) => s.id), [snapshotId]);
       const treeCount =
-        (reopened.catalog.db.prepare("SELECT count(*) AS n FROM trees").get() as { n: number }).n;
+        (internals(reopened).catalog.db.prepare("SELECT count(*) AS n FROM trees").get() as { n: number }).n;
       assert(treeCount >= 3, `trees cached: ${treeCount}`);
     } finally {
       await reopened.close();

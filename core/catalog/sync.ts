@@ -13,14 +13,14 @@
 import type { Repository } from "../repository/repository.ts";
 import type { IndexFile, Snapshot } from "../repository/types.ts";
 import type { Catalog } from "./catalog.ts";
-import type { EngineEvent } from "../events.ts";
+import type { StepEvent } from "../events.ts";
 import { IntegrityError } from "../errors.ts";
 import { isStorageError } from "../contracts.ts";
 
 /** Options of {@link syncCatalog}. */
 export interface SyncOptions {
   /** Progress. */
-  onEvent?: (e: EngineEvent) => void;
+  onEvent?: (e: StepEvent) => void;
   /** How many files to fetch at once. */
   concurrency?: number;
 }

@@ -1,3 +1,4 @@
+import { internals } from "../engine.ts";
 import { assertEquals } from "../../tests/assert.ts";
 import { newEngine, randomBytes, tempDir } from "../../tests/helpers.ts";
 import { StorageError, type StoragePlugin } from "../contracts.ts";
@@ -16,7 +17,7 @@ Deno.test({
       const engine = await newEngine(dir.path);
       try {
         await engine.backup(await loadPlugin("source", "fs", { paths: [`${dir.path}/src`] }));
-        const storage = engine.repo.storage as StoragePlugin & { get: StoragePlugin["get"] };
+        const storage = internals(engine).repo.storage as StoragePlugin & { get: StoragePlugin["get"] };
         const get = storage.get.bind(storage);
         let vanished = 0;
         storage.get = (name, options) => {
@@ -27,7 +28,7 @@ Deno.test({
         };
         const fresh = Catalog.open(`${dir.path}/fresh.db`);
         try {
-          const r = await syncCatalog(engine.repo, fresh);
+          const r = await syncCatalog(internals(engine).repo, fresh);
           assertEquals(r.indexAdded, 1);
           assertEquals(r.snapshotsAdded, 1);
           assertEquals(vanished, 3, "two vanished reads, then the real one");

@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { ExitCode, FloeError } from "../errors.ts";
+import { FloeError } from "../errors.ts";
 
 const encoder = new TextEncoder();
 /** Throws on bytes that are not UTF-8; keeps a BOM (names must round-trip exactly). */
@@ -171,7 +171,7 @@ export function quoteName(name: Uint8Array | string): string {
 export function unquoteName(text: string): Uint8Array {
   if (!text.startsWith('"')) return encoder.encode(text);
   const bad = (why: string) =>
-    new FloeError(`not a quoted file name (${why}): ${JSON.stringify(text)}`, ExitCode.Usage);
+    new FloeError(`not a quoted file name (${why}): ${JSON.stringify(text)}`, "usage");
   if (text.length < 2 || !text.endsWith('"')) throw bad("no closing quote");
   const out: number[] = [];
   const body = text.slice(1, -1);

@@ -20,7 +20,7 @@
  * ```
  * @module
  */
-import { ExitCode, FloeError } from "../errors.ts";
+import { FloeError } from "../errors.ts";
 import { encodeHex } from "../encoding.ts";
 import type { Repository } from "./repository.ts";
 
@@ -205,7 +205,7 @@ export async function acquireLock(
             i.exclusive ? "exclusively " : ""
           }locked by ${i.purpose} (pid ${i.pid} on ${i.host}, ` +
             `${new Date(i.time).toISOString()}); if that process is gone, run 'floe unlock'`,
-          ExitCode.Busy,
+          "busy",
         );
       }
     }

@@ -12,7 +12,7 @@
  */
 import type { StoragePlugin, TransformPlugin } from "../contracts.ts";
 import { isStorageError } from "../contracts.ts";
-import { ExitCode, FloeError, IntegrityError } from "../errors.ts";
+import { FloeError, IntegrityError } from "../errors.ts";
 import { decodeBase64, encodeBase64, fromUtf8, utf8 } from "../encoding.ts";
 import { BlobHasher, sha256Hex } from "../crypto/hash.ts";
 import {
@@ -272,7 +272,7 @@ export class Repository {
       if (isStorageError(e, "not-found")) {
         throw new FloeError(
           `no repository at ${storage.location} (run 'floe init' to create one)`,
-          ExitCode.NoRepository,
+          "no-repository",
         );
       }
       throw e;
@@ -355,7 +355,7 @@ export class Repository {
             : ""),
       );
     }
-    throw new FloeError("wrong password: no key of this repository opens with it", ExitCode.WrongPassword);
+    throw new FloeError("wrong password: no key of this repository opens with it", "wrong-password");
   }
 
   // ---------------------------------------------------------------------------------------------

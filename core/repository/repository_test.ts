@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertRejects } from "../../tests/assert.ts";
 import { tempDir, TEST_KDF } from "../../tests/helpers.ts";
-import { ExitCode, FloeError, IntegrityError } from "../errors.ts";
+import { FloeError, IntegrityError } from "../errors.ts";
 import { sha256Hex } from "../crypto/hash.ts";
 import { fromUtf8 } from "../encoding.ts";
 import local from "../../plugins/storage/local/mod.ts";
@@ -53,7 +53,7 @@ Deno.test("repository: chacha20-poly1305 and no compression", async () => {
 Deno.test("repository: a wrong password is a FloeError with exit code 12", async () => {
   await withRepo(async ({ path }) => {
     const err = await assertRejects(() => Repository.open(local({ path }), "wrong"), FloeError);
-    assertEquals(err.exitCode, ExitCode.WrongPassword);
+    assertEquals(err.code, "wrong-password");
     assert(!(err instanceof IntegrityError));
     assert(err.message.includes("password"), err.message);
   });
@@ -97,7 +97,7 @@ Deno.test("repository: several keys open the same repository; removeKey refuses 
     assertEquals((await b.listKeys()).length, 1);
 
     const err = await assertRejects(() => Repository.open(local({ path }), "pw-one"), FloeError);
-    assertEquals(err.exitCode, ExitCode.WrongPassword);
+    assertEquals(err.code, "wrong-password");
     await Repository.open(local({ path }), "pw-two");
   });
 });
@@ -132,7 +132,7 @@ Deno.test("repository: sealed JSON round trip and tampered snapshot/index files 
       bad[20] ^= 1;
       Deno.writeFileSync(file, bad);
       const err = await assertRejects(() => repo.loadJson(dir, id), IntegrityError);
-      assertEquals(err.exitCode, ExitCode.Failure);
+      assertEquals(err.code, "failed");
       assert(err.message.includes(`${dir}/${id}`), err.message);
       // Renamed to match its new content: authentication fails, naming the file.
       const newId = sha256Hex(bad);
@@ -160,14 +160,14 @@ Deno.test("repository: a missing config is exit code 10; a foreign or tampered o
     const empty = local({ path: `${dir.path}/empty` });
     await empty.create();
     const err = await assertRejects(() => Repository.open(empty, "pw"), FloeError, "no repository");
-    assertEquals(err.exitCode, ExitCode.NoRepository);
+    assertEquals(err.code, "no-repository");
     assertEquals(await Repository.exists(empty), false);
     // A directory that does not exist at all.
     const none = await assertRejects(
       () => Repository.open(local({ path: `${dir.path}/nope` }), "pw"),
       FloeError,
     );
-    assertEquals(none.exitCode, ExitCode.NoRepository);
+    assertEquals(none.code, "no-repository");
 
     const path = `${dir.path}/repo`;
     await Repository.init(local({ path }), "pw", SMALL);

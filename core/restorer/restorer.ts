@@ -20,7 +20,7 @@
  */
 import type { Catalog, CatalogSnapshot } from "../catalog/catalog.ts";
 import { FloeError } from "../errors.ts";
-import type { EngineEvent } from "../events.ts";
+import type { StepEvent } from "../events.ts";
 import type { Repository } from "../repository/repository.ts";
 import type { Node } from "../repository/types.ts";
 import { TreeLoader } from "../trees.ts";
@@ -59,7 +59,7 @@ export interface RestoreOptions {
   /** Aborts. */
   signal?: AbortSignal;
   /** Progress and warnings. */
-  onEvent?: (e: EngineEvent) => void;
+  onEvent?: (e: StepEvent) => void;
 }
 
 /** What {@link restore} did. */

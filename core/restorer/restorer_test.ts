@@ -6,7 +6,7 @@
 import { assert, assertEquals, assertRejects } from "../../tests/assert.ts";
 import { newEngine, randomBytes, sha256, tempDir } from "../../tests/helpers.ts";
 import { loadPlugin } from "../registry.ts";
-import type { Engine } from "../engine.ts";
+import { type Engine, internals } from "../engine.ts";
 import { packName } from "../repository/repository.ts";
 import { ContentWriter } from "./contents.ts";
 import { isZero } from "./decoder.ts";
@@ -127,8 +127,8 @@ async function firstBlob(
   dir: string,
   path: string,
 ): Promise<{ file: string; offset: number }> {
-  const node = await engine.trees.find(engine.resolveSnapshot("latest").snapshot.tree, path);
-  const entry = engine.catalog.lookupBlob(node!.content![0])!;
+  const node = await internals(engine).trees.find(engine.resolveSnapshot("latest").snapshot.tree, path);
+  const entry = internals(engine).catalog.lookupBlob(node!.content![0])!;
   return { file: `${dir}/repo/${packName(entry.pack)}`, offset: entry.offset };
 }
 
@@ -239,13 +239,13 @@ Deno.test({
     withBackup(async ({ dir, src, engine }) => {
       const tree = engine.resolveSnapshot("latest").snapshot.tree;
       const names = ["big.bin", "sub/big-copy.bin", "repeated.bin", "sub/text.txt", "sparse.bin", "empty"];
-      const nodes = await Promise.all(names.map((n) => engine.trees.find(tree, `${src}/${n}`)));
+      const nodes = await Promise.all(names.map((n) => internals(engine).trees.find(tree, `${src}/${n}`)));
       for (const workers of [2, 0]) {
         const out = `${dir.path}/w-${workers}`;
         Deno.mkdirSync(out);
         const warnings: string[] = [];
         const done: number[] = [];
-        const w = new ContentWriter(engine.repo, engine.catalog, {
+        const w = new ContentWriter(internals(engine).repo, internals(engine).catalog, {
           workers,
           warn: (path) => warnings.push(path),
           onFileDone: (n) => {
@@ -285,13 +285,13 @@ Deno.test({
       const tree = engine.resolveSnapshot("latest").snapshot.tree;
       // big-copy.bin uses every blob of big.bin, repeated.bin one blob several times, empty none.
       const names = ["big.bin", "empty", "sub/big-copy.bin", "repeated.bin", "sparse.bin", "sub/text.txt"];
-      const nodes = await Promise.all(names.map((n) => engine.trees.find(tree, `${src}/${n}`)));
+      const nodes = await Promise.all(names.map((n) => internals(engine).trees.find(tree, `${src}/${n}`)));
       for (const workers of [2, 0]) {
         const out = `${dir.path}/seg-${workers}`;
         Deno.mkdirSync(out);
         const done: number[] = [];
         let firstBytes = -1;
-        const w = new ContentWriter(engine.repo, engine.catalog, {
+        const w = new ContentWriter(internals(engine).repo, internals(engine).catalog, {
           workers,
           segmentBytes: 1, // every file with content seals a segment of its own
           onFileDone: (n) => done.push(n),
@@ -330,8 +330,8 @@ Deno.test({
       // files share packs.
       const small = Array.from({ length: 12 }, (_, i) => `sub/deeper/small-${i}`);
       const names = ["big.bin", "empty", ...small, "repeated.bin", "sparse.bin", "sub/text.txt"];
-      const nodes = await Promise.all(names.map((n) => engine.trees.find(tree, `${src}/${n}`)));
-      const storage = engine.repo.storage;
+      const nodes = await Promise.all(names.map((n) => internals(engine).trees.find(tree, `${src}/${n}`)));
+      const storage = internals(engine).repo.storage;
       const get = storage.get.bind(storage);
       const reads: string[] = [];
       storage.get = (name, options) => {
@@ -344,7 +344,10 @@ Deno.test({
         reads.length = 0;
         const out = `${dir.path}/pieces-${segmentBytes}`;
         Deno.mkdirSync(out);
-        const w = new ContentWriter(engine.repo, engine.catalog, { workers: 0, segmentBytes });
+        const w = new ContentWriter(internals(engine).repo, internals(engine).catalog, {
+          workers: 0,
+          segmentBytes,
+        });
         for (let i = 0; i < nodes.length; i++) {
           w.add(`${out}/${i}`, nodes[i]!.content);
           await w.pause();
@@ -369,7 +372,7 @@ Deno.test({
     withBackup(async ({ dir, src, engine }) => {
       const ac = new AbortController();
       const target = `${dir.path}/out`;
-      const w = new ContentWriter(engine.repo, engine.catalog, {
+      const w = new ContentWriter(internals(engine).repo, internals(engine).catalog, {
         workers: 2,
         signal: ac.signal,
         onBytes: () => ac.abort(new Error("enough")),
@@ -377,7 +380,10 @@ Deno.test({
       Deno.mkdirSync(target);
       const tree = engine.resolveSnapshot("latest").snapshot.tree;
       for (const n of ["big.bin", "sub/big-copy.bin", "repeated.bin", "sparse.bin"]) {
-        w.add(`${target}/${n.replace("/", "-")}`, (await engine.trees.find(tree, `${src}/${n}`))!.content);
+        w.add(
+          `${target}/${n.replace("/", "-")}`,
+          (await internals(engine).trees.find(tree, `${src}/${n}`))!.content,
+        );
       }
       await assertRejects(() => w.run(), Error, "enough");
       // What was not complete when it stopped left its name.

@@ -18,7 +18,7 @@
  * @module
  */
 import type { StoragePlugin } from "../../core/contracts.ts";
-import { ExitCode, FloeError } from "../../core/errors.ts";
+import { FloeError } from "../../core/errors.ts";
 import {
   knownPlugins,
   loadPlugin,
@@ -41,18 +41,18 @@ export async function openOneStorage(
     throw new FloeError(
       `unknown location scheme in ${JSON.stringify(maskLocation(location))} (known: ${schemes}; load a ` +
         `plugin that claims it with --plugin; a local path holding a colon is written ./PATH or absolute)`,
-      ExitCode.Usage,
+      "usage",
     );
   }
   let storage: StoragePlugin;
   try {
     storage = await loadPlugin("storage", name, { location });
   } catch (e) {
-    if (e instanceof LocationError) throw new FloeError(e.message, ExitCode.Usage, { cause: e });
+    if (e instanceof LocationError) throw new FloeError(e.message, "usage", { cause: e });
     if (e instanceof FloeError) throw e;
     throw new FloeError(
       `cannot open ${maskLocation(location)}: ${(e as Error)?.message ?? e}`,
-      ExitCode.Usage,
+      "usage",
       {
         cause: e,
       },
@@ -76,10 +76,10 @@ export async function openStorages(
 ): Promise<StoragePlugin> {
   const list = (typeof locations === "string" ? [locations] : [...locations]).map((l) => l.trim());
   if (!list.length || list.some((l) => !l)) {
-    throw new FloeError("empty repository location", ExitCode.Usage);
+    throw new FloeError("empty repository location", "usage");
   }
   const dup = list.find((l, i) => list.indexOf(l) !== i);
-  if (dup) throw new FloeError(`repository location ${maskLocation(dup)} is given twice`, ExitCode.Usage);
+  if (dup) throw new FloeError(`repository location ${maskLocation(dup)} is given twice`, "usage");
   if (list.length === 1) return await openOneStorage(list[0], options);
   const storages: StoragePlugin[] = [];
   try {

@@ -7,7 +7,7 @@ import { DatabaseSync } from "node:sqlite";
 import { assert, assertEquals } from "../assert.ts";
 import { newEngine, randomBytes, tempDir } from "../helpers.ts";
 import { loadPlugin } from "../../core/registry.ts";
-import { Engine } from "../../core/engine.ts";
+import { Engine, internals } from "../../core/engine.ts";
 import { check } from "../../core/checker.ts";
 import type { StoragePlugin } from "../../core/contracts.ts";
 import type { EngineEvent } from "../../core/events.ts";
@@ -25,9 +25,10 @@ async function setup(dir: string) {
   Deno.symlinkSync("target-orig", `${src}/link`);
   const engine = await newEngine(dir);
   const id = (await engine.backup(await loadPlugin("source", "fs", { paths: [src] }))).snapshotId;
-  const node = await engine.trees.find(engine.resolveSnapshot(id).snapshot.tree, src);
+  const node = await internals(engine).trees.find(engine.resolveSnapshot(id).snapshot.tree, src);
   const treeId = node!.subtree!;
-  const toolBlob = (await engine.trees.load(treeId)).nodes.find((n) => n.name === "tool")!.content![0];
+  const toolBlob =
+    (await internals(engine).trees.load(treeId)).nodes.find((n) => n.name === "tool")!.content![0];
   await engine.close();
   return { src, id, treeId, toolBlob, catalog: `${dir}/cache/catalog.db` };
 }
@@ -86,7 +87,7 @@ Deno.test("attack: an edited cached tree does not change what restore writes; a 
       assertEquals(w.length, 1, w.join("\n"));
       assert(w[0].includes(treeId.slice(0, 12)) && w[0].includes("does not match its id"), w[0]);
       // The bad entry was replaced by the tree read from the repository: no warning the second time.
-      const again = await engine.trees.load(treeId);
+      const again = await internals(engine).trees.load(treeId);
       assertEquals(again.nodes.find((n) => n.name === "link")!.linkTarget, "target-orig");
       assertEquals(warnings(events).length, 1);
     } finally {
@@ -124,7 +125,7 @@ Deno.test("attack: check reads index, snapshots and trees from the repository, n
     const events: EngineEvent[] = [];
     const engine = await open(dir.path, events, counting);
     try {
-      const trees = [...engine.catalog.allBlobs()].filter((b) => b.type === "tree").length;
+      const trees = [...internals(engine).catalog.allBlobs()].filter((b) => b.type === "tree").length;
       assert(trees >= 2, "a root tree and the trees down to src");
       for (const readData of [false, true]) {
         ranged = 0;
@@ -208,7 +209,7 @@ Deno.test("attack: a malformed snapshot row is read again from the repository, w
       const w = warnings(events);
       assert(w.some((m) => m.includes(id.slice(0, 12)) && m.includes("malformed")), w.join("\n"));
       assertEquals(engine.resolveSnapshot(id).snapshot.tree, tree);
-      assertEquals(engine.catalog.invalidSnapshots(), []);
+      assertEquals(internals(engine).catalog.invalidSnapshots(), []);
     } finally {
       await engine.close();
     }

@@ -5,7 +5,7 @@
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { runCli, SMALL_REPO, tempDir } from "../helpers.ts";
 import { Engine } from "../../core/engine.ts";
-import { ExitCode, FloeError, IntegrityError } from "../../core/errors.ts";
+import { FloeError, IntegrityError } from "../../core/errors.ts";
 import { fromUtf8, utf8 } from "../../core/encoding.ts";
 import { configAad } from "../../core/repository/config.ts";
 import { Repository } from "../../core/repository/repository.ts";
@@ -93,7 +93,7 @@ Deno.test("attack config: cipher as a path, file:, http:, npm: or jsr: specifier
     for (const cipher of specs) {
       h.tamper({ cipher });
       const e = await assertRejects(() => open(h), IntegrityError);
-      assertEquals(e.exitCode, ExitCode.Failure);
+      assertEquals(e.code, "integrity");
       assert(e.message.startsWith(`config at ${h.repo} is damaged or altered: cipher`), e.message);
       assert(!e.message.includes("\n"), e.message);
       // The same through the engine, which would otherwise go on to the catalog.
@@ -124,7 +124,7 @@ Deno.test("attack config: a cipher specifier is refused even when the caller tru
     // An id the caller did not hand in names no code at all.
     h.tamper({ cipher: "rot13" });
     const e = await assertRejects(() => open(h), FloeError, "'rot13' is not built-in");
-    assert(!(e instanceof IntegrityError) && e.exitCode === ExitCode.Failure, e.message);
+    assert(!(e instanceof IntegrityError) && e.code === "failed", e.message);
     assert(!exists(h.marker), "the module named by config ran");
   } finally {
     await h.cleanup();
@@ -180,7 +180,7 @@ Deno.test("attack config: versions other than 2 are refused naming the version",
       e.message,
       "repository format version 1 is not supported: this floe reads version 2 only (create a new repository with 'floe init')",
     );
-    assertEquals(e.exitCode, ExitCode.Failure);
+    assertEquals(e.code, "integrity");
     h.tamper({ version: 3 });
     e = await assertRejects(() => open(h), FloeError);
     assertEquals(e.message, "repository format version 3 is not supported by this floe (it reads version 2)");

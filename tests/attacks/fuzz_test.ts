@@ -8,7 +8,8 @@
 import { assert, assertEquals } from "../assert.ts";
 import { hashTree, randomBytes, SMALL_REPO, tempDir } from "../helpers.ts";
 import { Engine } from "../../core/engine.ts";
-import { ExitCode, FloeError } from "../../core/errors.ts";
+import { FloeError } from "../../core/errors.ts";
+import { ExitCode, exitCodeOf } from "../../cli/exit_codes.ts";
 import { loadPlugin } from "../../core/registry.ts";
 import { check } from "../../core/checker.ts";
 
@@ -132,7 +133,7 @@ Deno.test("attack: random single-byte changes are read correctly or refused with
             await e.close();
           }
         } catch (e) {
-          const code = e instanceof FloeError ? e.exitCode : "none";
+          const code = e instanceof FloeError ? exitCodeOf(e) : "none";
           outcome = `exit ${code}`;
           if (!(e instanceof FloeError)) {
             failures.push(`${what} byte ${at}: not a FloeError: ${(e as Error)?.stack ?? e}`);

@@ -4,7 +4,7 @@
  */
 import { assert, assertEquals, assertRejects, assertThrows } from "../assert.ts";
 import { tempDir, TEST_KDF } from "../helpers.ts";
-import { ExitCode, FloeError, IntegrityError } from "../../core/errors.ts";
+import { FloeError, IntegrityError } from "../../core/errors.ts";
 import { sha256Hex } from "../../core/crypto/hash.ts";
 import { checkKdfParams, DEFAULT_KDF, newKdfParams } from "../../core/crypto/kdf.ts";
 import { Repository } from "../../core/repository/repository.ts";
@@ -52,7 +52,7 @@ Deno.test("attack keys: a key file asking for scrypt N=2^24 (or 4 GiB of argon2i
       const e = await assertRejects(() => open(path), IntegrityError);
       const ms = performance.now() - t;
       assert(ms < 500, `refusing ${what} took ${ms.toFixed(0)} ms`);
-      assertEquals(e.exitCode, ExitCode.Failure);
+      assertEquals(e.code, "integrity");
       assert(e.message.includes(`keys/${id}`) && e.message.includes(what), e.message);
     }
   });
@@ -65,7 +65,7 @@ Deno.test("attack keys: a truncated key file is damaged (exit 1, naming it), not
     for (const length of [0, 1, 40, good.length - 2]) {
       Deno.writeFileSync(name, good.subarray(0, length));
       const e = await assertRejects(() => open(path), IntegrityError);
-      assertEquals(e.exitCode, ExitCode.Failure);
+      assertEquals(e.code, "integrity");
       assert(e.message.startsWith(`damaged key file: keys/${repo.keyId} (`), e.message);
       assert(!e.message.includes("password"), e.message);
     }
@@ -139,7 +139,7 @@ Deno.test("attack keys: exit code 12 only when every key file is well-formed and
     await repo.addKey("pw-two", TEST_KDF);
     const e = await assertRejects(() => open(path, "wrong"), FloeError);
     assert(!(e instanceof IntegrityError));
-    assertEquals(e.exitCode, ExitCode.WrongPassword);
+    assertEquals(e.code, "wrong-password");
   });
 });
 

@@ -6,7 +6,7 @@
 import { assert, assertEquals, assertRejects, assertStringIncludes, assertThrows } from "../assert.ts";
 import { newEngine, randomBytes, tempDir } from "../helpers.ts";
 import { loadPlugin } from "../../core/registry.ts";
-import type { Engine } from "../../core/engine.ts";
+import { type Engine, internals } from "../../core/engine.ts";
 import { FloeError } from "../../core/errors.ts";
 import { encodeHex } from "../../core/encoding.ts";
 import { acquireLock, listLocks, type LockInfo, STALE_MS } from "../../core/repository/locks.ts";
@@ -42,19 +42,19 @@ function lockOf(fields: Partial<LockInfo> & { pid: number }): Record<string, unk
 
 async function plant(engine: Engine, info: Record<string, unknown>): Promise<string> {
   const name = `locks/${encodeHex(crypto.getRandomValues(new Uint8Array(16)))}`;
-  await engine.repo.storage.put(name, await engine.repo.sealJson("locks", info));
+  await internals(engine).repo.storage.put(name, await internals(engine).repo.sealJson("locks", info));
   return name;
 }
 
 async function stale(engine: Engine, name: string): Promise<boolean> {
-  const l = (await listLocks(engine.repo)).find((l) => l.name === name);
+  const l = (await listLocks(internals(engine).repo)).find((l) => l.name === name);
   assert(l, `${name} is listed`);
   return l.stale;
 }
 
 async function names(engine: Engine, prefix: string): Promise<string[]> {
   const out: string[] = [];
-  for await (const o of engine.repo.storage.list(prefix)) out.push(o.name);
+  for await (const o of internals(engine).repo.storage.list(prefix)) out.push(o.name);
   return out.sort();
 }
 
@@ -69,8 +69,8 @@ async function withPrunable(fn: (engine: Engine, dir: string) => Promise<void>):
       Deno.writeFileSync(`${src}/a.bin`, randomBytes(1_500_000, 3));
       const source = await loadPlugin("source", "fs", { paths: [src] });
       const { snapshotId } = await engine.backup(source);
-      await engine.repo.storage.delete(`snapshots/${snapshotId}`);
-      engine.catalog.removeSnapshot(snapshotId);
+      await internals(engine).repo.storage.delete(`snapshots/${snapshotId}`);
+      internals(engine).catalog.removeSnapshot(snapshotId);
       await fn(engine, dir.path);
     } finally {
       await engine.close();
@@ -115,7 +115,7 @@ Deno.test({
         assertEquals(await stale(engine, dead), true);
         assertEquals(await stale(engine, recycled), true);
         assertEquals(await stale(engine, live), false);
-        await engine.repo.storage.delete(live);
+        await internals(engine).repo.storage.delete(live);
       } finally {
         sleeper.kill();
         await sleeper.status;
@@ -191,9 +191,9 @@ Deno.test({
         ]
       ) {
         const name = await plant(engine, bad as Record<string, unknown>);
-        const l = (await listLocks(engine.repo)).find((l) => l.name === name)!;
+        const l = (await listLocks(internals(engine).repo)).find((l) => l.name === name)!;
         assertEquals([l.info, l.stale], [null, true], JSON.stringify(bad));
-        await engine.repo.storage.delete(name);
+        await internals(engine).repo.storage.delete(name);
       }
     });
   },
@@ -216,7 +216,7 @@ Deno.test({
           () => engine.backup(source, { lockOptions: { staleMs: 1 } }),
           FloeError,
         );
-        assertEquals(e.exitCode, 1);
+        assertEquals(e.code, "failed");
         assertStringIncludes(e.message, "the repository lock went stale at ");
         assertStringIncludes(e.message, "(the process was suspended or could not reach the storage)");
         assertStringIncludes(e.message, "no snapshot was written; run the backup again");
@@ -242,7 +242,7 @@ Deno.test({
     await withPrunable(async (engine) => {
       const before = await names(engine, "");
       const e = await assertRejects(() => engine.prune({ lockOptions: { staleMs: 1 } }), FloeError);
-      assertEquals(e.exitCode, 1);
+      assertEquals(e.code, "failed");
       assertStringIncludes(e.message, "prune stopped before deleting or writing anything more");
       assertEquals(await names(engine, ""), before);
     });
@@ -255,7 +255,7 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     await withPrunable(async (engine) => {
-      const lock = await acquireLock(engine.repo, {
+      const lock = await acquireLock(internals(engine).repo, {
         exclusive: false,
         purpose: "backup",
         staleMs: 900,

@@ -5,7 +5,7 @@
 import { assert, assertEquals } from "../assert.ts";
 import { newEngine, randomBytes, runCli, tempDir } from "../helpers.ts";
 import { loadPlugin } from "../../core/registry.ts";
-import { Engine } from "../../core/engine.ts";
+import { Engine, internals } from "../../core/engine.ts";
 import { check } from "../../core/checker.ts";
 import { StorageError } from "../../core/contracts.ts";
 import { STALE_MS } from "../../core/repository/locks.ts";
@@ -50,8 +50,8 @@ Deno.test("attack: a repository whose data/ is a symbolic link is refused; nothi
   const dir = await tempDir("floe-attack-prune-");
   try {
     const { engine, src, id } = await setup(dir.path);
-    await engine.repo.storage.delete(`snapshots/${id}`); // every pack unused: prune would delete them all
-    engine.catalog.removeSnapshot(id);
+    await internals(engine).repo.storage.delete(`snapshots/${id}`); // every pack unused: prune would delete them all
+    internals(engine).catalog.removeSnapshot(id);
     await engine.close();
     // data/ moves out and is replaced by a link; outside, a file named like a pack no index knows.
     const outside = `${dir.path}/outside`;
@@ -99,8 +99,8 @@ Deno.test("attack: a linked data/xx is not followed; stray names among the packs
     const strays = [`${data}/ab/notes.txt`, `${data}/ab/abcdef`, `${data}/ab/${"cd".repeat(32)}`];
     Deno.mkdirSync(`${data}/ab`, { recursive: true });
     for (const f of strays) Deno.writeTextFileSync(f, "keep me");
-    await engine.repo.storage.delete(`snapshots/${id}`);
-    engine.catalog.removeSnapshot(id);
+    await internals(engine).repo.storage.delete(`snapshots/${id}`);
+    internals(engine).catalog.removeSnapshot(id);
     const result = await engine.prune();
     assert(result.deleted.packs >= 2, "the backup's packs went");
     for (const f of strays) assert(exists(f), `${f} kept`);
@@ -113,7 +113,7 @@ Deno.test("attack: a linked data/xx is not followed; stray names among the packs
     Deno.symlinkSync(outside, `${data}/ef`);
     await rejects(() => engine.prune(), /data\/ef is a symbolic link: refused/, "prune");
     await rejects(
-      () => engine.repo.storage.delete(`data/ef/${"ef".repeat(32)}`),
+      () => internals(engine).repo.storage.delete(`data/ef/${"ef".repeat(32)}`),
       /data\/ef is a symbolic link/,
       "delete",
     );
@@ -143,7 +143,7 @@ Deno.test("attack: temporary files of interrupted writes: check reports them, pr
     assertEquals(report.temporaries.stale[0].size, 1000);
     assertEquals(report.temporaries.fresh.map((t) => t.name), [fresh]);
     // Never listed as objects.
-    for await (const o of engine.repo.storage.list("")) assert(!o.name.includes(".tmp-"), o.name);
+    for await (const o of internals(engine).repo.storage.list("")) assert(!o.name.includes(".tmp-"), o.name);
 
     const dry = await engine.prune({ dryRun: true });
     assertEquals(dry.temporaries, { removed: 1, bytes: 1000, kept: 1 });

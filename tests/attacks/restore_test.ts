@@ -8,7 +8,7 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
 import { type CliResult, newEngine, randomBytes, runCli, sha256, tempDir } from "../helpers.ts";
-import type { Engine } from "../../core/engine.ts";
+import { type Engine, internals } from "../../core/engine.ts";
 import { API_VERSION, type SourceEntry, type SourcePlugin } from "../../core/contracts.ts";
 import { loadPlugin } from "../../core/registry.ts";
 import { packName } from "../../core/repository/repository.ts";
@@ -83,7 +83,7 @@ function hashes(root: string): Map<string, string> {
 async function filesUsing(s: Setup, spoiled: (e: IndexEntry) => boolean): Promise<string[]> {
   const out: string[] = [];
   for await (const { path, node } of s.engine.ls(s.engine.resolveSnapshot("latest"), s.src)) {
-    if (node.content?.some((id) => spoiled(s.engine.catalog.lookupBlob(id)!))) {
+    if (node.content?.some((id) => spoiled(internals(s.engine).catalog.lookupBlob(id)!))) {
       out.push(path.slice(s.src.length + 1));
     }
   }
@@ -92,9 +92,12 @@ async function filesUsing(s: Setup, spoiled: (e: IndexEntry) => boolean): Promis
 
 /** Where blob number `k` of a source file is stored. */
 async function blobOf(s: Setup, rel: string, k: number): Promise<IndexEntry> {
-  const node = await s.engine.trees.find(s.engine.resolveSnapshot("latest").snapshot.tree, `${s.src}/${rel}`);
+  const node = await internals(s.engine).trees.find(
+    s.engine.resolveSnapshot("latest").snapshot.tree,
+    `${s.src}/${rel}`,
+  );
   assert(node!.content!.length > k, `${rel} has ${node!.content!.length} blobs`);
-  return s.engine.catalog.lookupBlob(node!.content![k])!;
+  return internals(s.engine).catalog.lookupBlob(node!.content![k])!;
 }
 
 /**
@@ -183,12 +186,14 @@ Deno.test({
         // The partial copy holds the regions that could be restored, and no more than that.
         const partial = Deno.readFileSync(r.incomplete[0].partial!);
         const source = Deno.readFileSync(`${s.src}/big-b.bin`);
-        const node = await s.engine.trees.find(
+        const node = await internals(s.engine).trees.find(
           s.engine.resolveSnapshot("latest").snapshot.tree,
           `${s.src}/big-b.bin`,
         );
         let lost = 0;
-        for (let k = 0; k < 3; k++) lost += s.engine.catalog.lookupBlob(node!.content![k])!.rawLength;
+        for (let k = 0; k < 3; k++) {
+          lost += internals(s.engine).catalog.lookupBlob(node!.content![k])!.rawLength;
+        }
         assertEquals(
           sha256(partial.subarray(0, lost)),
           sha256(source.subarray(0, lost)),
@@ -263,7 +268,7 @@ Deno.test({
   fn: () =>
     withBackup(async (s) => {
       const blob = await blobOf(s, "docs/big-c.bin", 2);
-      s.engine.catalog.db.prepare("DELETE FROM blobs WHERE id = ?").run(blob.id);
+      internals(s.engine).catalog.db.prepare("DELETE FROM blobs WHERE id = ?").run(blob.id);
       const damaged = ["docs/big-c.bin"];
       for (const workers of [2, 0]) {
         const r = await restoreChecked(s, `${s.dir}/out-${workers}`, damaged, workers);

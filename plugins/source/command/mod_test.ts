@@ -6,7 +6,7 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "../../../tests/assert.ts";
 import { newEngine, randomBytes, sha256, tempDir } from "../../../tests/helpers.ts";
 import { validatePlugin } from "../../../core/registry.ts";
-import type { Engine } from "../../../core/engine.ts";
+import { type Engine, internals } from "../../../core/engine.ts";
 import type { Node } from "../../../core/repository/types.ts";
 import command from "./mod.ts";
 
@@ -24,7 +24,7 @@ async function content(engine: Engine, node: Node): Promise<Uint8Array> {
 
 async function snapshotCount(engine: Engine): Promise<number> {
   let n = 0;
-  for await (const _ of engine.repo.storage.list("snapshots/")) n++;
+  for await (const _ of internals(engine).repo.storage.list("snapshots/")) n++;
   return n;
 }
 
@@ -73,7 +73,7 @@ Deno.test({
           "/other/deep dir ",
           "/other/deep/n.txt file 7",
         ]);
-        const find = async (p: string) => (await engine.trees.find(snap.snapshot.tree, p))!;
+        const find = async (p: string) => (await internals(engine).trees.find(snap.snapshot.tree, p))!;
         assertEquals(
           new TextDecoder().decode(await content(engine, await find("/dumps/hello.txt"))),
           "hello\nwörld\n",
@@ -145,7 +145,7 @@ await engine.close();
         try {
           const snap = reopened.resolveSnapshot(id);
           assertEquals(snap.snapshot.paths, ["/upload.bin"]);
-          const node = (await reopened.trees.find(snap.snapshot.tree, "/upload.bin"))!;
+          const node = (await internals(reopened).trees.find(snap.snapshot.tree, "/upload.bin"))!;
           assertEquals(sha256(await content(reopened, node)), sha256(data));
         } finally {
           await reopened.close();

@@ -11,7 +11,7 @@ import { mariadbMissing, type MariadbServer, startMariadb } from "../../../tests
 import { restoreEntries } from "../../../tests/fixtures/restore_entries.ts";
 import { cmdlinesWith } from "../../../tests/fixtures/proc.ts";
 import { validatePlugin } from "../../../core/registry.ts";
-import type { Engine } from "../../../core/engine.ts";
+import { type Engine, internals } from "../../../core/engine.ts";
 import mysql from "./mod.ts";
 
 const why = mariadbMissing();
@@ -55,7 +55,7 @@ async function checksums(db: MariadbServer, database: string): Promise<Record<st
 
 async function snapshotCount(engine: Engine): Promise<number> {
   let n = 0;
-  for await (const _ of engine.repo.storage.list("snapshots/")) n++;
+  for await (const _ of internals(engine).repo.storage.list("snapshots/")) n++;
   return n;
 }
 
@@ -97,14 +97,14 @@ Deno.test({
         const listed = [];
         for await (const e of engine.ls(snap, "/mysql")) listed.push(e.path);
         assertEquals(listed, ["/mysql/_meta.json", "/mysql/logs.sql", "/mysql/shop.sql"]);
-        const metaNode = (await engine.trees.find(snap.snapshot.tree, "/mysql/_meta.json"))!;
+        const metaNode = (await internals(engine).trees.find(snap.snapshot.tree, "/mysql/_meta.json"))!;
         const parts = [];
         for await (const b of engine.readFile(metaNode)) parts.push(new TextDecoder().decode(b));
         const meta = JSON.parse(parts.join(""));
         assertStringIncludes(meta.server, "MariaDB");
         assertStringIncludes(meta.toolVersion, "mariadb-dump");
         assertEquals(meta.databases, ["logs", "shop"]);
-        const dumpNode = (await engine.trees.find(snap.snapshot.tree, "/mysql/shop.sql"))!;
+        const dumpNode = (await internals(engine).trees.find(snap.snapshot.tree, "/mysql/shop.sql"))!;
         assert((dumpNode.size ?? 0) > 2_000_000, `the dump's size is recorded (${dumpNode.size})`);
 
         await db.sql("DROP DATABASE shop; DROP DATABASE logs;");

@@ -15,7 +15,7 @@ import {
 import { restoreEntries } from "../../../tests/fixtures/restore_entries.ts";
 import { cmdlinesWith } from "../../../tests/fixtures/proc.ts";
 import { validatePlugin } from "../../../core/registry.ts";
-import type { Engine } from "../../../core/engine.ts";
+import { type Engine, internals } from "../../../core/engine.ts";
 import postgres from "./mod.ts";
 
 const why = postgresMissing();
@@ -62,7 +62,7 @@ async function checksums(
 
 async function snapshotCount(engine: Engine): Promise<number> {
   let n = 0;
-  for await (const _ of engine.repo.storage.list("snapshots/")) n++;
+  for await (const _ of internals(engine).repo.storage.list("snapshots/")) n++;
   return n;
 }
 
@@ -114,14 +114,16 @@ Deno.test({
               `/postgres/postgres.${ext}`,
               `/postgres/shop.${ext}`,
             ]);
-            const metaNode = (await engine.trees.find(snap.snapshot.tree, "/postgres/_meta.json"))!;
+            const metaNode =
+              (await internals(engine).trees.find(snap.snapshot.tree, "/postgres/_meta.json"))!;
             const parts = [];
             for await (const b of engine.readFile(metaNode)) parts.push(new TextDecoder().decode(b));
             const meta = JSON.parse(parts.join(""));
             assertStringIncludes(meta.toolVersion, "pg_dump (PostgreSQL)");
             assert(/^\d+\.\d+/.test(meta.server), meta.server);
             assertEquals(meta.dumpFormat, format);
-            const globals = (await engine.trees.find(snap.snapshot.tree, "/postgres/globals.sql"))!;
+            const globals =
+              (await internals(engine).trees.find(snap.snapshot.tree, "/postgres/globals.sql"))!;
             assert((globals.size ?? 0) > 0);
 
             await pg.sql("DROP DATABASE shop; DROP DATABASE logs;");

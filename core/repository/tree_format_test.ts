@@ -1,0 +1,1 @@
+import { assertEquals, assertThrows } from "@std/assert";
