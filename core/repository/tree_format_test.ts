@@ -1,1 +1,0 @@
-import { assertEquals, assertThrows } from "@std/assert";
