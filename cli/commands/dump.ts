@@ -10,13 +10,7 @@
  */
 import type { Context } from "../context.ts";
 import { FloeError } from "../../core/errors.ts";
-
-/** The part of a tar-stream entry used here. */
-interface EntrySink {
-  write(chunk: Uint8Array): boolean;
-  end(): void;
-  once(event: string, fn: (e?: unknown) => void): void;
-}
+import { writeTar } from "../../core/tar.ts";
 
 async function writeAll(bytes: Uint8Array) {
   let off = 0;
@@ -37,39 +31,7 @@ export default async function dump(ctx: Context, args: string[]): Promise<void> 
     if (node.type !== "dir") {
       throw new FloeError(`${args[1]} is a ${node.type}; dump takes a file or a directory`);
     }
-    const { pack } = await import("tar-stream");
-    const tar = pack();
-    const done = (async () => {
-      for await (const chunk of tar as AsyncIterable<Uint8Array>) await writeAll(chunk);
-    })();
-    const base = args[1].split("/").filter(Boolean).join("/");
-    for await (const { path, node: n } of engine.ls(snap, args[1])) {
-      const name = path.slice(1 + (base ? base.length + 1 : 0));
-      const header = {
-        name: base ? `${base.split("/").pop()}/${name}` : name,
-        mode: n.mode & 0o7777,
-        mtime: new Date(n.mtime),
-        uid: n.uid,
-        gid: n.gid,
-      };
-      if (n.type === "dir") tar.entry({ ...header, type: "directory" });
-      else if (n.type === "symlink") tar.entry({ ...header, type: "symlink", linkname: n.linkTarget });
-      else if (n.type === "fifo") tar.entry({ ...header, type: "fifo" });
-      else if (n.type === "file") {
-        const entry = tar.entry({ ...header, type: "file", size: n.size ?? 0 }) as unknown as EntrySink;
-        const finished = new Promise<void>((resolve, reject) => {
-          entry.once("finish", () => resolve());
-          entry.once("error", reject);
-        });
-        for await (const chunk of engine.readFile(n)) {
-          if (!entry.write(chunk)) await new Promise<void>((r) => entry.once("drain", () => r()));
-        }
-        entry.end();
-        await finished;
-      }
-    }
-    tar.finalize();
-    await done;
+    await writeTar(engine, snap, args[1], writeAll);
   } finally {
     await engine.close();
   }
