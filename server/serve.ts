@@ -94,17 +94,19 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   }, app.fetch);
   const addr = await ready.promise;
   scheduler.start();
+  let stopping: Promise<void> | undefined;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   return {
     url: `${tls ? "https" : "http"}://${host}:${addr.port}`,
     port: addr.port,
     services,
-    stop: async (graceMs = 30_000) => {
-      const shutdown = server.shutdown(); // stops accepting; open streams end with their runs
-      await scheduler.stop(graceMs);
-      await Promise.race([shutdown, new Promise((r) => setTimeout(r, 2_000))]);
-      await engine.close();
-      db.close();
-    },
+    stop: (graceMs = 30_000) =>
+      stopping ??= (async () => {
+        const shutdown = server.shutdown(); // stops accepting; open streams end with their runs
+        await scheduler.stop(graceMs);
+        await Promise.race([shutdown, new Promise((r) => setTimeout(r, 2_000))]);
+        await engine.close();
+        db.close();
+      })(),
   };
 }

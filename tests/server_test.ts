@@ -304,15 +304,24 @@ source-options = { files = 400, size = 8192, delay_ms = 10 }
     );
     try {
       const { id } = await (await f.api("/api/v1/jobs/slow/runs", { method: "POST" })).json();
-      const events = f.api(`/api/v1/runs/${id}/events`).then(sse);
+      const stream = await f.api(`/api/v1/runs/${id}/events`);
       const again = await f.api("/api/v1/jobs/slow/runs", { method: "POST" });
       assertEquals(again.status, 409); // a job never overlaps itself
       await again.body?.cancel();
-      await new Promise((r) => setTimeout(r, 700));
-      assertEquals((await f.api(`/api/v1/runs/${id}`, { method: "DELETE" })).status, 202);
+      // Follow the events live; cancel once the backup reports progress.
+      let text = "";
+      let cancelled = false;
+      for await (const chunk of stream.body!.pipeThrough(new TextDecoderStream())) {
+        text += chunk;
+        if (!cancelled && text.includes("event: progress")) {
+          cancelled = true;
+          assertEquals((await f.api(`/api/v1/runs/${id}`, { method: "DELETE" })).status, 202);
+        }
+      }
+      assert(cancelled, "progress streamed live");
       const run = await f.waitRun(id);
       assertEquals(run.status, "cancelled");
-      const seen = await events;
+      const seen = await sse(new Response(text));
       assertEquals(seen[0].event, "start");
       assert(seen.some((e) => e.event === "progress"), "progress streamed live");
       assertEquals(seen.at(-1)!.event, "error");
@@ -322,6 +331,15 @@ source-options = { files = 400, size = 8192, delay_ms = 10 }
       assertEquals((await f.api(`/api/v1/runs/${id}`, { method: "DELETE" })).status, 409);
       // The repository is usable afterwards.
       assertEquals((await runJob(f, "home")).status, "succeeded");
+      // Stopping the server (as on SIGTERM) cancels a run still going after the grace period.
+      const last = await (await f.api("/api/v1/jobs/slow/runs", { method: "POST" })).json();
+      await new Promise((r) => setTimeout(r, 500));
+      await f.server.stop(200);
+      const db = RunsDb.open(runsDbPath(f.configPath));
+      assertEquals(db.get(last.id)!.status, "cancelled");
+      db.close();
+      assertEquals([...Deno.readDirSync(`${f.dir}/repo/snapshots`)].length, 1);
+      assertEquals([...Deno.readDirSync(`${f.dir}/repo/locks`)].length, 0);
     } finally {
       await f.close();
     }
