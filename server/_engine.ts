@@ -215,6 +215,8 @@ const RESYNC_MS = 30_000;
 export class EngineAdapter {
   readonly #config: Config;
   readonly #readers = new Map<string, { engine: Promise<Engine>; syncedMs: number }>();
+  /** Snapshot lists by repository, with the catalog state they were read at. */
+  readonly #lists = new Map<string, { state: string; list: SnapshotJson[] }>();
 
   /** Build one for a config. */
   constructor(config: Config) {
@@ -495,9 +497,22 @@ export class EngineAdapter {
     });
   }
 
-  /** All snapshots, oldest first, as `floe snapshots --json` prints them. */
+  /**
+   * All snapshots, oldest first, as `floe snapshots --json` prints them. The list is kept while the
+   * catalog's snapshot table stays the same (a backup writes index and tree rows all the time, so the
+   * whole database's version would change too often): reading and decoding a thousand snapshot rows on
+   * every request costs the event loop tens of milliseconds during a backup.
+   */
   async snapshots(repository: string): Promise<SnapshotJson[]> {
-    return (await this.#reader(repository)).snapshots().map(snapshotJson);
+    const engine = await this.#reader(repository);
+    const state = JSON.stringify(
+      engine.catalog.db.prepare("SELECT count(*), total(time_ms), min(id), max(id) FROM snapshots").get(),
+    );
+    const cached = this.#lists.get(repository);
+    if (cached?.state === state) return cached.list;
+    const list = engine.snapshots().map(snapshotJson);
+    this.#lists.set(repository, { state, list });
+    return list;
   }
 
   /** One snapshot by id, prefix or `latest`. */

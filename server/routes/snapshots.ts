@@ -11,6 +11,7 @@
  * @module
  */
 import { createRoute, z } from "@hono/zod-openapi";
+import type { TypedResponse } from "hono";
 import type { Services } from "../_services.ts";
 import { ApiError } from "../_engine.ts";
 import { snapshotPath } from "../paths.ts";
@@ -71,6 +72,7 @@ function range(header: string | undefined, size: number): [number, number] | nul
 /** The snapshots routes. */
 export default function snapshots(s: Services) {
   const app = router();
+  const serialised = new WeakMap<object, string>();
   app.openapi(
     createRoute({
       method: "get",
@@ -79,7 +81,18 @@ export default function snapshots(s: Services) {
       request: { params: repo },
       responses: { 200: json(z.array(SnapshotSchema), "snapshots"), ...errors(404, 502) },
     }),
-    async (c) => c.json(await s.engine.snapshots(c.req.valid("param").name), 200),
+    async (c) => {
+      // The adapter hands back the same list while the snapshots stay the same: serialise it once.
+      const list = await s.engine.snapshots(c.req.valid("param").name);
+      let body = serialised.get(list);
+      if (body === undefined) serialised.set(list, body = JSON.stringify(list));
+      // The body is the JSON of the declared schema, already serialised; hence the cast.
+      return c.body(body, 200, { "content-type": "application/json" }) as unknown as TypedResponse<
+        z.infer<typeof SnapshotSchema>[],
+        200,
+        "json"
+      >;
+    },
   );
   app.openapi(
     createRoute({
