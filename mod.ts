@@ -74,6 +74,10 @@ export type { FindMatch, FindOptions } from "./core/find.ts";
 export { type Change, count as countChange, type DiffStats, emptyStats } from "./core/diff.ts";
 export type { Stats, StatsMode } from "./core/stats.ts";
 export type { Dump } from "./core/dump.ts";
+export { type SnapshotJson, snapshotJson } from "./core/snapshot_json.ts";
+export { makePrivateDir } from "./core/platform/private_dir.ts";
+export { encodeBase64 } from "./core/encoding.ts";
+export { STALE_MS } from "./core/repository/locks.ts";
 export type { SyncResult } from "./core/mirrors.ts";
 export {
   applyPolicy,

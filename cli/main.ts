@@ -246,6 +246,22 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 snapshot made but some entries unreadabl
     .option("--max-unused <x%>", "unused space tolerated before repacking (or 'unlimited')", "5%")
     .option("-n, --dry-run", "only report what would be done")
     .action(lazy(() => import("./commands/prune.ts"), ctx));
+
+  p.command("serve").description("the HTTP control API, the scheduler and the web UI (see README: Server)")
+    .option("--config <file>", "config file (default: $XDG_CONFIG_HOME/floe/floe.toml)")
+    .option("--listen <host:port>", "overrides [server] listen")
+    .option("--insecure", "allow plain HTTP beyond loopback")
+    .option("--grace <duration>", "how long running runs may finish on SIGTERM", "30s")
+    .action(lazy(() => import("./commands/serve.ts"), ctx));
+  p.command("run").description("run one job of the config in the foreground").argument("<job>")
+    .option("--config <file>", "config file")
+    .action(lazy(() => import("./commands/run.ts"), ctx));
+  const jobs = p.command("jobs").description("list the config's jobs and their next run")
+    .option("--config <file>", "config file")
+    .action(lazy(() => import("./commands/jobs.ts"), ctx));
+  jobs.command("import").description("convert an OpenStack Freezer job document into config TOML")
+    .requiredOption("--freezer <file>", "Freezer job JSON")
+    .action(lazy(() => import("./commands/jobs.ts").then((m) => ({ default: m.importJobs })), ctx));
   return p;
 }
 

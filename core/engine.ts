@@ -440,6 +440,25 @@ export class Engine {
     }, (r) => ({ removed: r.remove.length, dry_run: r.dryRun }));
   }
 
+  /**
+   * Brings the catalog up to date with the repository (snapshots and index files other clients wrote since
+   * it was opened): a long-lived engine, such as the server's, calls it now and then.
+   */
+  async refresh(call: CallOptions = {}): Promise<void> {
+    call.signal?.throwIfAborted();
+    await syncCatalog(this.#repo, this.#catalog, { onEvent: (e) => this.#stepWarning(e) });
+  }
+
+  /**
+   * A value that changes whenever the list of snapshots changes, cheap to read: lets a caller keep a
+   * rendered snapshot list until it is stale.
+   */
+  snapshotState(): string {
+    return JSON.stringify(
+      this.#catalog.db.prepare("SELECT count(*), total(time_ms), min(id), max(id) FROM snapshots").get(),
+    );
+  }
+
   /** Snapshots, oldest first, optionally filtered. */
   snapshots(filter: SnapshotFilter = {}): CatalogSnapshot[] {
     const paths = filter.paths?.length ? JSON.stringify([...filter.paths].sort()) : undefined;

@@ -7,11 +7,11 @@
  * ```
  * @module
  */
+import { STALE_MS } from "../../mod.ts";
+import { ExitCode } from "../exit_codes.ts";
 import type { Context } from "../context.ts";
 import { type CheckOptions, MAX_FILES_PER_PROBLEM } from "../../mod.ts";
 import { FloeError } from "../../mod.ts";
-import { ExitCode } from "../exit_codes.ts";
-import { STALE_MS } from "../../core/repository/locks.ts";
 
 /** Parses `n/t` or `x%`. */
 export function parseSubset(text: string): CheckOptions["subset"] {

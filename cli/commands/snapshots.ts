@@ -7,6 +7,7 @@
  * ```
  * @module
  */
+import { snapshotJson } from "../../mod.ts";
 import type { Context } from "../context.ts";
 
 /** Runs `snapshots`. */
@@ -23,18 +24,7 @@ export default async function snapshots(
       tags: opts.tag as string[] | undefined,
     });
     if (ctx.globals.json) {
-      ctx.json(list.map(({ id, snapshot: s }) => ({
-        id,
-        short_id: id.slice(0, 8),
-        time: s.time,
-        host: s.host,
-        username: s.username,
-        paths: s.paths,
-        tags: s.tags,
-        parent: s.parent ?? null,
-        tree: s.tree,
-        summary: s.summary ?? null,
-      })));
+      ctx.json(list.map(snapshotJson));
       return;
     }
     ctx.out(`${"ID".padEnd(10)}${"Time".padEnd(31)}${"Host".padEnd(16)}${"Tags".padEnd(16)}Paths`);

@@ -1,0 +1,189 @@
+/**
+ * A job's hooks (`[jobs.NAME.hooks]`): `before`, `after` (after a successful run), `on-failure` and
+ * `finally`, each run by `sh -c` with the run's facts in the environment (FLOE_JOB, FLOE_REPOSITORY with
+ * secrets masked, FLOE_SNAPSHOT_ID, FLOE_PATHS one per line, FLOE_ERROR, FLOE_EXIT_CODE); their output
+ * goes to the run's log. A failing `before` stops the run; a failing `after` fails it and keeps the
+ * snapshot. Used by `floe run` and by the server's scheduler alike.
+ *
+ * @example
+ * ```ts
+ * import { withHooks } from "./hooks.ts";
+ * const r = await withHooks({ before: "true" }, { job: "home", repository: "/srv/b", paths: [] }, {
+ *   signal: new AbortController().signal, log: console.log,
+ * }, () => Promise.resolve({ snapshotId: undefined, exitCode: 0 }));
+ * ```
+ * @module
+ */
+import { FloeError } from "../mod.ts";
+import { ExitCode, exitCodeOf } from "../cli/exit_codes.ts";
+import type { HooksConfig } from "../config/mod.ts";
+
+/** Which hook. */
+export type HookName = "before" | "after" | "on-failure" | "finally";
+
+/** What the hooks are told about the run. */
+export interface HookFacts {
+  /** Job name. */
+  job: string;
+  /** The repository's location(s), secrets masked. */
+  repository: string;
+  /** What the job backs up. */
+  paths: readonly string[];
+}
+
+/** Where the hooks' output goes and what stops them. */
+export interface HookContext {
+  /** Stops a hook (its process is killed). */
+  signal: AbortSignal;
+  /** A line for the run's log. */
+  log: (line: string) => void;
+}
+
+/** A hook that exited non-zero, timed out or could not start. */
+export class HookError extends FloeError {
+  /** Which hook. */
+  readonly hook: HookName;
+  /** The snapshot the run made before an `after` hook failed (it is kept). */
+  snapshotId?: string;
+  /** Build one. */
+  constructor(hook: HookName, message: string) {
+    super(`${hook} hook ${message}`, "failed");
+    this.name = "HookError";
+    this.hook = hook;
+  }
+}
+
+async function pipeLines(stream: ReadableStream<Uint8Array>, prefix: string, log: (line: string) => void) {
+  let rest = "";
+  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+    const lines = (rest + text).split("\n");
+    rest = lines.pop()!;
+    for (const l of lines) log(prefix + l);
+  }
+  if (rest) log(prefix + rest);
+}
+
+/** Runs one hook command; throws {@link HookError} when it does not exit 0. */
+export async function runHook(
+  hook: HookName,
+  command: string,
+  env: Record<string, string>,
+  ctx: HookContext,
+  timeoutMs?: number,
+): Promise<void> {
+  ctx.log(`[${hook}] $ ${command}`);
+  const signals = [ctx.signal, ...(timeoutMs ? [AbortSignal.timeout(timeoutMs)] : [])];
+  const signal = AbortSignal.any(signals);
+  let child;
+  try {
+    child = new Deno.Command("sh", {
+      args: ["-c", command],
+      env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal,
+    }).spawn();
+  } catch (e) {
+    throw new HookError(hook, `could not start: ${(e as Error).message}`);
+  }
+  const [status] = await Promise.all([
+    child.status,
+    pipeLines(child.stdout, `[${hook}] `, ctx.log),
+    pipeLines(child.stderr, `[${hook}] `, ctx.log),
+  ]);
+  if (status.success) return;
+  if (signal.aborted) {
+    throw new HookError(
+      hook,
+      ctx.signal.aborted ? "was stopped (run cancelled)" : `timed out after ${timeoutMs} ms`,
+    );
+  }
+  throw new HookError(hook, status.signal ? `was killed by ${status.signal}` : `exited with ${status.code}`);
+}
+
+/** What the run gives back to the hooks. */
+export interface HookedResult {
+  /** The snapshot made, if any. */
+  snapshotId?: string;
+  /** The operation's exit code. */
+  exitCode: number;
+}
+
+/**
+ * Runs `operation` between the hooks. A `before` failure throws before the operation runs; an `after`
+ * failure throws a {@link HookError} after it (the snapshot stays); `on-failure` and `finally` failures
+ * are logged and do not change the outcome.
+ */
+export async function withHooks<T extends HookedResult>(
+  hooks: HooksConfig | undefined,
+  facts: HookFacts,
+  ctx: HookContext,
+  operation: () => Promise<T>,
+): Promise<T> {
+  if (!hooks) return await operation();
+  const env = (extra: Record<string, string>) => ({
+    FLOE_JOB: facts.job,
+    FLOE_REPOSITORY: facts.repository,
+    FLOE_PATHS: facts.paths.join("\n"),
+    ...extra,
+  });
+  const quiet = async (hook: HookName, command: string | undefined, extra: Record<string, string>) => {
+    if (!command) return;
+    try {
+      // on-failure and finally still run after a cancellation: they undo what `before` did.
+      await runHook(
+        hook,
+        command,
+        env(extra),
+        { ...ctx, signal: new AbortController().signal },
+        hooks.hookTimeout,
+      );
+    } catch (e) {
+      ctx.log(`warning: ${(e as Error).message}`);
+    }
+  };
+  let result: T | undefined;
+  let failure: unknown;
+  try {
+    if (hooks.before) await runHook("before", hooks.before, env({}), ctx, hooks.hookTimeout);
+    result = await operation();
+    if (hooks.after) {
+      try {
+        await runHook(
+          "after",
+          hooks.after,
+          env({
+            FLOE_SNAPSHOT_ID: result.snapshotId ?? "",
+            FLOE_EXIT_CODE: String(result.exitCode),
+          }),
+          ctx,
+          hooks.hookTimeout,
+        );
+      } catch (e) {
+        if (e instanceof HookError) e.snapshotId = result.snapshotId;
+        throw e;
+      }
+    }
+    return result;
+  } catch (e) {
+    failure = e;
+    await quiet("on-failure", hooks.onFailure, {
+      FLOE_SNAPSHOT_ID: result?.snapshotId ?? "",
+      FLOE_ERROR: (e as Error)?.message ?? String(e),
+      FLOE_EXIT_CODE: String(exitCodeOf(e)),
+    });
+    throw e;
+  } finally {
+    const code = failure === undefined
+      ? result?.exitCode ?? 0
+      : failure instanceof FloeError
+      ? exitCodeOf(failure)
+      : ExitCode.Failure;
+    await quiet("finally", hooks.finally, {
+      FLOE_SNAPSHOT_ID: result?.snapshotId ?? "",
+      FLOE_EXIT_CODE: String(code),
+      ...(failure !== undefined ? { FLOE_ERROR: (failure as Error)?.message ?? String(failure) } : {}),
+    });
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * `/api/v1/jobs`: the config's jobs with their next and last runs; run one now; pause and resume its
+ * schedule.
+ *
+ * @example
+ * ```ts
+ * import jobs from "./jobs.ts";
+ * // app.route("/api/v1/jobs", jobs(services));
+ * ```
+ * @module
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Services } from "../_services.ts";
+import { errors, json, NameSchema, router, RunRefSchema } from "../schemas.ts";
+
+const JobSchema = z.object({
+  name: z.string(),
+  kind: z.enum(["backup", "prune", "check"]),
+  repository: z.string(),
+  schedule: z.string().nullable(),
+  paused: z.boolean(),
+  next_run: z.string().nullable(),
+  last_run: z.object({
+    id: z.string(),
+    status: z.string(),
+    finished: z.string().nullable(),
+    snapshot_id: z.string().nullable(),
+  }).nullable(),
+}).openapi("Job");
+
+const params = z.object({ name: NameSchema.openapi({ param: { name: "name", in: "path" } }) });
+
+/** The jobs routes. */
+export default function jobs(s: Services) {
+  const describe = (name: string, last = s.db.lastRuns().get(name)) => {
+    const job = s.config.jobs[name];
+    return {
+      name,
+      kind: job.kind,
+      repository: job.repository,
+      schedule: job.schedule ?? null,
+      paused: s.scheduler.isPaused(name),
+      next_run: s.scheduler.nextRun(name)?.toISOString() ?? null,
+      last_run: last
+        ? {
+          id: last.id,
+          status: last.status,
+          finished: last.finishedMs ? new Date(last.finishedMs).toISOString() : null,
+          snapshot_id: last.snapshotId,
+        }
+        : null,
+    };
+  };
+  const known = (name: string) => {
+    if (!Object.hasOwn(s.config.jobs, name)) s.scheduler.pause(name); // throws the 404
+  };
+  const app = router();
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/",
+      summary: "the jobs, their next run and last run",
+      responses: { 200: json(z.array(JobSchema), "jobs"), ...errors() },
+    }),
+    (c) => {
+      const last = s.db.lastRuns();
+      return c.json(Object.keys(s.config.jobs).map((n) => describe(n, last.get(n))), 200);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/{name}/runs",
+      summary: "run a job now",
+      request: { params },
+      responses: { 202: json(RunRefSchema, "the run, queued"), ...errors(404, 409) },
+    }),
+    (c) => {
+      const run = s.scheduler.submitJob(c.req.valid("param").name);
+      return c.json({ id: run.id, status: run.status }, 202);
+    },
+  );
+  for (const action of ["pause", "resume"] as const) {
+    app.openapi(
+      createRoute({
+        method: "post",
+        path: `/{name}/${action}`,
+        summary: `${action} a job's schedule`,
+        request: { params },
+        responses: { 200: json(JobSchema, "the job"), ...errors(404) },
+      }),
+      (c) => {
+        const { name } = c.req.valid("param");
+        known(name);
+        s.scheduler[action](name);
+        return c.json(describe(name), 200);
+      },
+    );
+  }
+  return app;
+}
