@@ -118,7 +118,14 @@ const file = (parent: string, name: string): Entry => ({
   mode: 0o644,
 });
 
+const trees = new Map<string, Entry[] | null>();
+/** The fake tree, the same for every snapshot (memoized: the 10,000 sizes cost a hash each). */
 function tree(path: string): Entry[] | null {
+  if (!trees.has(path)) trees.set(path, makeTree(path));
+  return trees.get(path)!;
+}
+
+function makeTree(path: string): Entry[] | null {
   switch (path) {
     case "/":
       return [dir("srv")];

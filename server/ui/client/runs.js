@@ -160,7 +160,8 @@ export async function runPage(ctx, id) {
   const facts = h("dl", { class: "facts" });
   const progress = progressView(`Progress of run ${id}`);
   const log = h("pre", { class: "log", tabindex: "0", "aria-label": "Run log" });
-  const events = h("ol", { class: "events", "aria-label": "Warnings and errors" });
+  const none = h("li", { class: "muted" }, "None so far.");
+  const events = h("ol", { class: "events", "aria-label": "Warnings and errors" }, none);
   const err = h("div");
   const cancel = h("button", {
     type: "button",
@@ -244,6 +245,7 @@ export async function runPage(ctx, id) {
     while (!ctx.signal.aborted) {
       await follow(id, progress, ctx.signal, (e) => {
         if (e && (e.type === "warning" || e.type === "error")) {
+          none.remove();
           events.append(
             h("li", { class: e.type }, `${e.type}: ${e.path ? `${e.path}: ` : ""}${e.message ?? ""}`),
           );
