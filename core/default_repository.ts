@@ -27,7 +27,7 @@ export function defaultRepositoryPaths(): { repository: string; key: string } {
 }
 
 /** The default key: its content, or null when there is none yet. */
-export function readDefaultKey(path = defaultRepositoryPaths().key): string | null {
+export function readDefaultKey(path: string = defaultRepositoryPaths().key): string | null {
   try {
     return Deno.readTextFileSync(path).replace(/\r?\n$/, "");
   } catch (e) {
