@@ -13,6 +13,7 @@ import { IntegrityError } from "./errors.ts";
 import { fromUtf8 } from "./encoding.ts";
 import type { Repository } from "./repository/repository.ts";
 import type { Node, Tree } from "./repository/types.ts";
+import { checkTreeFormat } from "./repository/tree_format.ts";
 
 /** Rejects names that could escape a restore target or that a file system cannot hold. */
 export function validateTree(tree: Tree, id: string): Tree {
@@ -31,6 +32,7 @@ export function validateTree(tree: Tree, id: string): Tree {
     }
     seen.add(name);
   }
+  checkTreeFormat(tree, id);
   return tree;
 }
 

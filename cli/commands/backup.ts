@@ -37,6 +37,10 @@ export default async function backup(
     excludeFile: opts.excludeFile ?? [],
     excludeIfPresent: opts.excludeIfPresent ?? [],
     oneFileSystem: !!opts.oneFileSystem,
+    excludeNodump: !!opts.excludeNodump,
+    xattrs: opts.xattrs !== false,
+    xattrInclude: opts.xattrInclude ?? [],
+    xattrExclude: opts.xattrExclude ?? [],
   });
   // The walk starts while the repository opens (its key derivation leaves this thread idle).
   const scanning = scanAhead(source);

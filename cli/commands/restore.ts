@@ -51,6 +51,9 @@ export default async function restore(
       include: opts.include as string[] | undefined,
       exclude: opts.exclude as string[] | undefined,
       overwrite: overwrite as OverwriteMode,
+      noXattrs: opts.xattrs === false,
+      xattrInclude: opts.xattrInclude as string[] | undefined,
+      xattrExclude: opts.xattrExclude as string[] | undefined,
       workers: Deno.env.get("FLOE_WORKERS") ? Number(Deno.env.get("FLOE_WORKERS")) : undefined,
     });
     const secs = (performance.now() - started) / 1000;
