@@ -106,6 +106,10 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 snapshot made but some entries unreadabl
     .option("--exclude-file <file>", "read exclude patterns from a file (repeatable)", collect)
     .option("--exclude-if-present <name>", "exclude directories containing this file (repeatable)", collect)
     .option("-x, --one-file-system", "do not cross file system boundaries")
+    .option("--exclude-nodump", "exclude files and directories with the nodump flag (chattr +d)")
+    .option("--no-xattrs", "do not record extended attributes and ACLs")
+    .option("--xattr-include <glob>", "record only matching attribute names (repeatable)", collect)
+    .option("--xattr-exclude <glob>", "do not record matching attribute names (repeatable)", collect)
     .option("--compression <level>", "off|fastest|default|max")
     .addHelpText(
       "after",
@@ -137,6 +141,9 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 snapshot made but some entries unreadabl
     .option("-i, --include <glob>", "restore only matching paths (repeatable)", collect)
     .option("-e, --exclude <glob>", "leave out matching paths (repeatable)", collect)
     .option("--overwrite <mode>", "always|if-changed|never", "always")
+    .option("--no-xattrs", "do not restore extended attributes and ACLs")
+    .option("--xattr-include <glob>", "restore only matching attribute names (repeatable)", collect)
+    .option("--xattr-exclude <glob>", "do not restore matching attribute names (repeatable)", collect)
     .option("--host <name>", "with latest: only snapshots of this host")
     .option("--path <path>", "with latest: only snapshots of these paths (repeatable)", collect)
     .option("--tag <tag>", "with latest: only snapshots with these tags (repeatable)", collect)

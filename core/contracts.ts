@@ -274,6 +274,36 @@ export interface SourceEntry {
    * thread, in parallel) instead of through {@link open}. Only for plain local files.
    */
   readonly localPath?: string;
+  // File-system fidelity: what a source that reaches the OS directly (the fs source with libc) adds.
+  /**
+   * The name's raw bytes, when it is not shown as it is (not UTF-8, a control character, a leading `"`):
+   * the last segment of `path` is then its quoted form (`quoteName` of core/platform/names.ts).
+   */
+  readonly nameBytes?: Uint8Array;
+  /** The symlink target's raw bytes, when `linkTarget` is its quoted form. */
+  readonly targetBytes?: Uint8Array;
+  /** Modification time, ns since the epoch, as a decimal string. */
+  readonly mtimeNs?: string;
+  /** Access time, ns since the epoch, as a decimal string. */
+  readonly atimeNs?: string;
+  /** Status change time, ns since the epoch, as a decimal string: what change detection compares. */
+  readonly ctimeNs?: string;
+  /** Birth time, ns since the epoch, as a decimal string, where the file system reports it. */
+  readonly btimeNs?: string;
+  /**
+   * Reads the entry's extended attributes (ACLs included) and inode flags. The engine calls it only for an
+   * entry that changed since the parent snapshot (their values are copied from it otherwise), since it
+   * costs system calls; warnings go to `warn`.
+   */
+  attributes?(warn: (message: string) => void): EntryAttributes;
+}
+
+/** What {@link SourceEntry.attributes} reads. */
+export interface EntryAttributes {
+  /** Extended attributes, `[name, value]` as raw bytes. */
+  readonly xattrs?: readonly (readonly [Uint8Array, Uint8Array])[];
+  /** Inode flags (`FS_IOC_GETFLAGS`). */
+  readonly flags?: number;
 }
 
 /** Something the source could not read; the run goes on and ends with exit code 3. */

@@ -16,6 +16,7 @@ import { utf8 } from "./encoding.ts";
 import type { StepEvent } from "./events.ts";
 import type { Repository } from "./repository/repository.ts";
 import type { IndexEntry, Node, Tree } from "./repository/types.ts";
+import { checkTreeFormat } from "./repository/tree_format.ts";
 
 /** Rejects names that could escape a restore target or that a file system cannot hold. */
 export function validateTree(tree: Tree, id: string): Tree {
@@ -34,6 +35,7 @@ export function validateTree(tree: Tree, id: string): Tree {
     }
     seen.add(name);
   }
+  checkTreeFormat(tree, id);
   return tree;
 }
 

@@ -55,8 +55,9 @@ export class HookError extends FloeError {
 
 async function pipeLines(stream: ReadableStream<Uint8Array>, prefix: string, log: (line: string) => void) {
   let rest = "";
-  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-    const lines = (rest + text).split("\n");
+  const decoder = new TextDecoder();
+  for await (const chunk of stream) {
+    const lines = (rest + decoder.decode(chunk, { stream: true })).split("\n");
     rest = lines.pop()!;
     for (const l of lines) log(prefix + l);
   }

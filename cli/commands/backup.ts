@@ -53,6 +53,10 @@ async function sourceOf(args: string[], opts: Record<string, unknown>): Promise<
     excludeFile: opts.excludeFile ?? [],
     excludeIfPresent: opts.excludeIfPresent ?? [],
     oneFileSystem: !!opts.oneFileSystem,
+    excludeNodump: !!opts.excludeNodump,
+    xattrs: opts.xattrs !== false,
+    xattrInclude: opts.xattrInclude ?? [],
+    xattrExclude: opts.xattrExclude ?? [],
   });
 }
 

@@ -16,8 +16,9 @@ import { FloeError } from "../errors.ts";
 import type { EncodedBlob, Repository } from "../repository/repository.ts";
 import { VERSION } from "../repository/repository.ts";
 import type { BackupSummary, IndexFile, Node, Snapshot, Tree } from "../repository/types.ts";
+import { TREE_VERSION } from "../repository/types.ts";
 import { TreeLoader } from "../trees.ts";
-import { utf8 } from "../encoding.ts";
+import { encodeBase64, utf8 } from "../encoding.ts";
 import { Packer } from "./packer.ts";
 import { EncoderPool } from "./encoder_pool.ts";
 import { type FileOutcome, FilePool } from "./file_pool.ts";
@@ -92,6 +93,8 @@ interface Frame {
   old: Node | undefined;
   oldTree: Map<string, Node> | null;
   nodes: Slot[];
+  /** The directory's own extended attributes and flags, read (or copied) when it was entered. */
+  attributes?: Pick<Node, "xattrs" | "flags">;
 }
 
 /** Files up to this size are read in batches (one worker message for many files). */
@@ -193,7 +196,48 @@ function nodeOf(e: SourceEntry, name: string): Node {
   if (e.links !== undefined && e.type !== "dir") n.links = e.links;
   if (e.rdev !== undefined) n.rdev = e.rdev;
   if (e.linkTarget !== undefined) n.linkTarget = e.linkTarget;
+  // File-system fidelity (tree version 2); xattrs and flags are added by withAttributes.
+  if (e.nameBytes) n.nameBytes = encodeBase64(e.nameBytes);
+  if (e.targetBytes) n.targetBytes = encodeBase64(e.targetBytes);
+  if (e.mtimeNs !== undefined) n.mtimeNs = e.mtimeNs;
+  if (e.atimeNs !== undefined) n.atimeNs = e.atimeNs;
+  if (e.ctimeNs !== undefined) n.ctimeNs = e.ctimeNs;
+  if (e.btimeNs !== undefined) n.btimeNs = e.btimeNs;
   return n;
+}
+
+/** Whether a node has a field of tree version 2 (see {@link Tree.version}). */
+function isFine(n: Node): boolean {
+  return n.mtimeNs !== undefined || n.nameBytes !== undefined || n.targetBytes !== undefined ||
+    n.xattrs !== undefined || n.flags !== undefined || n.ctimeNs !== undefined;
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length && i < b.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+}
+
+/**
+ * Adds `e`'s extended attributes and flags to `node`: copied from the parent snapshot's node when the inode,
+ * size and the ns mtime and ctime are the same (writing an attribute, an ACL or a flag changes the ctime), read
+ * from the source otherwise — the system calls only for what changed.
+ */
+function withAttributes(node: Node, e: SourceEntry, old: Node | undefined, warn: (w: SourceWarning) => void) {
+  if (!e.attributes) return;
+  if (
+    old && old.ctimeNs !== undefined && old.type === e.type && old.ctimeNs === e.ctimeNs &&
+    old.mtimeNs === e.mtimeNs && old.inode === e.inode && (e.type !== "file" || old.size === e.size)
+  ) {
+    if (old.xattrs) node.xattrs = old.xattrs;
+    if (old.flags !== undefined) node.flags = old.flags;
+    return;
+  }
+  const got = e.attributes((message) => warn({ path: e.path, message }));
+  if (got.xattrs?.length) {
+    node.xattrs = [...got.xattrs].sort((a, b) => compareBytes(a[0], b[0]))
+      .map(([k, v]) => [encodeBase64(k), encodeBase64(v)]);
+  }
+  if (got.flags) node.flags = got.flags;
 }
 
 /** Whether `nodes` serialize exactly as the old tree's nodes (same keys in the same order, same values). */
@@ -556,11 +600,14 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
 
   function fileNode(e: SourceEntry, name: string, old: Node | undefined): Slot | null {
     const node = nodeOf(e, name);
+    withAttributes(node, e, old, onWarn);
     summary.total_files_processed++;
     summary.total_bytes_processed += e.size;
     if (
       old && old.type === "file" && old.size === e.size && old.mtime === e.mtime && old.inode === e.inode &&
-      old.ctime === e.ctime && old.content && old.content.every(oldKnown)
+      old.ctime === e.ctime && (e.ctimeNs === undefined || old.ctimeNs === undefined ||
+        (old.ctimeNs === e.ctimeNs && old.mtimeNs === e.mtimeNs)) &&
+      old.content && old.content.every(oldKnown)
     ) {
       node.content = old.content;
       summary.files_unmodified++;
@@ -614,7 +661,9 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
     ) {
       id = frame.old.subtree; // byte-identical tree: no need to serialize and hash it again
     } else {
-      const json = JSON.stringify({ nodes } satisfies Tree);
+      const json = JSON.stringify(
+        (nodes.some(isFine) ? { version: TREE_VERSION, nodes } : { nodes }) satisfies Tree,
+      );
       const bytes = utf8(json);
       id = repo.hasher.id(bytes);
       if (!known(id)) {
@@ -635,6 +684,8 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
     const node: Node = frame.entry
       ? nodeOf(frame.entry, frame.name)
       : { name: frame.name, type: "dir", mode: 0o755, mtime: 0 };
+    if (frame.attributes?.xattrs) node.xattrs = frame.attributes.xattrs;
+    if (frame.attributes?.flags !== undefined) node.flags = frame.attributes.flags;
     node.subtree = id;
     if (!frame.old) summary.dirs_new++;
     else if (frame.old.subtree === id) summary.dirs_unmodified++;
@@ -658,7 +709,11 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
       : top?.oldTree?.get(name);
     if (path === "/" && parentRoot && !catalog.hasBlob(parentRoot)) missingOld.add(parentRoot);
     const oldTree = old?.type === "dir" ? await loadOld(old.subtree) : null;
-    stack.push({ path, name, entry, old, oldTree, nodes: [] });
+    let attributes: Node | undefined;
+    if (entry?.attributes) {
+      withAttributes(attributes = { name, type: "dir", mode: 0, mtime: 0 }, entry, old, onWarn);
+    }
+    stack.push({ path, name, entry, old, oldTree, nodes: [], attributes });
   }
 
   const onWarn = (w: SourceWarning) => {
@@ -697,7 +752,10 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
     if (e.type === "file") {
       node = fileNode(e, name, old);
       if (node instanceof Promise) await throttle();
-    } else node = nodeOf(e, name);
+    } else {
+      node = nodeOf(e, name);
+      withAttributes(node, e, old, onWarn);
+    }
     if (node) top.nodes.push(node);
     progress(e.path);
   }

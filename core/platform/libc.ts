@@ -259,6 +259,23 @@ export interface StatMs {
   gid: number;
   /** Device number for char/block devices, glibc-encoded. */
   rdev: number;
+  /** Modification time, ns since the epoch, as a decimal string (exact, no BigInt). */
+  mtimeNs: string;
+  /** Access time, ns since the epoch, as a decimal string. */
+  atimeNs: string;
+  /** Status change time, ns since the epoch, as a decimal string. */
+  ctimeNs: string;
+  /** Birth time, ns since the epoch, as a decimal string, or `null` when the file system does not report it. */
+  btimeNs: string | null;
+}
+
+/** A statx timestamp as a decimal string of ns: exact, and without a BigInt but for times before 1970. */
+function nsAt(off: number): string {
+  const sec = secAt(off);
+  const nsec = statxView.getUint32(off + 8, true);
+  if (sec > 0) return `${sec}${String(nsec).padStart(9, "0")}`;
+  if (sec === 0) return String(nsec);
+  return tsAt(off).toString();
 }
 
 /** A 64-bit field as a number without a BigInt (exact below 2^53). */
@@ -295,7 +312,7 @@ function devAt(off: number): number {
  */
 export function lstatMs(path: string | Uint8Array): StatMs {
   const c = libc();
-  if (c.statx(AT_FDCWD, cpath(path), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, statxBuf) !== 0) {
+  if (c.statx(AT_FDCWD, cpath(path), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, statxBuf) !== 0) {
     fail("statx", path);
   }
   const v = statxView;
@@ -312,6 +329,10 @@ export function lstatMs(path: string | Uint8Array): StatMs {
     uid: v.getUint32(20, true),
     gid: v.getUint32(24, true),
     rdev: devAt(128),
+    mtimeNs: nsAt(112),
+    atimeNs: nsAt(64),
+    ctimeNs: nsAt(96),
+    btimeNs: (v.getUint32(0, true) & STATX_BTIME) !== 0 ? nsAt(80) : null,
   };
 }
 

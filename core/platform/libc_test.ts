@@ -412,6 +412,11 @@ Deno.test("lstatMs agrees with Deno.lstatSync and lstatNs (times, sizes, ids)", 
       p,
     );
     assertEquals(b.ctimeMs, Number(c.ctimeNs / 1000n) / 1000, p);
+    assertEquals(
+      [b.mtimeNs, b.atimeNs, b.ctimeNs, b.btimeNs],
+      [`${c.mtimeNs}`, `${c.atimeNs}`, `${c.ctimeNs}`, c.birthtimeNs === null ? null : `${c.birthtimeNs}`],
+      p,
+    );
   }
 });
 

@@ -63,10 +63,39 @@ export interface Node {
   content?: string[];
   /** Tree blob id (directories). */
   subtree?: string;
+  // File-system fidelity (docs/repository_format.md, "Node fields for fidelity"): written by the fs source
+  // when libc is reachable; a tree holding any of them has `version` 2.
+  /**
+   * The name's raw bytes (base64), when it is not shown as it is: not UTF-8, a control character, or a
+   * leading `"`. `name` then holds the quoted form (`quoteName`), which is reversible and unique.
+   */
+  nameBytes?: string;
+  /** The symlink target's raw bytes (base64), when `linkTarget` is its quoted form. */
+  targetBytes?: string;
+  /** Modification time, ns since the epoch, as a decimal string (may be negative). */
+  mtimeNs?: string;
+  /** Access time, ns since the epoch, as a decimal string. */
+  atimeNs?: string;
+  /** Status change time, ns since the epoch, as a decimal string (change detection only). */
+  ctimeNs?: string;
+  /** Birth time, ns since the epoch, as a decimal string, where the file system reports it (not restored). */
+  btimeNs?: string;
+  /** Extended attributes (ACLs are `system.posix_acl_*`), `[name, value]` in base64, sorted by name bytes. */
+  xattrs?: [string, string][];
+  /** Inode flags (`FS_IOC_GETFLAGS`, e.g. immutable 0x10, append-only 0x20, nodump 0x40), when not 0. */
+  flags?: number;
 }
+
+/** The newest tree format version this build reads; see {@link Tree.version}. */
+export const TREE_VERSION = 2;
 
 /** A directory listing: nodes sorted by name. */
 export interface Tree {
+  /**
+   * Format version: absent (1) when no node has a field of {@link TREE_VERSION} 2 (`nameBytes`,
+   * `targetBytes`, `*Ns`, `xattrs`, `flags`); 2 when one has. A reader refuses a version above its own.
+   */
+  version?: number;
   /** Entries, sorted by name (code unit order). */
   nodes: Node[];
 }

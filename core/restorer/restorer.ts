@@ -4,6 +4,11 @@
  * first, so their mtimes survive. Names are validated, and no path is ever followed through a symlink,
  * so a hostile snapshot cannot write outside the target.
  *
+ * Entries are put back as the fs source recorded them with libc: a name that is not UTF-8 (`nameBytes`) is
+ * created under a temporary name and renamed to its bytes once its content, and everything beneath it, is
+ * written; times to the nanosecond; extended attributes and ACLs after the owner and mode; inode flags
+ * (immutable, append-only, …) last of all. An attribute or flag the target refuses is a warning (exit 3).
+ *
  * Damage and failures are per entry: a damaged or missing blob, an unreadable pack or tree, a name the file
  * system refuses (too long) is a warning for the entries concerned, the restore goes on, and
  * {@link RestoreResult.incomplete} lists them. A file is left under its own name only when every byte of it
@@ -26,6 +31,12 @@ import type { Node } from "../repository/types.ts";
 import { TreeLoader } from "../trees.ts";
 import { compileGlobs } from "../globs.ts";
 import { platform } from "../platform/mod.ts";
+import * as libc from "../platform/libc.ts";
+import { lsetxattr } from "../platform/xattr.ts";
+import { lsetflags } from "../platform/flags.ts";
+import { decodeBase64 } from "../encoding.ts";
+import { xattrFilter } from "../xattr_filter.ts";
+import { NewerFormatError } from "../repository/tree_format.ts";
 import { ContentWriter } from "./contents.ts";
 
 /** What to do with files already in the target. */
@@ -60,6 +71,23 @@ export interface RestoreOptions {
   signal?: AbortSignal;
   /** Progress and warnings. */
   onEvent?: (e: StepEvent) => void;
+  // File-system fidelity.
+  /** Do not restore extended attributes (ACLs included). */
+  noXattrs?: boolean;
+  /** Restore only the extended attributes whose names match one of these globs. */
+  xattrInclude?: string[];
+  /** Do not restore the extended attributes whose names match one of these globs. */
+  xattrExclude?: string[];
+}
+
+/** The metadata of version-2 nodes a restore applies besides mode, owner and ms mtime. */
+type Fine = Pick<Node, "atimeNs" | "mtimeNs" | "xattrs">;
+
+/** Where an entry is created now, where it ends up (bytes when a name is not UTF-8), and that place as shown. */
+interface Place {
+  dest: string;
+  final: string | Uint8Array;
+  shown: string;
 }
 
 /** What {@link restore} did. */
@@ -93,6 +121,8 @@ export interface IncompleteEntry {
   partial?: string;
 }
 
+const textEncoder = new TextEncoder();
+
 function lstatOrNull(path: string): Deno.FileInfo | null {
   try {
     return Deno.lstatSync(path);
@@ -123,10 +153,17 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   };
   /** Paths of the files in `incomplete`: hardlinks to them are not made. */
   const lost = new Set<string>();
-  const dirMeta: [string, Node][] = [];
+  const dirMeta: [string | Uint8Array, Node, string][] = [];
   const links = new Map<string, string>();
   const pendingLinks: [string, string][] = [];
   const target = options.target.replace(/\/+$/, "") || "/";
+  const fineIO = libc.available();
+  const keepXattr = options.noXattrs ? null : xattrFilter(options.xattrInclude, options.xattrExclude);
+  /** Entries created under a temporary name, `[temporary path, path with the real name]`, in walk order. */
+  const renames: [string, Uint8Array][] = [];
+  /** Inode flags, set last of all (an immutable entry can be neither renamed nor given times). */
+  const flagged: [string | Uint8Array, string, number][] = [];
+  let temporaries = 0;
 
   const warn = (path: string, message: string) => {
     result.warnings.push({ path, message });
@@ -148,11 +185,21 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
    * Makes sure `dest` is a real directory (not a symlink): `fresh` when this call created it, `exists`
    * when it was there, false when it must be left alone. `parentFresh`: its parent was just created.
    */
-  function ensureDir(dest: string, node: Node | null, parentFresh: boolean): "fresh" | "exists" | false {
+  function ensureDir(
+    dest: string,
+    node: Node | null,
+    parentFresh: boolean,
+    place?: Place,
+  ): "fresh" | "exists" | false {
+    const meta = () => {
+      if (!node) return;
+      dirMeta.push([place?.final ?? dest, node, place?.shown ?? dest]);
+      if (node.flags) flagged.push([place?.final ?? dest, place?.shown ?? dest, node.flags]);
+    };
     try {
       const st = parentFresh ? null : lstatOrNull(dest);
       if (st?.isDirectory) {
-        if (node) dirMeta.push([dest, node]);
+        meta();
         return "exists";
       }
       if (st) {
@@ -169,36 +216,68 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
       return false;
     }
     result.dirs++;
-    if (node) dirMeta.push([dest, node]);
+    meta();
     return "fresh";
   }
 
-  function setMeta(dest: string, node: Node) {
-    applyMeta(dest, node.type === "symlink", node.mode, node.mtime, node.uid, node.gid);
+  function setMeta(dest: string | Uint8Array, node: Node, shown = dest as string) {
+    applyMeta(dest, node.type === "symlink", node.mode, node.mtime, node.uid, node.gid, node, shown);
   }
 
+  /**
+   * Owner, mode, extended attributes (after the mode: an ACL and the group bits are one thing), then times.
+   * A byte path (a name that is not UTF-8) only arises with libc.
+   */
   function applyMeta(
-    dest: string,
+    dest: string | Uint8Array,
     symlink: boolean,
     mode: number,
     mtime: number,
     uid?: number,
     gid?: number,
+    fine?: Fine,
+    shown = dest as string,
   ) {
     try {
       if (asRoot && uid !== undefined && gid !== undefined) {
-        if (symlink) platform.lchown(dest, uid, gid);
-        else Deno.chownSync(dest, uid, gid);
+        if (fineIO) libc.lchown(dest, uid, gid);
+        else if (symlink) platform.lchown(dest as string, uid, gid);
+        else Deno.chownSync(dest as string, uid, gid);
       }
-      if (symlink) {
-        platform.setSymlinkTimes(dest, mtime);
+      if (!symlink) {
+        if (fineIO) libc.chmodBytes(dest, mode & 0o7777);
+        else Deno.chmodSync(dest as string, mode & 0o7777);
+      }
+      if (fine?.xattrs) setXattrs(dest, fine.xattrs, shown);
+      if (fineIO) {
+        const m = fine?.mtimeNs !== undefined ? BigInt(fine.mtimeNs) : BigInt(Math.round(mtime)) * 1_000_000n;
+        libc.setTimes(dest, fine?.atimeNs !== undefined ? BigInt(fine.atimeNs) : m, m, { noFollow: true });
+      } else if (symlink) {
+        platform.setSymlinkTimes(dest as string, mtime);
       } else {
-        Deno.chmodSync(dest, mode & 0o7777);
         const t = new Date(mtime);
-        Deno.utimeSync(dest, t, t);
+        Deno.utimeSync(dest as string, t, t);
       }
     } catch (e) {
-      warn(dest, `cannot set metadata: ${(e as Error).message}`);
+      warn(shown, `cannot set metadata: ${(e as Error).message}`);
+    }
+  }
+
+  /** Each attribute on its own: one the target refuses (not supported, not permitted, no room) is a warning. */
+  function setXattrs(dest: string | Uint8Array, xattrs: [string, string][], shown: string) {
+    if (!keepXattr) return;
+    if (!fineIO) {
+      warn(shown, `extended attributes not restored: ${libc.unavailableReason()}`);
+      return;
+    }
+    for (const [k, v] of xattrs) {
+      const name = decodeBase64(k);
+      if (!keepXattr(name)) continue;
+      try {
+        lsetxattr(dest, name, decodeBase64(v));
+      } catch (e) {
+        warn(shown, `cannot restore extended attribute ${libc.quoteName(name)}: ${(e as Error).message}`);
+      }
     }
   }
 
@@ -207,6 +286,8 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   // What their metadata needs is kept compactly (file number n at [4n, 4n + 4)), not their nodes.
   const fileDests: string[] = [];
   const fileMeta: number[] = [];
+  /** Version-2 metadata of file number n, when it has any. */
+  const fileFine: (Fine | undefined)[] = [];
   let lastProgress = 0;
   const writer = new ContentWriter(repo, catalog, {
     signal,
@@ -227,6 +308,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
         fileMeta[m + 1],
         fileMeta[m + 2] < 0 ? undefined : fileMeta[m + 2],
         fileMeta[m + 3] < 0 ? undefined : fileMeta[m + 3],
+        fileFine[n],
       );
     },
     onBytes: (bytes) => {
@@ -259,7 +341,8 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   }
 
   /** Creates a file: the first of a hardlink group is written, the others linked to it afterwards. */
-  function queueFile(dest: string, node: Node) {
+  function queueFile(dest: string, node: Node, place?: Place) {
+    if (node.flags) flagged.push([place?.final ?? dest, place?.shown ?? dest, node.flags]);
     const key = (node.links ?? 1) > 1 && node.inode !== undefined ? `${node.device}:${node.inode}` : "";
     const first = key ? links.get(key) : undefined;
     if (first) {
@@ -275,12 +358,24 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
     fileMeta[m + 1] = node.mtime;
     fileMeta[m + 2] = node.uid ?? -1;
     fileMeta[m + 3] = node.gid ?? -1;
+    if (node.mtimeNs !== undefined || node.atimeNs !== undefined || node.xattrs) {
+      fileFine[n] = { mtimeNs: node.mtimeNs, atimeNs: node.atimeNs, xattrs: node.xattrs };
+    }
   }
 
   function restoreOther(dest: string, node: Node) {
     switch (node.type) {
       case "symlink":
-        Deno.symlinkSync(node.linkTarget ?? "", dest);
+        if (node.targetBytes !== undefined && fineIO) libc.symlinkBytes(decodeBase64(node.targetBytes), dest);
+        else {
+          if (node.targetBytes !== undefined) {
+            warn(
+              dest,
+              `symlink target is not UTF-8; written in its quoted form: ${libc.unavailableReason()}`,
+            );
+          }
+          Deno.symlinkSync(node.linkTarget ?? "", dest);
+        }
         break;
       case "fifo":
         platform.mkfifo(dest, 0o600);
@@ -315,6 +410,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
     wanted: boolean,
     ensure: () => boolean,
     fresh: () => boolean,
+    at: Place | null = null,
   ) {
     signal?.throwIfAborted();
     await writer.pause(); // the regions already planned are written meanwhile
@@ -322,7 +418,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
     try {
       tree = await trees.load(node.subtree!, signal);
     } catch (e) {
-      if (signal?.aborted) throw e;
+      if (signal?.aborted || e instanceof NewerFormatError) throw e;
       // A damaged or missing tree: its entries are lost, the rest of the snapshot is not.
       incomplete(dest, `directory content not restored: ${(e as Error).message}`, false);
       return;
@@ -332,8 +428,29 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
     writer.prefetch(ids);
     for (const child of tree.nodes) {
       const sp = snapPath === "/" ? `/${child.name}` : `${snapPath}/${child.name}`;
-      const dp = `${dest}/${child.name}`;
       if (excluded(sp)) continue;
+      let dp = `${dest}/${child.name}`;
+      // A name that is not UTF-8 (or not plain) is made under a temporary name, renamed to its bytes at the end.
+      let place: Place | null = at
+        ? {
+          dest: dp,
+          final: libc.joinBytes(at.final, textEncoder.encode(child.name)),
+          shown: `${at.shown}/${child.name}`,
+        }
+        : null;
+      // Renamed while its parent still has its own temporary name (deeper entries are renamed first).
+      let renameTo: Uint8Array | null = null;
+      if (child.nameBytes !== undefined) {
+        const shown = `${at?.shown ?? dest}/${child.name}`;
+        if (fineIO) {
+          const bytes = decodeBase64(child.nameBytes);
+          dp = `${dest}/.floe-restoring-${Deno.pid}-${temporaries++}`;
+          renameTo = libc.joinBytes(dest, bytes);
+          place = { dest: dp, final: libc.joinBytes(at?.final ?? dest, bytes), shown };
+        } else {
+          warn(shown, `name is not UTF-8; restored in its quoted form: ${libc.unavailableReason()}`);
+        }
+      }
       const want = wanted || !includes.length || included(sp);
       if (child.type === "dir") {
         if (!child.subtree) continue;
@@ -342,35 +459,41 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
         const ensureChild = () => {
           if (!made) {
             made = true;
-            state = ensure() && ensureDir(dp, child, fresh());
+            state = ensure() && ensureDir(dp, child, fresh(), place ?? undefined);
+            if (state && renameTo) renames.push([dp, renameTo]);
           }
           return state !== false;
         };
         if (want && !ensureChild()) continue;
-        await walk(child, sp, dp, want, ensureChild, () => state === "fresh");
+        await walk(child, sp, dp, want, ensureChild, () => state === "fresh", place);
         continue;
       }
       if (!want || !ensure()) continue;
-      restoreEntry(dp, child, fresh());
+      if (restoreEntry(dp, child, fresh(), place ?? undefined) && renameTo) renames.push([dp, renameTo]);
     }
   }
 
-  /** Restores a file or another non-directory entry at `dest` (its directory is `fresh`: just made). */
-  function restoreEntry(dest: string, node: Node, fresh: boolean) {
+  /**
+   * Restores a file or another non-directory entry at `dest` (its directory is `fresh`: just made); whether
+   * something was created there.
+   */
+  function restoreEntry(dest: string, node: Node, fresh: boolean, place?: Place): boolean {
     try {
-      if (!fresh && !prepare(dest, node)) return;
+      if (!fresh && !prepare(dest, node)) return false;
     } catch (e) {
       incomplete(dest, `not restored: ${(e as Error).message}`, false);
-      return;
+      return false;
     }
     if (node.type === "file") {
-      queueFile(dest, node);
-      return;
+      queueFile(dest, node, place);
+      return true;
     }
     try {
       restoreOther(dest, node);
+      return true;
     } catch (e) {
       incomplete(dest, `not restored: ${(e as Error).message}`, false);
+      return false;
     }
   }
 
@@ -379,7 +502,10 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
       const base = options.subpath && options.subpath !== "/" ? options.subpath.replace(/\/+$/, "") : "/";
       await walk(start, base, target, false, () => true, () => targetFresh);
     } else {
-      restoreEntry(`${target}/${start.name}`, start, targetFresh);
+      const dest = `${target}/${start.name}`;
+      if (restoreEntry(dest, start, targetFresh) && start.nameBytes !== undefined && fineIO) {
+        renames.push([dest, libc.joinBytes(target, decodeBase64(start.nameBytes))]);
+      }
     }
     // The rest of the file contents, planned by pack: one ranged read per pack region, each blob
     // decrypted once.
@@ -401,8 +527,32 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
     }
   }
 
+  // Real names last but one, deepest first (an entry is renamed before the directory holding it), so that
+  // directory times and flags are set after.
+  for (let i = renames.length - 1; i >= 0; i--) {
+    const [from, to] = renames[i];
+    try {
+      libc.renameBytes(from, to);
+    } catch (e) {
+      incomplete(
+        from,
+        `cannot give it its name ${libc.quoteName(to.subarray(to.lastIndexOf(0x2f) + 1))}: ${
+          (e as Error).message
+        }`,
+        false,
+      );
+    }
+  }
   // Directory metadata last, deepest first.
-  for (let i = dirMeta.length - 1; i >= 0; i--) setMeta(dirMeta[i][0], dirMeta[i][1]);
+  for (let i = dirMeta.length - 1; i >= 0; i--) setMeta(dirMeta[i][0], dirMeta[i][1], dirMeta[i][2]);
+  // Inode flags after everything else: an immutable or append-only entry cannot be changed any more.
+  for (const [path, shown, flags] of flagged) {
+    try {
+      lsetflags(path, flags);
+    } catch (e) {
+      warn(shown, `cannot set inode flags ${flags.toString(16)}: ${(e as Error).message}`);
+    }
+  }
   emit({ type: "done", phase: "restore" });
   return result;
 }

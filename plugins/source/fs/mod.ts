@@ -2,8 +2,12 @@
  * `fs`: backs up directory trees — files, directories, symlinks, hardlinks, FIFOs, devices, permission
  * bits, owners and times — walking with readDirSync + lstatSync and reading with openSync + readSync.
  *
- * Names that are not valid UTF-8 cannot be reached through Deno's fs API: each is reported as a
- * warning naming it (the run ends with exit code 3), never dropped silently.
+ * With libc reachable (`--allow-ffi`, see core/platform/libc.ts) the walk lists directories as bytes and
+ * stats them with statx: names that are not UTF-8 are recorded exactly (`nameBytes`, shown quoted), times
+ * to the nanosecond, and each entry offers its extended attributes (ACLs included) and inode flags, read
+ * only when the engine asks (an entry that changed since the parent snapshot). Without libc, names that
+ * are not valid UTF-8 cannot be reached through Deno's fs API: each is reported as a warning naming it
+ * (the run ends with exit code 3), never dropped silently.
  *
  * @example
  * ```ts
@@ -16,6 +20,7 @@
 import {
   API_VERSION,
   type ContentReader,
+  type EntryAttributes,
   type EntryType,
   type ScanContext,
   type SourceEntry,
@@ -23,6 +28,9 @@ import {
 } from "../../../core/contracts.ts";
 import { compileGlobs } from "../../../core/globs.ts";
 import * as libc from "../../../core/platform/libc.ts";
+import { lgetxattrs } from "../../../core/platform/xattr.ts";
+import { FS_FL, lgetflags, RESTORABLE_FLAGS } from "../../../core/platform/flags.ts";
+import { xattrFilter } from "../../../core/xattr_filter.ts";
 
 /** What the walk needs of `lstat`, in plain numbers (times in ms). */
 interface Stat {
@@ -38,6 +46,8 @@ interface Stat {
   dev: number | undefined;
   nlink: number | undefined;
   rdev: number | undefined;
+  /** Nanosecond times (libc only). */
+  ns?: { mtime: string; atime: string; ctime: string; btime: string | null };
 }
 
 function typeOfMode(mode: number): EntryType {
@@ -64,7 +74,7 @@ function typeOfMode(mode: number): EntryType {
  * only, which would miss a same-size rewrite whose mtime was reset within the second of the previous
  * backup) and no second `lstat`. Without FFI, Deno's `lstatSync`.
  */
-function lstat(path: string): Stat {
+function lstat(path: string | Uint8Array): Stat {
   if (libc.available()) {
     const st = libc.lstatMs(path);
     return {
@@ -80,9 +90,10 @@ function lstat(path: string): Stat {
       dev: st.dev,
       nlink: st.nlink,
       rdev: st.rdev,
+      ns: { mtime: st.mtimeNs, atime: st.atimeNs, ctime: st.ctimeNs, btime: st.btimeNs },
     };
   }
-  const st = Deno.lstatSync(path);
+  const st = Deno.lstatSync(path as string);
   return {
     type: typeOf(st),
     size: st.size,
@@ -111,6 +122,15 @@ export interface Options {
   excludeIfPresent?: string[];
   /** Do not cross into other file systems. */
   oneFileSystem?: boolean;
+  // File-system fidelity (libc only).
+  /** Record extended attributes and ACLs (default true). */
+  xattrs?: boolean;
+  /** Record only the attributes whose names match one of these globs (default: all). */
+  xattrInclude?: string[];
+  /** Leave out the attributes whose names match one of these globs. */
+  xattrExclude?: string[];
+  /** Leave out files and directories with the nodump flag (`chattr +d`), as dump(8) does. */
+  excludeNodump?: boolean;
 }
 
 /** Defaults of the fs source. */
@@ -119,6 +139,10 @@ export const defaults: Omit<Options, "paths"> = {
   excludeFile: [],
   excludeIfPresent: [],
   oneFileSystem: false,
+  xattrs: true,
+  xattrInclude: [],
+  xattrExclude: [],
+  excludeNodump: false,
 };
 
 function typeOf(st: Deno.FileInfo): EntryType {
@@ -156,6 +180,29 @@ class FileReader implements ContentReader {
   }
 }
 
+/** Content read through libc: for a file whose path Deno cannot name. */
+class FdReader implements ContentReader {
+  #fd: number;
+  constructor(fd: number) {
+    this.#fd = fd;
+  }
+  read(into: Uint8Array): number | null {
+    const n = libc.readFd(this.#fd, into);
+    return n === 0 ? null : n;
+  }
+  close(): void {
+    libc.closeFd(this.#fd);
+  }
+}
+
+const textEncoder = new TextEncoder();
+
+/** A raw name as the walk shows it, and its bytes when that form is quoted (not plain UTF-8). */
+function nameOf(raw: Uint8Array): { name: string; bytes?: Uint8Array } {
+  const name = libc.quoteName(raw);
+  return name.charCodeAt(0) === 0x22 ? { name, bytes: raw } : { name };
+}
+
 function bySegments(a: string, b: string): number {
   const x = a.split("/"), y = b.split("/");
   for (let i = 0; i < Math.min(x.length, y.length); i++) {
@@ -185,8 +232,58 @@ export default function fs(options: Options): SourcePlugin {
   const excluded = compileGlobs(patterns);
   const markers = options.excludeIfPresent ?? [];
 
-  function entryOf(path: string, st: Stat): SourceEntry {
+  const fine = libc.available();
+  const keepXattr = options.xattrs === false ? null : xattrFilter(options.xattrInclude, options.xattrExclude);
+  const nodump = !!options.excludeNodump && fine;
+
+  /** Attributes of `at` (extended attributes as filtered, and restorable flags), for the engine to ask. */
+  function attributesOf(at: string | Uint8Array, type: EntryType, knownFlags: number | null | undefined) {
+    return (warn: (message: string) => void): EntryAttributes => {
+      const out: { xattrs?: [Uint8Array, Uint8Array][]; flags?: number } = {};
+      if (keepXattr) {
+        try {
+          const list = lgetxattrs(at).filter(([n]) => keepXattr(n));
+          if (list.length) out.xattrs = list;
+        } catch (e) {
+          if (!(e instanceof Deno.errors.NotSupported)) {
+            warn(`cannot read extended attributes: ${(e as Error).message}`);
+          }
+        }
+      }
+      if (type === "file" || type === "dir") {
+        try {
+          const flags = (knownFlags === undefined ? lgetflags(at) : knownFlags) ?? 0;
+          if (flags & RESTORABLE_FLAGS) out.flags = flags & RESTORABLE_FLAGS;
+        } catch (e) {
+          warn(`cannot read inode flags: ${(e as Error).message}`);
+        }
+      }
+      return out;
+    };
+  }
+
+  /**
+   * The entry at `path` (as shown: non-plain names quoted); `at` is its byte path when `path` is not one
+   * the OS knows, `nameBytes` its name's bytes when its name is quoted.
+   */
+  function entryOf(
+    path: string,
+    st: Stat,
+    at: Uint8Array | null = null,
+    nameBytes?: Uint8Array,
+    knownFlags?: number | null,
+  ): SourceEntry {
     const type = st.type;
+    const where = at ?? path;
+    let linkTarget: string | undefined;
+    let targetBytes: Uint8Array | undefined;
+    if (type === "symlink") {
+      if (fine) {
+        const t = nameOf(libc.readlinkBytes(where));
+        linkTarget = t.name;
+        targetBytes = t.bytes;
+      } else linkTarget = Deno.readLinkSync(path);
+    }
     const e: SourceEntry = {
       path,
       type,
@@ -201,18 +298,48 @@ export default function fs(options: Options): SourcePlugin {
       device: st.dev,
       links: st.nlink,
       rdev: type === "chardev" || type === "blockdev" ? st.rdev : undefined,
-      linkTarget: type === "symlink" ? Deno.readLinkSync(path) : undefined,
-      open: type === "file" ? () => new FileReader(Deno.openSync(path, { read: true })) : undefined,
-      localPath: type === "file" ? path : undefined,
+      linkTarget,
+      open: type !== "file"
+        ? undefined
+        : at
+        ? () => new FdReader(libc.openRead(at, { noFollow: true }))
+        : () => new FileReader(Deno.openSync(path, { read: true })),
+      localPath: type === "file" && !at ? path : undefined,
     };
-    return e;
+    if (!st.ns) return e;
+    return {
+      ...e,
+      nameBytes,
+      targetBytes,
+      mtimeNs: st.ns.mtime,
+      atimeNs: st.ns.atime,
+      ctimeNs: st.ns.ctime,
+      btimeNs: st.ns.btime ?? undefined,
+      attributes: attributesOf(where, type, knownFlags),
+    };
   }
 
-  function* walk(path: string, st: Stat, rootDev: number, ctx: ScanContext): Generator<SourceEntry> {
+  /** A directory's entries: raw names through libc (shown quoted when not plain), else Deno's names. */
+  function list(path: string, at: Uint8Array | null): { name: string; bytes?: Uint8Array }[] {
+    if (fine) return libc.readDirRaw(at ?? path).map((d) => nameOf(d.name));
+    const names: { name: string }[] = [];
+    for (const d of Deno.readDirSync(path)) names.push({ name: d.name });
+    return names;
+  }
+
+  function* walk(
+    path: string,
+    st: Stat,
+    rootDev: number,
+    ctx: ScanContext,
+    at: Uint8Array | null = null,
+    nameBytes?: Uint8Array,
+    knownFlags?: number | null,
+  ): Generator<SourceEntry> {
     ctx.signal?.throwIfAborted();
     let entry: SourceEntry;
     try {
-      entry = entryOf(path, st);
+      entry = entryOf(path, st, at, nameBytes, knownFlags);
     } catch (e) {
       ctx.warn({ path, message: (e as Error).message });
       return;
@@ -221,24 +348,25 @@ export default function fs(options: Options): SourcePlugin {
       yield entry;
       return;
     }
-    let names: string[];
+    let names: { name: string; bytes?: Uint8Array }[];
     try {
-      names = [];
-      for (const d of Deno.readDirSync(path)) names.push(d.name);
+      names = list(path, at);
     } catch (e) {
       ctx.warn({ path, message: `cannot list directory: ${(e as Error).message}` });
       return;
     }
     yield entry;
-    if (markers.length && names.some((n) => markers.includes(n))) return;
-    names.sort();
+    if (markers.length && names.some((n) => markers.includes(n.name))) return;
+    names.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const base = path === "/" ? "" : path;
-    for (const name of names) {
+    for (const { name, bytes } of names) {
       const child = `${base}/${name}`;
       if (excluded(child)) continue;
+      // Only a path with a quoted segment needs bytes; the rest Deno and libc reach by their text.
+      const childAt = bytes || at ? libc.joinBytes(at ?? path, bytes ?? textEncoder.encode(name)) : null;
       let cst: Stat;
       try {
-        cst = lstat(child);
+        cst = lstat(childAt ?? child);
       } catch (e) {
         if (e instanceof Deno.errors.NotFound && name.includes("\uFFFD")) {
           ctx.warn({ path: child, message: "name is not valid UTF-8 and cannot be read; skipped" });
@@ -250,7 +378,16 @@ export default function fs(options: Options): SourcePlugin {
         continue;
       }
       if (options.oneFileSystem && cst.type === "dir" && cst.dev !== rootDev) continue;
-      yield* walk(child, cst, rootDev, ctx);
+      let flags: number | null | undefined;
+      if (nodump && (cst.type === "file" || cst.type === "dir")) {
+        try {
+          flags = lgetflags(childAt ?? child);
+        } catch {
+          flags = undefined; // read again, and warned about, with the attributes
+        }
+        if (flags !== undefined && flags !== null && flags & FS_FL.NODUMP) continue;
+      }
+      yield* walk(child, cst, rootDev, ctx, childAt, bytes, flags);
     }
   }
 
