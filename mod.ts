@@ -16,12 +16,12 @@
 import "./plugins/mod.ts"; // hands the built-in plugins to the registry
 export * from "./core/contracts.ts";
 export {
-  type CallOptions,
   Engine,
   type KeyInfo,
   type ListEntry,
   type OpenOptions,
   openStorage,
+  type OperationOptions,
   type RepositoryInfo,
   type SnapshotFilter,
   type StorageOpenOptions,
@@ -41,6 +41,7 @@ export {
   loadUserPlugin,
   moduleUrl,
   type PluginKind,
+  type PluginOf,
   type PluginTable,
   resolveBuiltin,
   resolveSpecifier,
@@ -51,11 +52,19 @@ export type { TrustedTransforms } from "./core/repository/config.ts";
 export type { InitOptions } from "./core/repository/repository.ts";
 export type { KdfCost } from "./core/crypto/kdf.ts";
 export { type ErrorCode, FloeError, IntegrityError } from "./core/errors.ts";
-export type { EngineEvent, Operation, Progress } from "./core/events.ts";
+export type { EngineEvent, Operation, Progress, StepEvent } from "./core/events.ts";
+export type { LockOptions } from "./core/repository/locks.ts";
+export type { ChunkerParams } from "./core/chunker.ts";
+export type { Temporary } from "./core/repository/temporaries.ts";
 export type { BackupSummary, Node, Snapshot, Tree } from "./core/repository/types.ts";
 export type { CatalogSnapshot } from "./core/catalog/catalog.ts";
-export type { BackupOptions, BackupResult } from "./core/archiver/archiver.ts";
-export type { OverwriteMode, RestoreOptions, RestoreResult } from "./core/restorer/restorer.ts";
+export type { BackupResult, BackupSettings } from "./core/archiver/archiver.ts";
+export type {
+  IncompleteEntry,
+  OverwriteMode,
+  RestoreResult,
+  RestoreSettings,
+} from "./core/restorer/restorer.ts";
 export {
   type CheckOptions,
   type CheckProblem,
@@ -67,8 +76,9 @@ export type {
   RepairIndexResult,
   RepairSnapshotsOptions,
   RepairSnapshotsResult,
+  SnapshotRepair,
 } from "./core/repair.ts";
-export type { PruneOptions, PruneResult } from "./core/prune.ts";
+export type { PackCount, PruneResult, PruneSettings } from "./core/prune.ts";
 export type { ForgetDecision, ForgetOptions, ForgetResult } from "./core/forget.ts";
 export type { FindMatch, FindOptions } from "./core/find.ts";
 export { type Change, count as countChange, type DiffStats, emptyStats } from "./core/diff.ts";
@@ -81,14 +91,22 @@ export { STALE_MS } from "./core/repository/locks.ts";
 export type { SyncResult } from "./core/mirrors.ts";
 export {
   applyPolicy,
+  type Duration,
   formatDuration,
   formatGroupKey,
+  type GroupField,
+  type GroupKey,
   parseDuration,
   PolicyError,
+  type PolicyDecision,
+  type PolicyErrorKind,
+  type PolicyGroup,
+  type PolicyResult,
+  type PolicySnapshot,
   type RetentionPolicy,
 } from "./core/policy.ts";
 export { formatTime, parseDate } from "./core/dates.ts";
-export { scanAhead, type ScanningSource } from "./core/scan_ahead.ts";
+export { scanAhead, type ScanAheadOptions, type ScanningSource } from "./core/scan_ahead.ts";
 export { maskLocation, URL_PASSWORD } from "./plugins/storage/location.ts";
 export { parseRate } from "./plugins/storage/limit/mod.ts";
 

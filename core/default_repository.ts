@@ -11,7 +11,7 @@
  * @module
  */
 import { Engine, type OpenOptions } from "./engine.ts";
-import type { CallOptions } from "./operation.ts";
+import type { OperationOptions } from "./operation.ts";
 import { Repository } from "./repository/repository.ts";
 import { openLocation } from "./registry.ts";
 import { encodeBase64 } from "./encoding.ts";
@@ -51,7 +51,8 @@ export interface DefaultRepository {
  * first use when `create` is set.
  */
 export async function openDefaultRepository(
-  options: Omit<OpenOptions, "location" | "storage" | "password"> & CallOptions & { create?: boolean } = {},
+  options: Omit<OpenOptions, "location" | "storage" | "password"> & OperationOptions & { create?: boolean } =
+    {},
 ): Promise<DefaultRepository> {
   const { repository, key } = defaultRepositoryPaths();
   let password = readDefaultKey(key);

@@ -16,7 +16,7 @@ import { Catalog, type CatalogSnapshot } from "./catalog/catalog.ts";
 import { syncCatalog } from "./catalog/sync.ts";
 import { FloeError } from "./errors.ts";
 import type { EngineEvent, StepEvent } from "./events.ts";
-import { type CallOptions, operate } from "./operation.ts";
+import { operate, type OperationOptions } from "./operation.ts";
 import type { ScanningSource } from "./scan_ahead.ts";
 import { checkMirrorInit, mirrorMembers, syncMirrors, type SyncResult } from "./mirrors.ts";
 import type { CheckOptions, CheckReport } from "./checker.ts";
@@ -26,7 +26,7 @@ import type {
   RepairSnapshotsOptions,
   RepairSnapshotsResult,
 } from "./repair.ts";
-import type { PruneOptions, PruneResult } from "./prune.ts";
+import type { PruneResult, PruneSettings } from "./prune.ts";
 import type { FindMatch, FindOptions } from "./find.ts";
 import type { Change } from "./diff.ts";
 import type { Stats, StatsMode } from "./stats.ts";
@@ -35,13 +35,13 @@ import { decideForget, type ForgetOptions, type ForgetResult } from "./forget.ts
 import { fromUtf8 } from "./encoding.ts";
 import { type InitOptions, Repository, type TrustedTransforms } from "./repository/repository.ts";
 import { acquireLock, type LockOptions, removeLocks } from "./repository/locks.ts";
-import { backup, type BackupOptions, type BackupResult } from "./archiver/archiver.ts";
-import { restore, type RestoreOptions, type RestoreResult } from "./restorer/restorer.ts";
+import { backup, type BackupResult, type BackupSettings } from "./archiver/archiver.ts";
+import { restore, type RestoreResult, type RestoreSettings } from "./restorer/restorer.ts";
 import { TreeLoader } from "./trees.ts";
 import type { Node } from "./repository/types.ts";
 import { openLocation, type StorageOpenOptions } from "./registry.ts";
 export type { StorageOpenOptions } from "./registry.ts";
-export type { CallOptions } from "./operation.ts";
+export type { OperationOptions } from "./operation.ts";
 
 /** A key file as `key list` shows it. */
 export interface KeyInfo {
@@ -193,7 +193,7 @@ export class Engine {
   }
 
   /** The call's options with the engine's default event handler when the call brings none. */
-  #call(call: CallOptions): CallOptions {
+  #call(call: OperationOptions): OperationOptions {
     return call.onEvent || !this.#onEvent ? call : { ...call, onEvent: this.#onEvent };
   }
 
@@ -213,7 +213,7 @@ export class Engine {
    * Creates a repository and opens it. A mirror is created on all its storages, and refused when only some
    * of them hold a repository already (`mirrorSync` copies it there).
    */
-  static async init(options: OpenOptions & InitOptions & CallOptions): Promise<Engine> {
+  static async init(options: OpenOptions & InitOptions & OperationOptions): Promise<Engine> {
     const storage = await Engine.#storage(options);
     try {
       return await operate("init", options, async (ctx) => {
@@ -230,7 +230,7 @@ export class Engine {
   }
 
   /** Opens a repository and brings its catalog up to date. */
-  static async open(options: OpenOptions & CallOptions): Promise<Engine> {
+  static async open(options: OpenOptions & OperationOptions): Promise<Engine> {
     const storage = await Engine.#storage(options);
     try {
       return await operate("open", options, async (ctx) => {
@@ -266,7 +266,9 @@ export class Engine {
   }
 
   /** Re-reads everything from the repository into an empty catalog. */
-  async rebuildCatalog(call: CallOptions = {}): Promise<{ snapshots: number; blobs: number; packs: number }> {
+  async rebuildCatalog(
+    call: OperationOptions = {},
+  ): Promise<{ snapshots: number; blobs: number; packs: number }> {
     return await operate("catalog-rebuild", this.#call(call), async (ctx) => {
       this.#catalog.transaction(() => {
         this.#catalog.clearIndex();
@@ -298,7 +300,7 @@ export class Engine {
    */
   async backup(
     source: SourcePlugin,
-    options: Omit<BackupOptions, "repo" | "catalog" | "source" | "lock" | "onEvent"> & CallOptions & {
+    options: BackupSettings & OperationOptions & {
       lockOptions?: LockOptions;
     } = {},
   ): Promise<BackupResult> {
@@ -330,7 +332,7 @@ export class Engine {
 
   /** Reclaims unused packs and repacks mostly-unused ones (see core/prune.ts). */
   async prune(
-    options: Omit<PruneOptions, "repo" | "catalog" | "onEvent"> & CallOptions = {},
+    options: PruneSettings & OperationOptions = {},
   ): Promise<PruneResult> {
     const { onEvent: _o, run: _r, ...rest } = options;
     return await operate("prune", this.#call(options), async (ctx) => {
@@ -344,7 +346,7 @@ export class Engine {
    * damage: what could not be restored exactly is listed in the result's `incomplete`.
    */
   async restore(
-    options: Omit<RestoreOptions, "repo" | "catalog" | "onEvent" | "snapshot"> & CallOptions & {
+    options: RestoreSettings & OperationOptions & {
       snapshot: CatalogSnapshot | string;
     },
   ): Promise<RestoreResult> {
@@ -378,7 +380,7 @@ export class Engine {
   }
 
   /** Verifies the repository (see core/checker.ts); with `readData` or `subset`, its content too. */
-  async check(options: CheckOptions & CallOptions = {}): Promise<CheckReport> {
+  async check(options: CheckOptions & OperationOptions = {}): Promise<CheckReport> {
     return await operate("check", this.#call(options), async () => {
       const { check } = await import("./checker.ts");
       return await check(this, options);
@@ -387,7 +389,7 @@ export class Engine {
 
   /** Rebuilds the index from the pack headers (see core/repair.ts). */
   async repairIndex(
-    options: Omit<RepairIndexOptions, "onEvent"> & CallOptions = {},
+    options: Omit<RepairIndexOptions, "onEvent"> & OperationOptions = {},
   ): Promise<RepairIndexResult> {
     return await operate("repair-index", this.#call(options), async () => {
       const { repairIndex } = await import("./repair.ts");
@@ -397,7 +399,7 @@ export class Engine {
 
   /** Writes repaired copies of snapshots that reference lost data (see core/repair.ts). */
   async repairSnapshots(
-    options: Omit<RepairSnapshotsOptions, "onEvent"> & CallOptions = {},
+    options: Omit<RepairSnapshotsOptions, "onEvent"> & OperationOptions = {},
   ): Promise<RepairSnapshotsResult> {
     return await operate("repair-snapshots", this.#call(options), async () => {
       const { repairSnapshots } = await import("./repair.ts");
@@ -409,7 +411,7 @@ export class Engine {
    * Removes snapshots — the ones named, or those a retention policy does not keep (restic's `--keep-*`
    * rules) — under a shared lock; with `prune`, then reclaims their space.
    */
-  async forget(options: ForgetOptions & CallOptions): Promise<ForgetResult> {
+  async forget(options: ForgetOptions & OperationOptions): Promise<ForgetResult> {
     return await operate("forget", this.#call(options), async (ctx) => {
       const decided = decideForget(this, options);
       if (!options.dryRun && decided.remove.length) {
@@ -444,7 +446,7 @@ export class Engine {
    * Brings the catalog up to date with the repository (snapshots and index files other clients wrote since
    * it was opened): a long-lived engine, such as the server's, calls it now and then.
    */
-  async refresh(call: CallOptions = {}): Promise<void> {
+  async refresh(call: OperationOptions = {}): Promise<void> {
     call.signal?.throwIfAborted();
     await syncCatalog(this.#repo, this.#catalog, { onEvent: (e) => this.#stepWarning(e) });
   }
@@ -645,7 +647,7 @@ export class Engine {
    * core/mirrors.ts); a `usage` error when the repository is not a mirror.
    */
   async mirrorSync(
-    options: CallOptions & { onCopy?: (name: string, to: string, bytes: number) => void } = {},
+    options: OperationOptions & { onCopy?: (name: string, to: string, bytes: number) => void } = {},
   ): Promise<SyncResult> {
     return await operate("mirror-sync", this.#call(options), async () => {
       if (!mirrorMembers(this.#repo.storage)) {

@@ -15,7 +15,7 @@
 import type { Engine, SnapshotFilter } from "./engine.ts";
 import { applyPolicy, type GroupKey, PolicyError, type RetentionPolicy } from "./policy.ts";
 import { FloeError } from "./errors.ts";
-import type { PruneOptions, PruneResult } from "./prune.ts";
+import type { PruneResult, PruneSettings } from "./prune.ts";
 
 /** Options of {@link Engine.forget}. */
 export interface ForgetOptions {
@@ -30,7 +30,7 @@ export interface ForgetOptions {
   /** Prune afterwards. */
   prune?: boolean;
   /** Options of that prune. */
-  pruneOptions?: Omit<PruneOptions, "repo" | "catalog" | "onEvent" | "signal">;
+  pruneOptions?: Omit<PruneSettings, "signal">;
 }
 
 /** A snapshot kept or removed, and why. */

@@ -15,7 +15,7 @@ import { FloeError } from "./errors.ts";
 import type { EngineEvent, Operation, Progress, StepEvent } from "./events.ts";
 
 /** Options every operation of the engine takes. */
-export interface CallOptions {
+export interface OperationOptions {
   /** Cancels the operation; it then ends with an error of code `cancelled` and records nothing partial. */
   signal?: AbortSignal;
   /** Receives the operation's events. */
@@ -50,7 +50,7 @@ export function errorCodeOf(e: unknown): FloeError["code"] {
  */
 export async function operate<T>(
   op: Operation,
-  call: CallOptions,
+  call: OperationOptions,
   body: (ctx: OperationContext) => Promise<T>,
   summarize?: (result: T) => Record<string, unknown>,
 ): Promise<T> {

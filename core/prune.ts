@@ -56,22 +56,26 @@ export interface PruneMarker {
   locks: string[];
 }
 
-/** Options of {@link prune}. */
-export interface PruneOptions {
-  /** The open repository. */
-  repo: Repository;
-  /** Its catalog. */
-  catalog: Catalog;
+/** What a caller chooses for a prune (the engine adds the repository and catalog). */
+export interface PruneSettings {
   /** Unused bytes tolerated, as a fraction of the repository (default 0.05); 1 repacks nothing. */
   maxUnused?: number;
   /** Compute and report, change nothing (takes no lock). */
   dryRun?: boolean;
   /** Aborts between steps (a killed or aborted prune leaves a usable repository). */
   signal?: AbortSignal;
-  /** Progress. */
-  onEvent?: (e: StepEvent) => void;
   /** Timing of prune's lock (tests shorten its stale period). */
   lockOptions?: LockOptions;
+}
+
+/** Options of {@link prune}. */
+export interface PruneOptions extends PruneSettings {
+  /** The open repository. */
+  repo: Repository;
+  /** Its catalog. */
+  catalog: Catalog;
+  /** Progress. */
+  onEvent?: (e: StepEvent) => void;
 }
 
 /** A count of packs and their bytes. */

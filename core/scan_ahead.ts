@@ -18,7 +18,7 @@
 import type { ScanContext, SourceEntry, SourcePlugin, SourceWarning } from "./contracts.ts";
 
 /** Options of {@link scanAhead}. */
-export interface Options {
+export interface ScanAheadOptions {
   /** Entries buffered at most before the early walk pauses (bounds memory). */
   maxEntries?: number;
   /** Milliseconds of walking before yielding to the event loop. */
@@ -26,7 +26,7 @@ export interface Options {
 }
 
 /** Defaults of {@link scanAhead}. */
-export const defaults: Required<Options> = { maxEntries: 200_000, sliceMs: 4 };
+export const defaults: Required<ScanAheadOptions> = { maxEntries: 200_000, sliceMs: 4 };
 
 /** A source whose scan has begun; {@link SourcePlugin.scan} may be called once. */
 export interface ScanningSource extends SourcePlugin {
@@ -37,7 +37,7 @@ export interface ScanningSource extends SourcePlugin {
 }
 
 /** Wraps `source` and starts its walk now. */
-export function scanAhead(source: SourcePlugin, options: Options = {}): ScanningSource {
+export function scanAhead(source: SourcePlugin, options: ScanAheadOptions = {}): ScanningSource {
   const { maxEntries, sliceMs } = { ...defaults, ...options };
   const buffered: SourceEntry[] = [];
   const early: SourceWarning[] = [];

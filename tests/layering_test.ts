@@ -39,3 +39,31 @@ Deno.test("layering: core/ imports nothing from plugins/, cli/, server/ or confi
   }
   assertEquals(bad, []);
 });
+
+Deno.test("layering: the public API (mod.ts) passes deno doc --lint: every export documented, no private type leaks", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["doc", "--lint", "mod.ts"],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stderr).replace(/\x1b\[[0-9;]*m/g, "");
+  assertEquals(
+    out.code,
+    0,
+    text.split("\n").filter((l) => /^error|-->/.test(l.trim())).slice(0, 20).join("\n"),
+  );
+});
+
+Deno.test("layering: cli/ and server/ reach floe through mod.ts, not into core/", () => {
+  const bad: string[] = [];
+  for (const face of ["cli", "server"]) {
+    for (const file of sources(face)) {
+      for (const spec of imports(file)) {
+        const target = resolveTo(file, spec);
+        if (target?.startsWith("core/")) bad.push(`${file} → ${target}`);
+      }
+    }
+  }
+  assertEquals(bad, []);
+});

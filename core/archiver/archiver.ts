@@ -29,14 +29,8 @@ import type { StepEvent } from "../events.ts";
 import { formatTime } from "../dates.ts";
 import type { Lock } from "../repository/locks.ts";
 
-/** Options of {@link backup}. */
-export interface BackupOptions {
-  /** The open repository. */
-  repo: Repository;
-  /** Its catalog (synced). */
-  catalog: Catalog;
-  /** What to back up. */
-  source: SourcePlugin;
+/** What a caller chooses for a backup (the engine adds the repository, catalog, source and lock). */
+export interface BackupSettings {
   /** Tags for the snapshot. */
   tags?: string[];
   /** Host name recorded (default: this machine's). */
@@ -64,6 +58,16 @@ export interface BackupOptions {
   indexEvery?: number;
   /** Aborts the run; no snapshot becomes visible (packs already indexed are kept for the next run). */
   signal?: AbortSignal;
+}
+
+/** Options of {@link backup}. */
+export interface BackupOptions extends BackupSettings {
+  /** The open repository. */
+  repo: Repository;
+  /** Its catalog (synced). */
+  catalog: Catalog;
+  /** What to back up. */
+  source: SourcePlugin;
   /**
    * The run's repository lock: checked fresh before every index file and before the snapshot, which
    * are not written once it went stale (a prune may have deleted what the run relies on meanwhile).

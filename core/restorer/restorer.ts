@@ -42,14 +42,8 @@ import { ContentWriter } from "./contents.ts";
 /** What to do with files already in the target. */
 export type OverwriteMode = "always" | "if-changed" | "never";
 
-/** Options of {@link restore}. */
-export interface RestoreOptions {
-  /** The open repository. */
-  repo: Repository;
-  /** Its catalog. */
-  catalog: Catalog;
-  /** The snapshot to restore. */
-  snapshot: CatalogSnapshot;
+/** What a caller chooses for a restore (the engine adds the repository, catalog and snapshot). */
+export interface RestoreSettings {
   /** Restore only this subtree (its content lands directly in `target`). */
   subpath?: string;
   /** Target directory. */
@@ -69,15 +63,24 @@ export interface RestoreOptions {
   workers?: number;
   /** Aborts. */
   signal?: AbortSignal;
-  /** Progress and warnings. */
-  onEvent?: (e: StepEvent) => void;
-  // File-system fidelity.
   /** Do not restore extended attributes (ACLs included). */
   noXattrs?: boolean;
   /** Restore only the extended attributes whose names match one of these globs. */
   xattrInclude?: string[];
   /** Do not restore the extended attributes whose names match one of these globs. */
   xattrExclude?: string[];
+}
+
+/** Options of {@link restore}. */
+export interface RestoreOptions extends RestoreSettings {
+  /** The open repository. */
+  repo: Repository;
+  /** Its catalog. */
+  catalog: Catalog;
+  /** The snapshot to restore. */
+  snapshot: CatalogSnapshot;
+  /** Progress and warnings. */
+  onEvent?: (e: StepEvent) => void;
 }
 
 /** The metadata of version-2 nodes a restore applies besides mode, owner and ms mtime. */
