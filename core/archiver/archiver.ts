@@ -203,7 +203,9 @@ function nodeOf(e: SourceEntry, name: string): Node {
 
 /** Whether the parent's node `old` still describes the file `e`, so that its content can be reused. */
 function unchanged(old: Node | undefined, e: SourceEntry): old is Node & { content: string[] } {
-  if (!old || old.type !== "file" || !old.content || old.size !== e.size || old.mtime !== e.mtime) return false;
+  if (!old || old.type !== "file" || !old.content || old.size !== e.size || old.mtime !== e.mtime) {
+    return false;
+  }
   // Sources without inodes (buckets) stamp their entries instead: the stamp alone decides, no open().
   if (e.changeToken !== undefined) return old.changeToken === e.changeToken;
   return old.inode === e.inode && old.ctime === e.ctime;

@@ -61,7 +61,9 @@ Deno.test({
       const engine = await newEngine(dir.path);
       try {
         const objects = new Map<string, Obj>();
-        for (let i = 0; i < 20; i++) objects.set(`o${i}`, { data: `object ${i}`, token: `e${i}`, mtime: 1000 });
+        for (let i = 0; i < 20; i++) {
+          objects.set(`o${i}`, { data: `object ${i}`, token: `e${i}`, mtime: 1000 });
+        }
         const opened: string[] = [];
         const first = await engine.backup(bucketLike(objects, opened));
         assertEquals(first.warnings, []);
