@@ -44,6 +44,7 @@ export const BUILTINS: Record<PluginKind, Record<string, string>> = {
   },
   source: {
     fs: here("../plugins/source/fs/mod.ts"),
+    bucket: here("../plugins/source/bucket/mod.ts"),
   },
   transform: {
     zstd: here("../plugins/transform/zstd/mod.ts"),

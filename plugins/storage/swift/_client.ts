@@ -14,7 +14,7 @@
  * ```
  * @module
  */
-import { takesUpload, Uploader } from "../upload.ts";
+import { hasDotSegment, takesUpload, Uploader, viaProxy } from "../upload.ts";
 import { Downloader, takesDownload } from "../download.ts";
 import { StorageError } from "../../../core/contracts.ts";
 
@@ -371,11 +371,15 @@ export function connectSwift(options: SwiftClientOptions, location: string): Swi
       const headers = { "X-Auth-Token": a.token, ...init.headers };
       try {
         // Large bodies (objects, SLO segments) through node:http/https: no copies (see ../upload.ts).
-        if (takesUpload(url, init.body)) {
+        // fetch would resolve the `.`/`..` segments of a name such as `x/../y`: node:http sends it as is.
+        const dots = method !== "GET" && hasDotSegment(url) && !viaProxy(url);
+        if (takesUpload(url, init.body) || dots) {
           res = await (uploader ??= new Uploader({ caCerts: [] })).send(url, {
             method,
             headers,
-            body: init.body,
+            body: typeof init.body === "string"
+              ? new TextEncoder().encode(init.body)
+              : init.body ?? new Uint8Array(0),
             signal: timeoutSignal(init.signal),
           });
         } else if (takesDownload(url, method)) {
