@@ -101,6 +101,9 @@ export interface ReadContext {
   onMeta(meta: Record<string, string>): void;
 }
 
+/** Bytes read from a streamed body at a time. */
+const STREAM_PIECE = 1024 * 1024;
+
 /** A reader over bytes in memory; `onClose` runs once. */
 function bufferReader(bytes: Uint8Array, onClose: () => void): ContentReader {
   let at = 0;
@@ -172,7 +175,12 @@ export function streamReader(ref: ObjectRef, ctx: ReadContext): ContentReader {
   let offset = 0;
   let etag: string | undefined;
   let total = -1;
-  let current: { f: Fetched; reader: ReadableStreamDefaultReader<Uint8Array> } | undefined;
+  let current:
+    | { f: Fetched; reader: ReadableStreamBYOBReader | ReadableStreamDefaultReader<Uint8Array> }
+    | undefined;
+  // Bodies are byte streams: read into one reused buffer rather than a fresh chunk per read (a large
+  // object would otherwise leave its size in garbage behind until a collection).
+  let scratch = new ArrayBuffer(STREAM_PIECE);
   let pending: Uint8Array | undefined;
   let ended = false;
   const what = `${ref.bucket}/${ref.key}`;
@@ -199,10 +207,22 @@ export function streamReader(ref: ObjectRef, ctx: ReadContext): ContentReader {
         total = f.length;
         ctx.onMeta(f.meta);
       }
-      current = { f, reader: f.body.getReader() };
+      let reader: ReadableStreamBYOBReader | ReadableStreamDefaultReader<Uint8Array>;
+      try {
+        reader = f.body.getReader({ mode: "byob" });
+      } catch {
+        reader = f.body.getReader();
+      }
+      current = { f, reader };
+      if (scratch.detached) scratch = new ArrayBuffer(STREAM_PIECE); // lost with a broken stream
     }
     try {
-      const r = await current.reader.read();
+      const r = current.reader instanceof ReadableStreamBYOBReader
+        ? await current.reader.read(new Uint8Array(scratch))
+        : await current.reader.read();
+      if (r.value && current.reader instanceof ReadableStreamBYOBReader) {
+        scratch = r.value.buffer as ArrayBuffer;
+      }
       if (r.done) {
         drop();
         if (total >= 0 && offset < total) {
