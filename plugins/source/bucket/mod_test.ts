@@ -16,6 +16,7 @@ import { restoreEntries } from "../../../tests/fixtures/restore_entries.ts";
 import { sourceConformance } from "../../../testing/mod.ts";
 import { Engine } from "../../../core/engine.ts";
 import type { Node } from "../../../core/repository/types.ts";
+import type { SourceEntry } from "../../../core/contracts.ts";
 import { createHash } from "node:crypto";
 import bucket, { type Options, parseBucketLocation, restoreToDirectory } from "./mod.ts";
 import { s3Backend } from "./_s3.ts";
@@ -370,6 +371,61 @@ t(
       });
     } finally {
       await proxy.stop();
+      await s3.close();
+    }
+  },
+);
+
+t(
+  "bucket: an object replaced after the listing is read as it is now; one replaced mid-stream is reported",
+  async () => {
+    const swift = await sharedSwift();
+    const s3 = s3B(swift);
+    const name = fresh("race");
+    try {
+      await s3.createBucket(name);
+      await s3.put(name, "small", text("before"), {});
+      await s3.put(name, "large", new Uint8Array(3 * 1024 * 1024).fill(1), {});
+      const source = bucket({ locations: [`s3:${swift.s3Endpoint}/${name}`], s3: s3Of(swift), memory: "2M" });
+      const entries = new Map<string, SourceEntry>();
+      for await (const e of source.scan({ warn: () => {} })) entries.set(e.path, e);
+      await s3.put(name, "small", text("after!"), { "content-type": "text/after" });
+      const small = entries.get(`/${name}/small`)!;
+      const reader = await small.open!();
+      const buf = new Uint8Array(100);
+      const n = await reader.read(buf);
+      await reader.close();
+      assertEquals(new TextDecoder().decode(buf.subarray(0, n ?? 0)), "after!");
+      assertEquals(small.meta?.["content-type"], "text/after", "the metadata of what was read");
+
+      // The large object through the proxy: its body is cut half-way, and the object replaced before the
+      // reader resumes: the range request pinned to the old ETag is refused and the read fails.
+      const proxy = await startProxy({ target: swift.proxyUrl });
+      try {
+        const viaProxy = bucket({
+          locations: [`s3:${proxy.url}/${name}`],
+          s3: s3Of(swift, proxy.url),
+          memory: "2M",
+        });
+        let entry: SourceEntry | undefined;
+        for await (const e of viaProxy.scan({ warn: () => {} })) if (e.path.endsWith("/large")) entry = e;
+        proxy.inject("truncate");
+        const large = await entry!.open!();
+        assert((await large.read(new Uint8Array(64 * 1024)))! > 0);
+        await s3.put(name, "large", new Uint8Array(3 * 1024 * 1024).fill(2), {});
+        let failed: unknown;
+        try {
+          while ((await large.read(new Uint8Array(1024 * 1024))) !== null);
+        } catch (e) {
+          failed = e;
+        }
+        await large.close();
+        assertEquals(proxy.stats.truncate, 1);
+        assert(/changed while being read/.test(String(failed)), String(failed));
+      } finally {
+        await proxy.stop();
+      }
+    } finally {
       await s3.close();
     }
   },
