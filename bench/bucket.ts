@@ -34,16 +34,11 @@ function prng(seed: number) {
   };
 }
 
-/** Incompressible bytes (a block of random data, rotated per object so that chunks do not dedup). */
-const noise = crypto.getRandomValues(new Uint8Array(64 * 1024));
-function bytesOf(size: number, seed: number): Uint8Array {
+/** Incompressible bytes, unique per object (no chunk deduplicates, no block compresses). */
+function bytesOf(size: number, _seed: number): Uint8Array {
   const out = new Uint8Array(size);
-  const rnd = prng(seed);
   for (let off = 0; off < size; off += 65536) {
-    const piece = noise.subarray(0, Math.min(65536, size - off));
-    out.set(piece, off);
-    out[off] ^= (rnd() * 256) | 0;
-    for (let i = off; i < Math.min(off + 64, size); i++) out[i] ^= (rnd() * 256) | 0;
+    crypto.getRandomValues(out.subarray(off, Math.min(off + 65536, size)));
   }
   return out;
 }

@@ -68,7 +68,10 @@ export interface Options {
   versions?: "all" | "latest";
   /** Bytes of object content held in memory at once (default 64 MiB; `64M`, `1G` are read too). */
   memory?: number | string;
-  /** Requests kept in flight (default 16). */
+  /**
+   * Restore: objects written at once (default 16). A backup fetches as many objects at once as the engine
+   * opens ahead of their turn (4 per worker), within `memory`.
+   */
   connections?: number;
   /** Restore: what to do with an object that exists (default `always`). */
   overwrite?: "always" | "if-changed" | "never";

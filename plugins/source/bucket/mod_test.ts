@@ -431,6 +431,58 @@ t(
   },
 );
 
+t(
+  "bucket: versions=all backs up every version and delete marker; a restore gives the bucket as it is",
+  async () => {
+    const swift = await sharedSwift();
+    const s3 = s3B(swift);
+    const name = fresh("versions");
+    const { connectS3 } = await import("../../storage/s3/_client.ts");
+    const c = connectS3(s3Of(swift)!, "s3:test");
+    try {
+      await s3.createBucket(name);
+      const { sdk, client } = await c.load();
+      await client.send(
+        new sdk.PutBucketVersioningCommand({ Bucket: name, VersioningConfiguration: { Status: "Enabled" } }),
+      );
+      await s3.put(name, "k", text("one"), { "content-type": "text/one" });
+      await s3.put(name, "k", text("two"), { "content-type": "text/two" });
+      await client.send(new sdk.DeleteObjectCommand({ Bucket: name, Key: "k" }));
+      await s3.put(name, "j", text("jay"), {});
+      await withEngine(async (engine) => {
+        const r = await engine.backup(
+          bucket({ locations: [`s3:${swift.s3Endpoint}/${name}`], s3: s3Of(swift), versions: "all" }),
+        );
+        assertEquals(r.warnings, []);
+        const nodes = await nodesOf(engine, r.snapshotId);
+        const files = [...nodes].filter(([, n]) => n.type === "file");
+        const read = async (n: Node) => {
+          const parts: number[] = [];
+          for await (const b of engine.readFile(n)) parts.push(...b);
+          return new TextDecoder().decode(new Uint8Array(parts));
+        };
+        assertEquals(nodes.get(`/${name}/k`)?.meta?.kind, "delete-marker");
+        const older = files.filter(([p]) => p.startsWith(`/${name}/k%@`));
+        assertEquals(older.length, 2);
+        const bodies = await Promise.all(older.map(([, n]) => read(n)));
+        assertEquals(bodies.sort(), ["one", "two"]);
+        for (const [, n] of older) assert(n.meta?.["version-id"], JSON.stringify(n.meta));
+        assertEquals(await read(nodes.get(`/${name}/j`)!), "jay");
+
+        const target = fresh("versions-dst");
+        await bucket({ locations: [`s3:${swift.s3Endpoint}/${target}`], s3: s3Of(swift) })
+          .restore!(restoreEntries(engine, engine.resolveSnapshot(r.snapshotId), `/${name}`), {
+            warn: (w) => assert(false, w.message),
+          });
+        assertEquals([...(await contents(s3, target)).keys()], ["j"]);
+      });
+    } finally {
+      await c.close();
+      await s3.close();
+    }
+  },
+);
+
 sourceConformance("bucket (s3 API)", async () => {
   const swift = await sharedSwift();
   const s3 = s3B(swift);
