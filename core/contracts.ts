@@ -267,6 +267,24 @@ export interface SourceEntry {
   readonly rdev?: number;
   /** Target of a symlink. */
   readonly linkTarget?: string;
+  /**
+   * What the source knows about the entry beyond the fields above, as short text pairs recorded in the
+   * snapshot and handed back to {@link SourcePlugin.restore}: an object's content headers and user
+   * metadata, a table's row count. Keys are lower-case names (`content-type`, `x-meta-owner`); keep it
+   * small (a few hundred bytes). For a file whose metadata is only known once its content is read (a
+   * GET's headers), the source may fill it in during {@link open}: the engine reads `meta` after the
+   * content; when the engine reuses the parent's content (see {@link changeToken}) it keeps the parent's
+   * `meta`.
+   */
+  readonly meta?: Readonly<Record<string, string>>;
+  /**
+   * A version stamp of the content (an ETag, a version id, a log position) for sources whose entries
+   * have no inode and ctime. When it equals the token recorded in the parent snapshot and the size and
+   * mtime are the same, the engine reuses the parent's content without calling {@link open}. A source
+   * that sets it may see `open()` called ahead of the read, for several entries at once (so that it can
+   * fetch them concurrently); their readers are read one at a time, in order.
+   */
+  readonly changeToken?: string;
   /** Opens the content (files only). */
   open?(): ContentReader | Promise<ContentReader>;
   /**

@@ -25,6 +25,7 @@ export const builtins: PluginTable = {
   },
   source: {
     fs: here("./source/fs/mod.ts"),
+    bucket: here("./source/bucket/mod.ts"),
     mysql: here("./source/mysql/mod.ts"),
     postgres: here("./source/postgres/mod.ts"),
     command: here("./source/command/mod.ts"),

@@ -207,6 +207,9 @@ function nodeOf(e: SourceEntry, name: string): Node {
   if (e.atimeNs !== undefined) n.atimeNs = e.atimeNs;
   if (e.ctimeNs !== undefined) n.ctimeNs = e.ctimeNs;
   if (e.btimeNs !== undefined) n.btimeNs = e.btimeNs;
+  if (e.changeToken !== undefined) n.changeToken = e.changeToken;
+  // A file's meta may only be known once its content is read: fileNode adds it after the content.
+  if (e.meta && e.type !== "file") n.meta = { ...e.meta };
   return n;
 }
 
@@ -244,6 +247,19 @@ function withAttributes(node: Node, e: SourceEntry, old: Node | undefined, warn:
   if (got.flags) node.flags = got.flags;
 }
 
+/** Whether the parent's node `old` still describes the file `e`, so that its content can be reused. */
+function unchanged(old: Node | undefined, e: SourceEntry): old is Node & { content: string[] } {
+  if (!old || old.type !== "file" || !old.content || old.size !== e.size || old.mtime !== e.mtime) {
+    return false;
+  }
+  // Sources without inodes (buckets) stamp their entries instead: the stamp alone decides, no open().
+  if (e.changeToken !== undefined) return old.changeToken === e.changeToken;
+  // Nanosecond times, where both snapshots have them, catch a change within the same millisecond.
+  return old.inode === e.inode && old.ctime === e.ctime &&
+    (e.ctimeNs === undefined || old.ctimeNs === undefined ||
+      (old.ctimeNs === e.ctimeNs && old.mtimeNs === e.mtimeNs));
+}
+
 /** Whether `nodes` serialize exactly as the old tree's nodes (same keys in the same order, same values). */
 function sameNodes(nodes: Node[], old: Map<string, Node>): boolean {
   if (nodes.length !== old.size) return false;
@@ -259,6 +275,10 @@ function sameNodes(nodes: Node[], old: Map<string, Node>): boolean {
       const va = a[key];
       const vb = (b as unknown as Record<string, unknown>)[key];
       if (va === vb) continue;
+      if (key === "meta") {
+        if (JSON.stringify(va) !== JSON.stringify(vb)) return false;
+        continue;
+      }
       if (!Array.isArray(va) || !Array.isArray(vb) || va.length !== vb.length) return false;
       for (let j = 0; j < va.length; j++) if (va[j] !== vb[j]) return false;
     }
@@ -560,8 +580,8 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
   }
 
   /** Reads content on this thread (sources without a local path, or no workers). */
-  async function readContent(entry: SourceEntry): Promise<FileOutcome> {
-    const reader: ContentReader = await entry.open!();
+  async function readContent(entry: SourceEntry, opened?: Promise<ContentReader>): Promise<FileOutcome> {
+    const reader: ContentReader = await (opened ?? entry.open!());
     const content: string[] = [];
     let size = 0;
     try {
@@ -589,9 +609,13 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
   let hereQueue: Promise<unknown> = Promise.resolve();
 
   function readHere(e: SourceEntry): Promise<FileOutcome> {
+    // A stamped entry (a remote object) is opened now, ahead of its turn: its source fetches it while the
+    // entries before it are read (see SourceEntry.changeToken).
+    const opened = e.changeToken !== undefined ? Promise.resolve().then(() => e.open!()) : undefined;
+    opened?.catch(() => {}); // the failure is reported by readContent, in turn
     const job = hereQueue.then(async (): Promise<FileOutcome> => {
       try {
-        return await readContent(e);
+        return await readContent(e, opened);
       } catch (err) {
         if (signal?.aborted || failure) throw err;
         return { error: (err as Error).message };
@@ -607,13 +631,10 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
     withAttributes(node, e, old, onWarn);
     summary.total_files_processed++;
     summary.total_bytes_processed += e.size;
-    if (
-      old && old.type === "file" && old.size === e.size && old.mtime === e.mtime && old.inode === e.inode &&
-      old.ctime === e.ctime && (e.ctimeNs === undefined || old.ctimeNs === undefined ||
-        (old.ctimeNs === e.ctimeNs && old.mtimeNs === e.mtimeNs)) &&
-      old.content && old.content.every(oldKnown)
-    ) {
+    if (unchanged(old, e) && old.content.every(oldKnown)) {
       node.content = old.content;
+      const meta = e.changeToken !== undefined ? old.meta ?? e.meta : e.meta;
+      if (meta) node.meta = { ...meta };
       summary.files_unmodified++;
       return node;
     }
@@ -644,6 +665,7 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
       }
       node.content = o.content;
       node.size = o.size;
+      if (e.meta) node.meta = { ...e.meta };
       if (changed) summary.files_changed++;
       else summary.files_new++;
       return node;

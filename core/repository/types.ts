@@ -59,6 +59,10 @@ export interface Node {
   rdev?: number;
   /** Symlink target. */
   linkTarget?: string;
+  /** The source's version stamp of the content (change detection), see `SourceEntry.changeToken`. */
+  changeToken?: string;
+  /** The source's metadata of the entry (content headers, user metadata…), see `SourceEntry.meta`. */
+  meta?: Record<string, string>;
   /** Content blob ids in order (files). */
   content?: string[];
   /** Tree blob id (directories). */

@@ -22,7 +22,7 @@
  * @module
  */
 
-import { viaProxy } from "./upload.ts";
+import { rawPath, viaProxy } from "./upload.ts";
 
 /** Options of {@link Downloader}. */
 export interface DownloaderOptions {
@@ -219,7 +219,7 @@ export class Downloader {
     if (u.protocol !== "http:" && u.protocol !== "https:") {
       throw new TypeError(`download: unsupported URL scheme ${u.protocol}`);
     }
-    let request = `GET ${u.pathname}${u.search} HTTP/1.1\r\nhost: ${u.host}\r\n`;
+    let request = `GET ${rawPath(url)} HTTP/1.1\r\nhost: ${u.host}\r\n`;
     for (const [k, v] of Object.entries(init.headers)) {
       if (OWN.has(k.toLowerCase())) continue;
       if (/[\r\n]/.test(k) || /[\r\n]/.test(v) || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k)) {

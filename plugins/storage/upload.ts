@@ -35,6 +35,33 @@ const MAX_ANSWER = 1 << 20;
 const NO_BODY = new Set([101, 103, 204, 205, 304]);
 
 /**
+ * The path and query of `url` as written. The URL parser resolves `.` and `..` segments (also spelt
+ * `%2e`), which object keys may hold (`x/../y`): requests send this instead.
+ *
+ * @example
+ * ```ts
+ * import { rawPath } from "./upload.ts";
+ * rawPath("http://h:1/b/x/../y?a=1"); // "/b/x/../y?a=1"
+ * ```
+ */
+export function rawPath(url: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*([^#]*)/i.exec(url)?.[1] || "/";
+}
+
+/**
+ * Whether the path of `url` holds a `.` or `..` segment that fetch would resolve away.
+ *
+ * @example
+ * ```ts
+ * import { hasDotSegment } from "./upload.ts";
+ * hasDotSegment("http://h/b/x/../y"); // true
+ * ```
+ */
+export function hasDotSegment(url: string): boolean {
+  return /\/(?:\.|%2e){1,2}(?:[/?]|$)/i.test(rawPath(url).split("?")[0] + "/");
+}
+
+/**
  * Whether Deno's fetch would send a request to `url` through a proxy (`HTTPS_PROXY` / `HTTP_PROXY`, either
  * case, unless `NO_PROXY` names the host): node:http does not, so such uploads must stay on fetch.
  *
@@ -163,7 +190,7 @@ export class Uploader {
         protocol: u.protocol,
         hostname: u.hostname.replace(/^\[|\]$/g, ""),
         port: u.port || (secure ? 443 : 80),
-        path: u.pathname + u.search,
+        path: rawPath(url),
         method: init.method,
         headers: { ...init.headers, "content-length": String(body.length) },
         agent: secure ? this.#https : this.#http,

@@ -92,27 +92,32 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+/** The retry policy of {@link retrying}: {@link Options} without the storage. */
+export type RetryPolicy = Omit<Options, "storage">;
+
+/** Runs `fn` until it succeeds, fails for good (not {@link isRetryable}), or the policy's bounds are reached. */
+export type RetryRunner = <T>(
+  operation: string,
+  signal: AbortSignal | undefined,
+  fn: (attempt: number) => Promise<T>,
+) => Promise<T>;
+
 /**
- * Wraps a storage with retries.
+ * The retry loop of the wrapper, for callers that are not storages (the bucket source's reads).
  *
  * @example
  * ```ts
- * import retry from "./mod.ts";
- * import local from "../local/mod.ts";
- * const storage = retry({ storage: local({ path: "/tmp/repo" }), maxElapsedMs: 30_000 });
- * console.log(storage.location); // /tmp/repo
+ * import { retrying } from "./mod.ts";
+ * const run = retrying({ maxAttempts: 3 });
+ * const value = await run("example", undefined, () => Promise.resolve(42));
  * ```
  */
-export default function retry(options: Options): StoragePlugin {
-  const inner = options?.storage;
-  if (!inner) throw new Error("retry storage: option 'storage' is required");
+export function retrying(options: RetryPolicy = {}): RetryRunner {
   const maxAttempts = Math.max(1, options.maxAttempts ?? defaults.maxAttempts);
   const base = options.baseDelayMs ?? defaults.baseDelayMs;
   const maxDelay = options.maxDelayMs ?? defaults.maxDelayMs;
   const maxElapsed = options.maxElapsedMs ?? defaults.maxElapsedMs;
   const random = options.random ?? Math.random;
-
-  /** Runs `fn` until it succeeds, fails for good, or the bounds are reached. */
   async function run<T>(
     operation: string,
     signal: AbortSignal | undefined,
@@ -140,6 +145,30 @@ export default function retry(options: Options): StoragePlugin {
       }
     }
   }
+
+  return run;
+}
+
+/**
+ * Wraps a storage with retries.
+ *
+ * @example
+ * ```ts
+ * import retry from "./mod.ts";
+ * import local from "../local/mod.ts";
+ * const storage = retry({ storage: local({ path: "/tmp/repo" }), maxElapsedMs: 30_000 });
+ * console.log(storage.location); // /tmp/repo
+ * ```
+ */
+export default function retry(options: Options): StoragePlugin {
+  const inner = options?.storage;
+  if (!inner) throw new Error("retry storage: option 'storage' is required");
+  const run = retrying(options);
+  const maxAttempts = Math.max(1, options.maxAttempts ?? defaults.maxAttempts);
+  const base = options.baseDelayMs ?? defaults.baseDelayMs;
+  const maxDelay = options.maxDelayMs ?? defaults.maxDelayMs;
+  const maxElapsed = options.maxElapsedMs ?? defaults.maxElapsedMs;
+  const random = options.random ?? Math.random;
 
   return {
     kind: "storage",

@@ -26,13 +26,14 @@
 import {
   API_VERSION,
   type CallOptions,
-  isStorageError,
   type ObjectInfo,
   StorageError,
   type StoragePlugin,
 } from "../../../core/contracts.ts";
-import type { S3Client } from "@aws-sdk/client-s3";
-import { bodyProgress, FetchTransport, readCaBundles, settleResponse } from "./transport.ts";
+import { bodyProgress } from "./transport.ts";
+import { classify, clientDefaults, connectS3, type SdkError } from "./_client.ts";
+
+export { classify };
 import { readBody } from "../read_body.ts";
 import { fromLocation } from "../location.ts";
 import { parseS3Location } from "./location.ts";
@@ -104,91 +105,8 @@ export const defaults: Required<
   concurrency: 5,
   multipartThreshold: 64 * 1024 * 1024,
   partSize: 16 * 1024 * 1024,
-  sdkMaxAttempts: 1,
-  connectTimeoutMs: 10_000,
-  requestTimeoutMs: 120_000,
+  ...clientDefaults,
 };
-
-const NOT_FOUND = new Set(["NoSuchKey", "NotFound", "NoSuchBucket", "NoSuchUpload"]);
-const AUTH = new Set([
-  "InvalidAccessKeyId",
-  "SignatureDoesNotMatch",
-  "AccessDenied",
-  "InvalidToken",
-  "ExpiredToken",
-  "TokenRefreshRequired",
-  "CredentialsProviderError",
-  "InvalidClientTokenId",
-  "AuthorizationHeaderMalformed",
-]);
-const TRANSIENT = new Set([
-  "SlowDown",
-  "ServiceUnavailable",
-  "InternalError",
-  "RequestTimeout",
-  "RequestTimeoutException",
-  "Throttling",
-  "ThrottlingException",
-  "TooManyRequestsException",
-  "TimeoutError",
-  "RequestTimeTooSkewed",
-]);
-const NET_CODES = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ECONNABORTED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "EAI_AGAIN",
-  "ENOTFOUND",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ERR_STREAM_PREMATURE_CLOSE",
-  "UND_ERR_SOCKET",
-]);
-
-/** What `$metadata` and friends look like on an SDK error. */
-interface SdkError {
-  name?: string;
-  code?: string;
-  message?: string;
-  Code?: string;
-  $metadata?: { httpStatusCode?: number };
-  $response?: { statusCode?: number };
-}
-
-function isAbort(e: unknown, signal?: AbortSignal): boolean {
-  if (signal?.aborted) return true;
-  const err = e as SdkError;
-  return err?.name === "AbortError" && !!signal?.aborted;
-}
-
-/** Decides the StorageError code of an SDK or network error (exported for tests). */
-export function classify(e: unknown): StorageError["code"] {
-  const err = e as SdkError;
-  const name = err?.name ?? "";
-  const code = err?.code ?? err?.Code ?? "";
-  const status = err?.$metadata?.httpStatusCode ?? err?.$response?.statusCode;
-  if (NOT_FOUND.has(name) || NOT_FOUND.has(code) || status === 404) return "not-found";
-  if (name === "PreconditionFailed" || status === 412) return "exists";
-  if (AUTH.has(name) || AUTH.has(code) || status === 401 || status === 403) return "auth";
-  if (TRANSIENT.has(name) || TRANSIENT.has(code) || NET_CODES.has(code)) return "transient";
-  if (name === "NotImplemented" || status === 501) return "permanent";
-  if (status !== undefined && (status >= 500 || status === 429 || status === 408)) return "transient";
-  if (status === undefined) {
-    // A TLS certificate refused: retrying will not change it.
-    if (/certificate|UnknownIssuer|CaUsedAsEndEntity/i.test(err?.message ?? "")) return "permanent";
-    // No HTTP answer at all: a reset, a timeout, a truncated or unparsable body.
-    if (
-      e instanceof TypeError ||
-      /socket|network|reset|aborted|premature|timeout|ECONN|EPIPE/i.test(err?.message ?? "")
-    ) {
-      return "transient";
-    }
-    if (/Deserializ|char '|Unexpected end|XML/i.test(err?.message ?? "")) return "transient";
-  }
-  return "permanent";
-}
 
 /**
  * Builds an s3 storage.
@@ -225,123 +143,16 @@ export default function s3(given: Options | (Partial<Options> & { location: stri
   }
   const keyPrefix = prefix ? `${prefix}/` : "";
   const endpoint = options.endpoint?.replace(/\/+$/, "");
-  const forcePathStyle = options.forcePathStyle ?? !!endpoint;
   const concurrency = Math.max(1, options.concurrency ?? defaults.concurrency);
   const threshold = Math.max(1, options.multipartThreshold ?? defaults.multipartThreshold);
   const partSize = Math.max(1, options.partSize ?? defaults.partSize);
   let conditional = options.conditionalWrites ?? true;
   const location = `s3:${endpoint ? `${endpoint}/` : ""}${bucket}${prefix ? `/${prefix}` : ""}`;
-  const secrets = [options.secretAccessKey, options.sessionToken, Deno.env.get("AWS_SECRET_ACCESS_KEY")]
-    .filter((s): s is string => !!s && s.length >= 4);
-
-  type Sdk = typeof import("@aws-sdk/client-s3");
-  let loaded: Promise<{ sdk: Sdk; client: S3Client }> | undefined;
-  const load = () =>
-    loaded ??= (async () => {
-      let caCerts: string[];
-      try {
-        caCerts = await readCaBundles(options.caBundle);
-      } catch (e) {
-        throw new StorageError("permanent", `${location}: ${(e as Error).message}`, { cause: e });
-      }
-      let transport: FetchTransport;
-      try {
-        transport = new FetchTransport({
-          caCerts,
-          connectTimeoutMs: options.connectTimeoutMs ?? defaults.connectTimeoutMs,
-          requestTimeoutMs: options.requestTimeoutMs ?? defaults.requestTimeoutMs,
-        });
-      } catch (e) {
-        throw new StorageError(
-          "permanent",
-          `${location}: bad extra CA certificates (AWS_CA_BUNDLE, NODE_EXTRA_CA_CERTS, caBundle): ${
-            (e as Error).message
-          }`,
-          { cause: e },
-        );
-      }
-      const sdk = await import("@aws-sdk/client-s3");
-      const region = options.region ?? Deno.env.get("AWS_REGION") ?? Deno.env.get("AWS_DEFAULT_REGION") ??
-        "us-east-1";
-      const credentials = options.accessKeyId
-        ? {
-          accessKeyId: options.accessKeyId,
-          secretAccessKey: options.secretAccessKey ?? "",
-          ...(options.sessionToken ? { sessionToken: options.sessionToken } : {}),
-        }
-        : undefined;
-      const client = new sdk.S3Client({
-        region,
-        ...(endpoint ? { endpoint } : {}),
-        forcePathStyle,
-        ...(credentials ? { credentials } : {}),
-        ...(options.profile ? { profile: options.profile } : {}),
-        maxAttempts: options.sdkMaxAttempts ?? defaults.sdkMaxAttempts,
-        requestChecksumCalculation: "WHEN_REQUIRED",
-        responseChecksumValidation: "WHEN_REQUIRED",
-        // fetch sends the body at once; `Expect: 100-continue` is a node:http thing.
-        expectContinueHeader: false,
-        requestHandler: transport,
-      });
-      // Over TLS, sign uploads with UNSIGNED-PAYLOAD: TLS already protects the bytes, and neither floe
-      // nor the store then hashes every byte with SHA-256 once more. Plain http keeps the payload hash.
-      client.middlewareStack.add(
-        (next) => (args) => {
-          const req = args.request as { protocol?: string; body?: unknown; headers?: Record<string, string> };
-          if (req?.protocol === "https:" && req.body instanceof Uint8Array && req.headers) {
-            req.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD";
-          }
-          return next(args);
-        },
-        { step: "build", name: "floeUnsignedPayloadOverTls" },
-      );
-      // Outside the deserializer, once per attempt: release the bodies the SDK has read (or ignored).
-      client.middlewareStack.add(
-        (next) => async (args) => {
-          try {
-            const result = await next(args);
-            settleResponse(result.response, result.output);
-            return result;
-          } catch (e) {
-            settleResponse((e as { $response?: unknown })?.$response, undefined);
-            throw e;
-          }
-        },
-        { step: "deserialize", name: "floeSettleResponseBodies", priority: "high" },
-      );
-      return { sdk, client };
-    })();
-
-  const scrub = (text: string) => secrets.reduce((t, s) => t.split(s).join("***"), text);
-
+  const connection = connectS3(options, location);
+  const load = connection.load;
   function fail(e: unknown, what: string, signal?: AbortSignal): never {
-    if (isStorageError(e)) throw e;
-    if (isAbort(e, signal)) throw signal?.reason ?? e;
-    const code = classify(e);
-    const err = e as SdkError;
-    const name = err?.name ?? "Error";
-    const status = err?.$metadata?.httpStatusCode;
-    const detail = `${name}${status ? ` (HTTP ${status})` : ""}`;
-    let message: string;
-    switch (code) {
-      case "auth":
-        message =
-          `${location}: access refused for ${what}: ${detail}; check the credentials for this location`;
-        break;
-      case "not-found":
-        message = name === "NoSuchBucket"
-          ? `${location}: bucket ${JSON.stringify(bucket)} does not exist (${what})`
-          : `${location}: ${what}: no such object`;
-        break;
-      case "exists":
-        message = `${location}: ${what}: already exists`;
-        break;
-      default:
-        message = `${location}: ${what}: ${detail}: ${scrub(err?.message ?? String(e))}`;
-    }
-    throw new StorageError(code, message, { cause: e });
+    return connection.fail(e, what, signal, bucket);
   }
-
   const checkName = (name: string) => {
     if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(name) || /(^|\/)\.\.?(\/|$)/.test(name)) {
       throw new StorageError("permanent", `invalid object name ${JSON.stringify(name)}`);
@@ -598,12 +409,6 @@ export default function s3(given: Options | (Partial<Options> & { location: stri
       }
     },
 
-    async close() {
-      if (!loaded) return;
-      const pending = loaded;
-      loaded = undefined;
-      const opened = await pending.catch(() => undefined); // a failed load has nothing to close
-      opened?.client.destroy();
-    },
+    close: () => connection.close(),
   };
 }

@@ -32,7 +32,7 @@
  * @module
  */
 
-import { takesUpload, Uploader } from "../upload.ts";
+import { hasDotSegment, takesUpload, Uploader, viaProxy } from "../upload.ts";
 import { Downloader, takesDownload } from "../download.ts";
 
 /** What the reader of a response body reports to the transport's idle check. */
@@ -243,12 +243,19 @@ export class FetchTransport {
 
     let res: Response;
     try {
-      const upload = takesUpload(url, body);
+      // fetch would resolve the `.`/`..` segments of a key such as `x/../y`: node:http sends it as is.
+      const dots = method !== "GET" && hasDotSegment(url) && !viaProxy(url);
+      const upload = takesUpload(url, body) || dots;
       if (upload || takesDownload(url, method)) {
         const plain: Record<string, string> = {};
         headers.forEach((v, k) => (plain[k] = v));
         res = upload
-          ? await this.#uploader.send(url, { method, headers: plain, body, signal })
+          ? await this.#uploader.send(url, {
+            method,
+            headers: plain,
+            body: typeof body === "string" ? new TextEncoder().encode(body) : body ?? new Uint8Array(0),
+            signal,
+          })
           : await this.#downloader.get(url, { headers: plain, signal });
       } else res = await fetch(url, { method, headers, body, signal, client, redirect: "manual" });
     } catch (e) {
