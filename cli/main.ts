@@ -136,11 +136,19 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 snapshot made but some entries unreadabl
     "<snapshot>",
     "id, prefix or latest, [:PATH]",
   )
-    .requiredOption("-t, --target <dir>", "target directory")
+    .requiredOption(
+      "-t, --target <dir>",
+      "target directory, or the source's own kind of place (s3:…, swift:…, mysql://…, postgresql://…)",
+    )
     .option("--as-of <date>", "newest snapshot taken at or before this date")
     .option("-i, --include <glob>", "restore only matching paths (repeatable)", collect)
     .option("-e, --exclude <glob>", "leave out matching paths (repeatable)", collect)
     .option("--overwrite <mode>", "always|if-changed|never", "always")
+    .option(
+      "--target-option <key=value>",
+      "an option of the source restoring into its place (repeatable)",
+      collect,
+    )
     .option("--no-xattrs", "do not restore extended attributes and ACLs")
     .option("--xattr-include <glob>", "restore only matching attribute names (repeatable)", collect)
     .option("--xattr-exclude <glob>", "do not restore matching attribute names (repeatable)", collect)

@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import type { SourcePlugin, StoragePlugin } from "./contracts.ts";
+import type { RestoreEntry, SourcePlugin, StoragePlugin } from "./contracts.ts";
 import { Catalog, type CatalogSnapshot } from "./catalog/catalog.ts";
 import { syncCatalog } from "./catalog/sync.ts";
 import { FloeError } from "./errors.ts";
@@ -33,6 +33,7 @@ import type { Stats, StatsMode } from "./stats.ts";
 import type { Dump } from "./dump.ts";
 import { decideForget, type ForgetOptions, type ForgetResult } from "./forget.ts";
 import { fromUtf8 } from "./encoding.ts";
+import { restoreEntries } from "./restore_entries.ts";
 import { type InitOptions, Repository, type TrustedTransforms } from "./repository/repository.ts";
 import { acquireLock, type LockOptions, removeLocks } from "./repository/locks.ts";
 import { backup, type BackupResult, type BackupSettings } from "./archiver/archiver.ts";
@@ -377,6 +378,41 @@ export class Engine {
       skipped: r.skipped,
       incomplete: r.incomplete.length,
     }));
+  }
+
+  /**
+   * The entries of a snapshot (or of `path` in it), in pre-order, with their content: what a source's
+   * `restore()` takes (see core/restore_entries.ts).
+   */
+  restoreEntries(snapshot: CatalogSnapshot, path = "/", signal?: AbortSignal): AsyncIterable<RestoreEntry> {
+    return restoreEntries(this, snapshot, path, signal);
+  }
+
+  /**
+   * Restores a snapshot (or `path` in it) into the source's own kind of place — a database, a bucket — by
+   * handing its entries to `source.restore()`. Warnings are events; the result counts them.
+   */
+  async restoreInto(
+    source: SourcePlugin,
+    options: OperationOptions & { snapshot: CatalogSnapshot | string; path?: string },
+  ): Promise<{ snapshotId: string; warnings: { path: string; message: string }[] }> {
+    if (typeof source.restore !== "function") {
+      throw new FloeError(`the ${source.name} source cannot restore into its own kind of place`, "usage");
+    }
+    const snapshot = typeof options.snapshot === "string"
+      ? this.resolveSnapshot(options.snapshot)
+      : options.snapshot;
+    return await operate("restore", this.#call(options), async (ctx) => {
+      const warnings: { path: string; message: string }[] = [];
+      await source.restore!(this.restoreEntries(snapshot, options.path ?? "/", options.signal), {
+        signal: options.signal,
+        warn: (w) => {
+          warnings.push(w);
+          ctx.step({ type: "warning", path: w.path, message: w.message });
+        },
+      });
+      return { snapshotId: snapshot.id, warnings };
+    }, (r) => ({ snapshot_id: r.snapshotId, warnings: r.warnings.length }));
   }
 
   /** Verifies the repository (see core/checker.ts); with `readData` or `subset`, its content too. */

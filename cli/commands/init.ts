@@ -8,7 +8,7 @@
  * @module
  */
 import type { Context } from "../context.ts";
-import { Engine } from "../../mod.ts";
+import { Engine, knownPlugins } from "../../mod.ts";
 import { FloeError } from "../../mod.ts";
 
 /** Maps `--compression` to a transform. */
@@ -24,8 +24,10 @@ export function compressionOf(level: string): { compression: string; level?: num
     case "max":
       return { compression: "zstd", level: 19 };
     default:
+      // A compression transform loaded with --plugin is named by its id.
+      if (knownPlugins("transform").includes(level)) return { compression: level };
       throw new FloeError(
-        `--compression must be off, fastest, default or max (got '${level}')`,
+        `--compression must be off, fastest, default, max or the id of a loaded transform (got '${level}')`,
         "usage",
       );
   }

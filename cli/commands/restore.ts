@@ -10,9 +10,84 @@
  * @module
  */
 import type { Context } from "../context.ts";
-import { type OverwriteMode, parseDate } from "../../mod.ts";
-import { FloeError } from "../../mod.ts";
+import {
+  type CatalogSnapshot,
+  type Engine,
+  FloeError,
+  loadPlugin,
+  maskLocation,
+  type OverwriteMode,
+  parseDate,
+  resolveSpecifier,
+} from "../../mod.ts";
+import { sourceOptions } from "./backup.ts";
 import { ExitCode } from "../exit_codes.ts";
+
+/**
+ * `--target SCHEME:…` (`s3:…`, `swift:…`, `mysql://…`, `postgresql://…`): the snapshot goes back into its
+ * source's own kind of place, through that source plugin's `restore()`, when the source claims the scheme
+ * (`export const targetSchemes`). A local path holding a colon is written `./a:b`.
+ */
+async function restoreIntoSource(
+  ctx: Context,
+  engine: Engine,
+  snap: CatalogSnapshot,
+  path: string,
+  target: string,
+  scheme: string,
+  opts: Record<string, unknown>,
+): Promise<void> {
+  const name = snap.snapshot.source;
+  const schemes = await targetSchemesOf(name);
+  if (!schemes.includes(scheme)) {
+    throw new FloeError(
+      `--target ${scheme}:… restores into a ${scheme} place, but snapshot ${
+        snap.id.slice(0, 8)
+      } comes from the ` +
+        `${name} source${
+          schemes.length ? `, which restores into ${schemes.map((s) => `${s}:`).join(", ")}` : ""
+        } ` +
+        `(a local directory holding a colon is written ./${target})`,
+      "usage",
+    );
+  }
+  const source = await loadPlugin("source", name, {
+    ...sourceOptions((opts.targetOption as string[]) ?? []),
+    target,
+    overwrite: opts.overwrite,
+    from: path,
+  });
+  const started = performance.now();
+  const r = await engine.restoreInto(source, {
+    snapshot: snap,
+    path,
+    signal: ctx.signal,
+    onEvent: ctx.onEvent,
+  });
+  const secs = (performance.now() - started) / 1000;
+  if (ctx.globals.json) {
+    ctx.json({
+      message_type: "summary",
+      snapshot_id: snap.id,
+      target: maskLocation(target),
+      errors: r.warnings.length,
+      total_duration: secs,
+    });
+  } else {ctx.info(
+      `restored snapshot ${snap.id.slice(0, 8)} into ${maskLocation(target)} in ${secs.toFixed(2)} s`,
+    );}
+  if (r.warnings.length) ctx.exitCode = ExitCode.Partial;
+}
+
+/** The target schemes a source module claims (none for a source that restores only to directories). */
+async function targetSchemesOf(name: string): Promise<string[]> {
+  try {
+    const mod = await import(resolveSpecifier("source", name));
+    return Array.isArray(mod.targetSchemes) ? mod.targetSchemes.map(String) : [];
+  } catch {
+    return [];
+  }
+}
 
 /** Runs `restore`. */
 export default async function restore(
@@ -43,6 +118,12 @@ export default async function restore(
       paths: opts.path as string[] | undefined,
       tags: opts.tag as string[] | undefined,
     });
+    const target = String(opts.target);
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(target)?.[1]?.toLowerCase();
+    if (scheme) {
+      await restoreIntoSource(ctx, engine, snap, subpath ?? "/", target, scheme, opts);
+      return;
+    }
     const started = performance.now();
     const r = await engine.restore({
       snapshot: snap,

@@ -132,7 +132,7 @@ Deno.test("repository: sealed JSON round trip and tampered snapshot/index files 
       bad[20] ^= 1;
       Deno.writeFileSync(file, bad);
       const err = await assertRejects(() => repo.loadJson(dir, id), IntegrityError);
-      assertEquals(err.code, "failed");
+      assertEquals(err.code, "integrity");
       assert(err.message.includes(`${dir}/${id}`), err.message);
       // Renamed to match its new content: authentication fails, naming the file.
       const newId = sha256Hex(bad);

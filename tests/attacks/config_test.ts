@@ -180,7 +180,7 @@ Deno.test("attack config: versions other than 2 are refused naming the version",
       e.message,
       "repository format version 1 is not supported: this floe reads version 2 only (create a new repository with 'floe init')",
     );
-    assertEquals(e.code, "integrity");
+    assertEquals(e.code, "failed");
     h.tamper({ version: 3 });
     e = await assertRejects(() => open(h), FloeError);
     assertEquals(e.message, "repository format version 3 is not supported by this floe (it reads version 2)");

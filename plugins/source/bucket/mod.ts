@@ -178,7 +178,21 @@ interface Pending {
  * console.log(source.name, source.paths); // bucket ["/photos"]
  * ```
  */
-export default function bucket(options: Options): SourcePlugin & { readonly budget: Budget } {
+/** Where a snapshot of this source can be restored (`floe restore … --target s3:…` or `swift:…`). */
+export const targetSchemes = ["s3", "swift"];
+
+/**
+ * Builds the source. From the CLI, the locations come as `paths` (`floe backup --source bucket LOC…`) and a
+ * restore's place as `target` (`floe restore … --target s3:…`).
+ */
+export default function bucket(
+  given: Options | (Partial<Options> & { paths?: string[]; target?: string }),
+): SourcePlugin & { readonly budget: Budget } {
+  const extra = given as { paths?: string[]; target?: string };
+  const options = {
+    ...given,
+    locations: given.locations ?? (extra.target ? [extra.target] : extra.paths),
+  } as Options;
   if (!options?.locations?.length) throw new Error("bucket source: option 'locations' is required");
   const locations = options.locations.map(parseBucketLocation).sort((a, b) =>
     compareBytes(a.bucket ?? "", b.bucket ?? "") || compareBytes(a.prefix, b.prefix)

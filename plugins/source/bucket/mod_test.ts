@@ -12,7 +12,7 @@ import {
   type SwiftServer,
 } from "../../../tests/fixtures/servers/swift.ts";
 import { start as startProxy } from "../../../tests/fixtures/fault_proxy.ts";
-import { restoreEntries } from "../../../tests/fixtures/restore_entries.ts";
+
 import { sourceConformance } from "../../../testing/mod.ts";
 import { Engine } from "../../../core/engine.ts";
 import type { Node } from "../../../core/repository/types.ts";
@@ -160,7 +160,7 @@ t("bucket: exotic keys and metadata, S3 → snapshot → S3, Swift and a directo
       // S3 → S3, under a prefix.
       const s3Target = fresh("s3dst");
       await bucket({ locations: [`s3:${swift.s3Endpoint}/${s3Target}/restored`], s3: s3Of(swift) })
-        .restore!(restoreEntries(engine, snapshot, `/${src}`), { warn: (w) => assert(false, w.message) });
+        .restore!(engine.restoreEntries(snapshot, `/${src}`), { warn: (w) => assert(false, w.message) });
       const s3After = await contents(s3, s3Target, "restored/");
       assertEquals([...s3After.keys()].sort(), [...KEYS].sort());
       for (const [k, v] of before) {
@@ -170,7 +170,7 @@ t("bucket: exotic keys and metadata, S3 → snapshot → S3, Swift and a directo
       // S3 → Swift.
       const swTarget = fresh("swdst");
       await bucket({ locations: [`swift:${swTarget}`], swift: swiftOf(swift) })
-        .restore!(restoreEntries(engine, snapshot, `/${src}`), { warn: (w) => assert(false, w.message) });
+        .restore!(engine.restoreEntries(snapshot, `/${src}`), { warn: (w) => assert(false, w.message) });
       const swAfter = await contents(sw, swTarget);
       assertEquals([...swAfter.keys()].sort(), [...KEYS].sort());
       for (const [k, v] of before) {
@@ -180,15 +180,15 @@ t("bucket: exotic keys and metadata, S3 → snapshot → S3, Swift and a directo
       // overwrite=never leaves an object alone; if-changed only rewrites what differs.
       await s3.put(swTarget, "a", text("local edit"), {});
       await bucket({ locations: [`swift:${swTarget}`], swift: swiftOf(swift), overwrite: "never" })
-        .restore!(restoreEntries(engine, snapshot, `/${src}`), { warn: () => {} });
+        .restore!(engine.restoreEntries(snapshot, `/${src}`), { warn: () => {} });
       assertEquals((await contents(sw, swTarget)).get("a")?.sha, sha(text("local edit")));
       await bucket({ locations: [`swift:${swTarget}`], swift: swiftOf(swift), overwrite: "if-changed" })
-        .restore!(restoreEntries(engine, snapshot, `/${src}`), { warn: () => {} });
+        .restore!(engine.restoreEntries(snapshot, `/${src}`), { warn: () => {} });
       assertEquals((await contents(sw, swTarget)).get("a")?.sha, before.get("a")?.sha);
 
       // Into a directory: files plus a manifest with the full keys and metadata.
       const out = `${dir}/out`;
-      const count = await restoreToDirectory(restoreEntries(engine, snapshot, "/"), out);
+      const count = await restoreToDirectory(engine.restoreEntries(snapshot, "/"), out);
       assertEquals(count, KEYS.length);
       const lines = Deno.readTextFileSync(`${out}/.floe-bucket-meta.jsonl`).trim().split("\n").map((l) =>
         JSON.parse(l)
@@ -305,7 +305,7 @@ t("bucket: Swift SLO and DLO as their logical objects, restored as SLO; S3 multi
 
       const swTarget = fresh("slo-dst");
       await bucket({ locations: [`swift:${swTarget}`], swift: swiftOf(swift), partSize: 1024 * 1024 })
-        .restore!(restoreEntries(engine, snapshot, `/${name}`), { warn: (w) => assert(false, w.message) });
+        .restore!(engine.restoreEntries(snapshot, `/${name}`), { warn: (w) => assert(false, w.message) });
       const after = await contents(sw, swTarget);
       assertEquals(after.get("slo.bin")?.sha, logical);
       assertEquals(after.get("dlo.bin")?.sha, logical);
@@ -319,7 +319,7 @@ t("bucket: Swift SLO and DLO as their logical objects, restored as SLO; S3 multi
         s3: s3Of(swift),
         partSize: 1024 * 1024,
       })
-        .restore!(restoreEntries(engine, snapshot, `/${name}`), { warn: (w) => assert(false, w.message) });
+        .restore!(engine.restoreEntries(snapshot, `/${name}`), { warn: (w) => assert(false, w.message) });
       const mp = await contents(s3, s3Target);
       assertEquals(mp.get("slo.bin")?.sha, logical);
       assertEquals(mp.get("big.bin")?.sha, sha(big));
@@ -471,7 +471,7 @@ t(
 
         const target = fresh("versions-dst");
         await bucket({ locations: [`s3:${swift.s3Endpoint}/${target}`], s3: s3Of(swift) })
-          .restore!(restoreEntries(engine, engine.resolveSnapshot(r.snapshotId), `/${name}`), {
+          .restore!(engine.restoreEntries(engine.resolveSnapshot(r.snapshotId), `/${name}`), {
             warn: (w) => assert(false, w.message),
           });
         assertEquals([...(await contents(s3, target)).keys()], ["j"]);

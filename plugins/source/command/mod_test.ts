@@ -118,7 +118,7 @@ Deno.test({
         const here = new URL(".", import.meta.url).pathname;
         Deno.writeTextFileSync(
           script,
-          `import { Engine } from "${here}../../../core/engine.ts";
+          `import { Engine } from "${here}../../../mod.ts";
 import command from "${here}mod.ts";
 const engine = await Engine.open({ location: "${dir.path}/repo", password: "test-password",
   catalogPath: "${dir.path}/cache/catalog.db" });

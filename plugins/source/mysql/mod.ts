@@ -135,7 +135,24 @@ function quoteIdentifier(name: string): string {
 }
 
 /** Builds the mysql source. */
-export default function mysql(options: Options): SourcePlugin {
+/** Where a snapshot of this source can be restored (`floe restore … --target mysql://…`). */
+export const targetSchemes = ["mysql", "mariadb"];
+
+/**
+ * Builds the source. From the CLI, the URL comes as the first of `paths` (`floe backup --source mysql URL`)
+ * or as a restore's `target`, and `databases` may be a comma-separated list.
+ */
+export default function mysql(
+  given: Options | (Partial<Options> & { paths?: string[]; target?: string; databases?: string[] | string }),
+): SourcePlugin {
+  const extra = given as { paths?: string[]; target?: string; databases?: string[] | string };
+  const options = {
+    ...given,
+    url: given.url ?? extra.target ?? extra.paths?.[0],
+    databases: typeof extra.databases === "string"
+      ? extra.databases.split(",").filter(Boolean)
+      : extra.databases,
+  } as Options;
   const conn = connection(options);
   const spec = (cmd: string, args: string[], what: string): ChildSpec => ({
     cmd,

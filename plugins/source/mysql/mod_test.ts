@@ -8,7 +8,7 @@
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../../../tests/assert.ts";
 import { newEngine, tempDir, waitFor } from "../../../tests/helpers.ts";
 import { mariadbMissing, type MariadbServer, startMariadb } from "../../../tests/fixtures/servers/mariadb.ts";
-import { restoreEntries } from "../../../tests/fixtures/restore_entries.ts";
+
 import { cmdlinesWith } from "../../../tests/fixtures/proc.ts";
 import { validatePlugin } from "../../../core/registry.ts";
 import { type Engine, internals } from "../../../core/engine.ts";
@@ -108,7 +108,7 @@ Deno.test({
         assert((dumpNode.size ?? 0) > 2_000_000, `the dump's size is recorded (${dumpNode.size})`);
 
         await db.sql("DROP DATABASE shop; DROP DATABASE logs;");
-        await source().restore!(restoreEntries(engine, snap, "/mysql"), { warn: () => {} });
+        await source().restore!(engine.restoreEntries(snap, "/mysql"), { warn: () => {} });
         assertEquals(await checksums(db, "shop"), before.shop);
         assertEquals(await checksums(db, "logs"), before.logs);
         assertEquals((await db.sql("SELECT item_count()", "shop")).trim(), "2002");
@@ -136,7 +136,7 @@ Deno.test({
       await t.step("restores one database under another name", async () => {
         const snap = engine.resolveSnapshot(snapshotId);
         await source({ databases: ["shop"], rename: { shop: "shop_copy" } })
-          .restore!(restoreEntries(engine, snap, "/mysql"), { warn: () => {} });
+          .restore!(engine.restoreEntries(snap, "/mysql"), { warn: () => {} });
         assertEquals(await checksums(db, "shop_copy"), before.shop);
         assertEquals((await db.sql("SELECT item_count()", "shop_copy")).trim(), "2002");
         const names = (await db.sql("SHOW DATABASES")).split("\n");

@@ -124,7 +124,24 @@ function tool(name: string): string {
 }
 
 /** Builds the postgres source. */
-export default function postgres(options: Options): SourcePlugin {
+/** Where a snapshot of this source can be restored (`floe restore … --target postgresql://…`). */
+export const targetSchemes = ["postgresql", "postgres"];
+
+/**
+ * Builds the source. From the CLI, the URL comes as the first of `paths` (`floe backup --source postgres URL`)
+ * or as a restore's `target`, and `databases` may be a comma-separated list.
+ */
+export default function postgres(
+  given: Options | (Partial<Options> & { paths?: string[]; target?: string; databases?: string[] | string }),
+): SourcePlugin {
+  const extra = given as { paths?: string[]; target?: string; databases?: string[] | string };
+  const options = {
+    ...given,
+    url: given.url ?? extra.target ?? extra.paths?.[0],
+    databases: typeof extra.databases === "string"
+      ? extra.databases.split(",").filter(Boolean)
+      : extra.databases,
+  } as Options;
   const conn = connection(options);
   const format = options.format ?? "custom";
   if (format !== "custom" && format !== "plain") {

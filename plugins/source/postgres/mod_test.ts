@@ -12,7 +12,7 @@ import {
   type PostgresServer,
   startPostgres,
 } from "../../../tests/fixtures/servers/postgres.ts";
-import { restoreEntries } from "../../../tests/fixtures/restore_entries.ts";
+
 import { cmdlinesWith } from "../../../tests/fixtures/proc.ts";
 import { validatePlugin } from "../../../core/registry.ts";
 import { type Engine, internals } from "../../../core/engine.ts";
@@ -128,7 +128,7 @@ Deno.test({
 
             await pg.sql("DROP DATABASE shop; DROP DATABASE logs;");
             await source({ databases: ["logs", "shop"] })
-              .restore!(restoreEntries(engine, snap, "/postgres"), { warn: () => {} });
+              .restore!(engine.restoreEntries(snap, "/postgres"), { warn: () => {} });
             assertEquals(await checksums(pg, "shop"), before.shop);
             assertEquals(await checksums(pg, "logs"), before.logs);
             assertEquals((await pg.sql("SELECT item_count()", "shop")).trim(), "2002");
@@ -150,7 +150,7 @@ Deno.test({
       await t.step("restores one database under another name", async () => {
         const snap = engine.resolveSnapshot("latest");
         await source({ databases: ["shop"], rename: { shop: "shop copy" } })
-          .restore!(restoreEntries(engine, snap, "/postgres"), { warn: () => {} });
+          .restore!(engine.restoreEntries(snap, "/postgres"), { warn: () => {} });
         assertEquals(await checksums(pg, "shop copy", "shop"), before.shop);
         const names = (await pg.sql("SELECT datname FROM pg_database")).split("\n");
         assert(!names.includes("logs copy"));
