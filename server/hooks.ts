@@ -55,11 +55,16 @@ export class HookError extends FloeError {
 
 async function pipeLines(stream: ReadableStream<Uint8Array>, prefix: string, log: (line: string) => void) {
   let rest = "";
-  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+  // A TextDecoder rather than a TextDecoderStream: the DOM lib (the UI tests load it with the server)
+  // types the stream's writable side as BufferSource, which pipeThrough of bytes does not accept.
+  const decoder = new TextDecoder();
+  for await (const bytes of stream) {
+    const text = decoder.decode(bytes, { stream: true });
     const lines = (rest + text).split("\n");
     rest = lines.pop()!;
     for (const l of lines) log(prefix + l);
   }
+  rest += decoder.decode();
   if (rest) log(prefix + rest);
 }
 
