@@ -1,6 +1,7 @@
 /**
- * Web UI timings in Debian's Chromium (headless, playwright-core) against the server of
- * tests/ui/_api_stub.ts on loopback: `deno task bench:ui [--runs N]`.
+ * Web UI timings in Debian's Chromium (headless, playwright-core) against the real `floe serve` of
+ * tests/ui/_server.ts on loopback (a repository of 1,000 snapshots of a real source tree with a
+ * 10,000-file directory): `deno task bench:ui [--runs N]`.
  *
  * - dashboard: navigation start to the frame showing every job and repository card, with a
  *   repository of 1,000 snapshots (the client's `floe:dashboard` User Timing measure). Target ≤ 300 ms.
@@ -14,7 +15,7 @@
  */
 /// <reference lib="dom" />
 import { chromium } from "playwright-core";
-import { startServer } from "../tests/ui/_api_stub.ts";
+import { startServer } from "../tests/ui/_server.ts";
 
 const runsArg = Deno.args.indexOf("--runs");
 const RUNS = runsArg >= 0 ? Math.max(1, Number(Deno.args[runsArg + 1]) || 10) : 10;

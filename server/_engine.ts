@@ -22,6 +22,7 @@ import {
   maskLocation,
   type OverwriteMode,
   type RetentionPolicy,
+  scanAhead,
   type SnapshotFilter,
   type SnapshotJson,
   snapshotJson,
@@ -310,8 +311,10 @@ export class EngineAdapter {
         }
         : { paths: job.paths }),
     });
+    // As the CLI does: the walk runs ahead of the backup, so progress carries totals (a UI's bar and ETA).
+    const scanning = scanAhead(source);
     return await this.#withEngine(job.repository, ctx, async (engine, onEvent) => {
-      const result = await engine.backup(source, {
+      const result = await engine.backup(scanning, {
         tags: job.tags,
         host: job.host,
         signal: ctx.signal,
@@ -336,7 +339,7 @@ export class EngineAdapter {
         snapshotCount: engine.snapshots().length,
         exitCode: result.warnings.length ? ExitCode.Partial : ExitCode.Ok,
       };
-    });
+    }).finally(() => scanning.stop());
   }
 
   /** Forgets what `keep` does not keep among the snapshots `filter` selects (restic's forget). */

@@ -243,13 +243,15 @@ export class Scheduler {
   }
 
   #emit(a: Active, type: string, fields: Record<string, unknown> = {}): void {
+    // The engine's events keep their op and time (milliseconds, as core/events.ts has them) but carry the
+    // server's run id: the engine's own id of the call means nothing to a client.
     const data = {
-      run: a.record.id,
       op: a.record.kind,
       ...(a.record.job ? { job: a.record.job } : {}),
       type,
-      time: new Date().toISOString(),
+      time: Date.now(),
       ...fields,
+      run: a.record.id,
     };
     const seq = this.#db.addEvent(a.record.id, data);
     for (const l of this.#listeners.get(a.record.id) ?? []) l({ seq, data });

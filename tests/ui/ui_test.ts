@@ -1,14 +1,14 @@
 /// <reference lib="dom" />
 /**
- * End-to-end tests of the web UI in Debian's Chromium (playwright-core, headless), against the server
- * `startServer()` of `_api_stub.ts` returns; they use only the HTTP contract, so the same tests can drive
- * the real `floe serve`. Each test saves a screenshot in tests/ui/screenshots/; the login test also
+ * End-to-end tests of the web UI in Debian's Chromium (playwright-core, headless), against the real
+ * `floe serve` that `startServer()` of `_server.ts` starts on real data (a source tree backed up into a
+ * repository of 1,000 snapshots); downloads and restores are compared with the source files on disk. Each test saves a screenshot in tests/ui/screenshots/; the login test also
  * writes docs/img/dashboard.png for the README.
  *
  * @module
  */
 import { type Browser, chromium, type Page } from "playwright-core";
-import { startServer, type UiTestServer } from "./_api_stub.ts";
+import { startServer, type UiTestServer } from "./_server.ts";
 import { assert, assertEquals } from "../assert.ts";
 
 const CHROMIUM = Deno.env.get("FLOE_CHROMIUM") ?? "/usr/bin/chromium";
@@ -81,8 +81,24 @@ function uiTest(name: string, fn: (t: Ctx) => Promise<void>, viewport = DESKTOP)
   });
 }
 
+/** Waits until a run has ended; returns its status. */
+async function waitRun(t: Ctx, id: string): Promise<string> {
+  for (let i = 0; i < 1200; i++) {
+    const { status } = await (await t.api(`/runs/${id}`)).json();
+    if (status !== "queued" && status !== "running") return status;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`run ${id} did not end`);
+}
+
 uiTest("login with the form shows the dashboard and the job; logout forgets the token", async (t) => {
   const { page, server } = t;
+  // History for the dashboard: a backup of the job and a check of the repository, both real.
+  const runs = await Promise.all([
+    t.api(`/jobs/${server.job}/runs`, { method: "POST" }),
+    t.api(`/repositories/${server.repository}/check`, { method: "POST" }),
+  ]);
+  for (const r of runs) assertEquals(await waitRun(t, (await r.json()).id), "succeeded");
   await page.goto(server.url);
   const token = page.getByLabel("API token");
   await token.waitFor();
@@ -96,10 +112,10 @@ uiTest("login with the form shows the dashboard and the job; logout forgets the 
   await card.waitFor();
   await page.locator(".card.repo table").waitFor();
   assert((await card.locator(".strip .cell").count()) === 30, "30-day strip");
-  assert(
-    (await page.locator(".badge.s-overdue").count()) >= 1,
-    "the job whose run did not happen is overdue",
-  );
+  const repoCard = page.locator(".card.repo");
+  // The template's snapshots and the one the job's run just made.
+  await repoCard.getByText(String(server.snapshotCount + 1), { exact: true }).waitFor();
+  await repoCard.locator("tbody tr").first().getByText(server.source).waitFor();
   await t.shot("dashboard");
   await Deno.mkdir(DOCS_IMG, { recursive: true });
   await page.screenshot({ path: `${DOCS_IMG}dashboard.png` });
@@ -145,10 +161,12 @@ uiTest("run a job from the jobs page and watch its progress reach done", async (
   const stats = await page.locator(".p-stats").textContent();
   assert(/files/.test(stats ?? "") && /ETA/.test(stats ?? ""), `progress shows files and ETA: ${stats}`);
   await t.shot("run-progress");
-  await page.locator(".badge.s-succeeded").first().waitFor({ timeout: 15_000 });
+  await page.locator("h1 + p .badge.s-succeeded").waitFor({ timeout: 60_000 });
   assertEquals(await bar.evaluate((p) => (p as HTMLProgressElement).value), 1);
   await page.locator(".events li.warning").waitFor();
-  await page.waitForFunction(() => /succeeded/.test(document.querySelector("pre.log")?.textContent ?? ""));
+  await page.waitForFunction(() =>
+    /snapshot [0-9a-f]{8} saved/.test(document.querySelector("pre.log")?.textContent ?? "")
+  );
   await t.shot("run-done");
 });
 
@@ -182,44 +200,58 @@ async function expand(page: Page, path: string) {
   await page.locator(`[data-path^="${path}/"]`).first().waitFor();
 }
 
+/** Opens every directory above `path` (the source tree lies a few levels below the snapshot's root). */
+async function expandAbove(page: Page, path: string) {
+  const parts = path.split("/").slice(1);
+  for (let i = 1; i < parts.length; i++) await expand(page, "/" + parts.slice(0, i).join("/"));
+}
+
+/** Every regular file below `dir`, as relative path → bytes. */
+async function filesBelow(dir: string, rel = ""): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  for await (const e of Deno.readDir(`${dir}/${rel}`)) {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory) { for (const [k, v] of await filesBelow(dir, r)) out.set(k, v); }
+    else if (e.isFile) out.set(r, await Deno.readFile(`${dir}/${r}`));
+  }
+  return out;
+}
+
+function assertBytes(got: Uint8Array, want: Uint8Array, what: string) {
+  assertEquals(got.length, want.length, `${what}: length`);
+  assert(got.every((b, i) => b === want[i]), `${what}: bytes`);
+}
+
 uiTest("snapshots: filter, page, open the newest, browse two levels, download a file", async (t) => {
   const { page, server } = t;
+  const total = server.snapshotCount.toLocaleString("en-US");
   await t.open(`#/snapshots/${server.repository}`);
-  await page.getByText("1,000 of 1,000 snapshots").waitFor();
+  await page.getByText(`${total} of ${total} snapshots`).waitFor();
   await page.getByRole("button", { name: "Older →" }).click();
-  await page.getByText("Page 2 of 20").waitFor();
-  await page.getByLabel("Host").selectOption("boreal-host");
-  await page.getByText("334 of 1,000 snapshots").waitFor();
+  await page.getByText(`Page 2 of ${Math.ceil(server.snapshotCount / 50)}`).waitFor();
+  await page.getByLabel("Host").selectOption(server.otherHost.name);
+  await page.getByText(`${server.otherHost.count.toLocaleString("en-US")} of ${total} snapshots`).waitFor();
   await page.getByLabel("Host").selectOption("");
   await t.shot("snapshots");
   await page.locator("tbody tr td a").first().click();
   await page.locator(".tree .row").first().waitFor();
   const [dir1, dir2, file] = server.browse;
+  await expandAbove(page, dir1);
   await expand(page, dir1);
   await expand(page, dir2);
   const [download] = await Promise.all([
     page.waitForEvent("download"),
     page.getByRole("button", { name: `Download ${file}`, exact: true }).click(),
   ]);
-  const got = await Deno.readFile((await download.path())!);
-  const snapId = decodeURIComponent(page.url().split("/").at(-1)!);
-  const want = new Uint8Array(
-    await (await t.api(
-      `/repositories/${server.repository}/snapshots/${snapId}/content?path=${encodeURIComponent(file)}`,
-    ))
-      .arrayBuffer(),
-  );
   assertEquals(download.suggestedFilename(), file.split("/").at(-1));
-  assertEquals(got.length, want.length);
-  assert(got.every((b, i) => b === want[i]), "downloaded bytes equal the content the API serves");
+  assertBytes(await Deno.readFile((await download.path())!), await Deno.readFile(file), file);
   await t.shot("snapshot-tree");
 });
 
 uiTest("a 10,000-entry directory opens in batches", async (t) => {
   const { page, server } = t;
   await openNewest(t);
-  const parts = server.bigDir.split("/").slice(1);
-  for (let i = 1; i < parts.length; i++) await expand(page, "/" + parts.slice(0, i).join("/"));
+  await expandAbove(page, server.bigDir);
   await expand(page, server.bigDir);
   const rows = page.locator(`[data-path^="${server.bigDir}/"]`);
   assertEquals(await rows.count(), 200);
@@ -234,12 +266,11 @@ uiTest("a 10,000-entry directory opens in batches", async (t) => {
   await t.shot("big-directory");
 });
 
-uiTest("restore a folder sends the snapshot, path, target and overwrite policy", async (t) => {
+uiTest("restore a folder into a restore root: the files equal the source's", async (t) => {
   const { page, server } = t;
   await openNewest(t);
   const snapId = decodeURIComponent(page.url().split("/").at(-1)!);
-  const parts = server.restoreFolder.split("/").slice(1);
-  for (let i = 1; i < parts.length; i++) await expand(page, "/" + parts.slice(0, i).join("/"));
+  await expandAbove(page, server.restoreFolder);
   await page.getByRole("button", { name: `Restore ${server.restoreFolder}`, exact: true }).click();
   const dialog = page.getByRole("dialog");
   await dialog.getByLabel("Target directory on the server").fill(server.restoreTarget);
@@ -262,7 +293,13 @@ uiTest("restore a folder sends the snapshot, path, target and overwrite policy",
   await dialog.getByRole("link", { name: /^run / }).waitFor();
   await t.shot("restore");
   await dialog.getByRole("link", { name: /^run / }).click();
-  await page.locator("h1 + p .badge.s-succeeded").waitFor({ timeout: 15_000 });
+  await page.locator("h1 + p .badge.s-succeeded").waitFor({ timeout: 60_000 });
+  const want = await filesBelow(server.restoreFolder);
+  const got = await filesBelow(server.restoreTarget);
+  assertEquals([...got.keys()].sort(), [...want.keys()].sort());
+  assert(want.size >= 5, "the folder has files");
+  for (const [name, bytes] of want) assertBytes(got.get(name)!, bytes, name);
+  await t.shot("restore-done");
 });
 
 uiTest("diff of two snapshots, job pause and resume, run filters", async (t) => {
@@ -279,6 +316,14 @@ uiTest("diff of two snapshots, job pause and resume, run filters", async (t) => 
   await page.getByRole("button", { name: `Resume ${server.job}` }).click();
   await page.getByRole("button", { name: `Pause ${server.job}` }).waitFor();
   await t.shot("job");
+  // A real failed run: restoring a path the snapshot does not hold.
+  const bad = await t.api(`/repositories/${server.repository}/restore`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ snapshot: "latest", path: "/no/such/dir", target: server.restoreTarget }),
+  });
+  assertEquals(bad.status, 202);
+  await waitRun(t, (await bad.json()).id);
   await t.open("#/runs");
   await page.getByLabel("Status").selectOption("failed");
   await page.getByRole("button", { name: "Filter" }).click();
@@ -297,6 +342,7 @@ uiTest("phone width: dashboard, snapshot tree and a run are readable", async (t)
   assertEquals(await overflow(), 0, "no horizontal scrolling of the page");
   await t.shot("phone-dashboard");
   await openNewest(t);
+  await expandAbove(page, server.browse[0]);
   await expand(page, server.browse[0]);
   await expand(page, server.browse[1]);
   assertEquals(await overflow(), 0, "no horizontal scrolling of the tree");

@@ -17,7 +17,7 @@ function dayKey(t) {
 export function strip(runs, now = Date.now()) {
   const worst = new Map();
   for (const r of runs) {
-    const t = Date.parse(r.started ?? r.finished ?? "");
+    const t = Date.parse(r.started ?? r.finished ?? r.created ?? "");
     if (!Number.isFinite(t) || t < now - 30 * DAY) continue;
     const k = dayKey(t), prev = worst.get(k);
     if (!prev || (RANK[r.status] ?? 0) > (RANK[prev] ?? 0)) worst.set(k, r.status);
@@ -100,15 +100,13 @@ function repoCard(repo, snaps, lastCheck) {
       { id: `repo-${name}` },
       h("a", { href: `#/snapshots/${seg(name)}` }, name),
       " ",
-      repo.status
-        ? badge(typeof repo.status === "string" ? repo.status : repo.status.state ?? "unknown")
-        : null,
+      repo.status ? badge(repo.status) : null,
     ),
     h(
       "dl",
       { class: "facts" },
       h("dt", null, "Location"),
-      h("dd", null, h("code", null, repo.location ?? "–")),
+      h("dd", null, h("code", null, (repo.locations ?? []).join(" ") || "–")),
       h("dt", null, "Snapshots"),
       h("dd", null, String(snaps.length)),
       h("dt", null, "Last check"),
@@ -160,11 +158,9 @@ function repoCard(repo, snaps, lastCheck) {
   );
 }
 
-/** The last check of a repository: from the repository object when the server has it, else its runs. */
+/** The last check of a repository, from the run history (newest first). */
 function lastCheckOf(repo, runs) {
-  const own = repo.last_check ?? repo.status?.last_check;
-  if (own) return own;
-  return runs.find((r) => r.kind === "check" && (r.repository === repo.name || r.job === repo.name)) ?? null;
+  return runs.find((r) => r.kind === "check" && r.repository === repo.name) ?? null;
 }
 
 export async function dashboard(ctx) {

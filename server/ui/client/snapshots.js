@@ -315,7 +315,7 @@ export async function snapshotPage(ctx, repo, id) {
             "span",
             { class: `name ${e.type ?? ""}`, tabindex: "-1", "data-path": p, style: { "--depth": depth } },
             e.name,
-            e.type === "symlink" && e.target ? ` → ${e.target}` : "",
+            e.type === "symlink" && e.link_target ? ` → ${e.link_target}` : "",
           ),
           meta,
           actions,
@@ -425,15 +425,13 @@ function treeKeys(e) {
 /** #/diff/REPO/FROM/TO. */
 export async function diffPage(ctx, repo, from, to) {
   const d = await json(`/repositories/${seg(repo)}/diff`, { query: { from, to }, signal: ctx.signal });
-  const changes = Array.isArray(d) ? d : d?.changes ?? [];
-  const stats = Array.isArray(d) ? null : d?.stats;
+  const changes = d.changes;
   const list = h("ul", { class: "diff" });
   let shown = 0;
   const more = h("button", { type: "button", class: "more", onclick: () => batch() });
   const batch = () => {
     for (const c of changes.slice(shown, shown + BATCH * 5)) {
-      const m = c.modifier ?? c.change ?? "?";
-      const size = c.after?.size ?? c.before?.size;
+      const m = c.modifier;
       list.append(
         h(
           "li",
@@ -441,7 +439,6 @@ export async function diffPage(ctx, repo, from, to) {
           h("code", { class: "mod" }, m),
           " ",
           c.path,
-          size !== undefined ? h("span", { class: "muted" }, ` ${bytes(size)}`) : null,
         ),
       );
     }
@@ -453,17 +450,13 @@ export async function diffPage(ctx, repo, from, to) {
     ctx.view,
     h("p", { class: "crumbs" }, h("a", { href: `#/snapshots/${seg(repo)}` }, repo), " / diff"),
     heading(`Diff ${from.slice(0, 8)} → ${to.slice(0, 8)}`),
-    stats
-      ? h(
-        "p",
-        null,
-        `+${count(stats.added?.files)} files (${bytes(stats.added?.bytes)}), −${
-          count(stats.removed?.files)
-        } files (${bytes(stats.removed?.bytes)}), ${count(stats.changed)} changed, ${
-          count(stats.metadata)
-        } metadata only`,
-      )
-      : null,
+    h(
+      "p",
+      null,
+      `+${count(d.added.files)} files (${bytes(d.added.bytes)}), −${count(d.removed.files)} files (${
+        bytes(d.removed.bytes)
+      }), ${count(d.changed_files)} changed, ${count(d.metadata_changed)} metadata only`,
+    ),
     changes.length ? list : h("p", null, "No differences."),
     more,
   );
