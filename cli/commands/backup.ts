@@ -12,6 +12,7 @@
  */
 import { ExitCode } from "../exit_codes.ts";
 import type { Context } from "../context.ts";
+import { formatBytes } from "../progress.ts";
 import { FloeError, loadPlugin, parseDate, scanAhead, type SourcePlugin } from "../../mod.ts";
 import { compressionOf } from "./init.ts";
 
@@ -120,9 +121,9 @@ export default async function backup(
           `dirs: ${s.dirs_new} new, ${s.dirs_changed} changed, ${s.dirs_unmodified} unmodified`,
       );
       ctx.info(
-        `processed ${s.total_files_processed} files, ${(s.total_bytes_processed / 1e6).toFixed(1)} MB in ${
+        `processed ${s.total_files_processed} files, ${formatBytes(s.total_bytes_processed)} in ${
           s.total_duration.toFixed(2)
-        } s; added ${(s.data_added / 1e6).toFixed(1)} MB`,
+        } s; added ${formatBytes(s.data_added)}`,
       );
       ctx.out(`snapshot ${result.snapshotId.slice(0, 8)} saved`);
     }

@@ -10,6 +10,7 @@
 import { STALE_MS } from "../../mod.ts";
 import { ExitCode } from "../exit_codes.ts";
 import type { Context } from "../context.ts";
+import { formatBytes } from "../progress.ts";
 import { type CheckOptions, MAX_FILES_PER_PROBLEM } from "../../mod.ts";
 import { FloeError } from "../../mod.ts";
 
@@ -63,8 +64,8 @@ export default async function check(
         const all = [...stale, ...fresh];
         ctx.info(
           `warning: ${all.length} temporary file(s) of interrupted writes (${
-            (all.reduce((a, t) => a + t.size, 0) / 1e6).toFixed(1)
-          } MB); ${stale.length} older than ${STALE_MS / 60_000} minutes, which 'floe prune' removes`,
+            formatBytes(all.reduce((a, t) => a + t.size, 0))
+          }); ${stale.length} older than ${STALE_MS / 60_000} minutes, which 'floe prune' removes`,
           true,
         );
         for (const t of all.slice(0, MAX_FILES_PER_PROBLEM)) ctx.info(`  ${t.name}`, true);
@@ -75,9 +76,9 @@ export default async function check(
       ctx.info(
         `checked ${report.snapshots} snapshots, ${report.packs} packs${
           report.packsRead
-            ? `, read ${report.packsRead} packs (${(report.bytesRead / 1e6).toFixed(1)} MB, ${
-              (report.bytesRead / 1e6 / Math.max(secs, 1e-3)).toFixed(0)
-            } MB/s)`
+            ? `, read ${report.packsRead} packs (${formatBytes(report.bytesRead)}, ${
+              formatBytes(Math.round(report.bytesRead / Math.max(secs, 1e-3)))
+            }/s)`
             : ""
         } in ${secs.toFixed(2)} s: ${
           report.problems.length ? `${report.problems.length} problem(s)` : "no errors"

@@ -9,6 +9,7 @@
  * @module
  */
 import type { Context } from "../context.ts";
+import { formatBytes } from "../progress.ts";
 import { countChange as count, emptyStats } from "../../mod.ts";
 
 /** Runs `diff`. */
@@ -41,7 +42,7 @@ export default async function diff(
       });
     } else {
       const f = (t: typeof stats.added) =>
-        `${t.files} files, ${t.dirs} dirs, ${t.others} others (${(t.bytes / 1e6).toFixed(3)} MB)`;
+        `${t.files} files, ${t.dirs} dirs, ${t.others} others (${formatBytes(t.bytes)})`;
       ctx.info("");
       ctx.info(`added:    ${f(stats.added)}`);
       ctx.info(`removed:  ${f(stats.removed)}`);

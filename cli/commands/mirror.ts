@@ -10,6 +10,7 @@
  * @module
  */
 import type { Context } from "../context.ts";
+import { formatBytes } from "../progress.ts";
 import { ExitCode } from "../exit_codes.ts";
 import { FloeError } from "../../mod.ts";
 
@@ -34,7 +35,7 @@ export async function sync(ctx: Context, _args: string[], _opts: Record<string, 
     else {
       for (const u of result.unresolved) ctx.out(`error: mirror ${u.name}: ${u.message}`);
       ctx.info(
-        `copied ${result.copied} object(s), ${(result.bytes / 1e6).toFixed(1)} MB${
+        `copied ${result.copied} object(s), ${formatBytes(result.bytes)}${
           result.unresolved.length ? `; ${result.unresolved.length} left as they were` : ""
         }`,
         true,

@@ -9,6 +9,7 @@
  * @module
  */
 import type { Context } from "../context.ts";
+import { formatBytes } from "../progress.ts";
 import { FloeError, type PruneResult } from "../../mod.ts";
 
 /** Parses `5%`, `5` (percent) or `unlimited` into a fraction. */
@@ -23,7 +24,7 @@ export function parseMaxUnused(text: unknown): number {
   return +m[1] / 100;
 }
 
-const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+const mb = (n: number) => `${formatBytes(n)}`;
 
 /** Prints a prune's result. */
 export function printPrune(ctx: Context, r: PruneResult): void {

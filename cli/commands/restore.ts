@@ -10,6 +10,7 @@
  * @module
  */
 import type { Context } from "../context.ts";
+import { formatBytes } from "../progress.ts";
 import {
   type CatalogSnapshot,
   type Engine,
@@ -157,7 +158,7 @@ export default async function restore(
       ctx.info(
         `restored snapshot ${
           snap.id.slice(0, 8)
-        } (${snap.snapshot.time}) to ${opts.target}: ${r.files} files, ${(r.bytes / 1e6).toFixed(1)} MB in ${
+        } (${snap.snapshot.time}) to ${opts.target}: ${r.files} files, ${formatBytes(r.bytes)} in ${
           secs.toFixed(2)
         } s${r.skipped ? `, ${r.skipped} left as they were` : ""}`,
       );
