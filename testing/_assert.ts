@@ -16,8 +16,25 @@ export function assert(value: unknown, message?: string): asserts value {
   nodeAssert.ok(value, message);
 }
 
-/** Deep, strict equality (byte arrays compared by content). */
+/**
+ * Deep, strict equality. Byte arrays are compared here, byte by byte, with a short message naming the first
+ * difference: node:assert would build a diff of every element, which for arrays of megabytes takes
+ * gigabytes of memory.
+ */
 export function assertEquals<T>(actual: T, expected: T, message?: string): void {
+  if (actual instanceof Uint8Array && expected instanceof Uint8Array) {
+    const n = Math.min(actual.length, expected.length);
+    let i = 0;
+    while (i < n && actual[i] === expected[i]) i++;
+    if (i < n || actual.length !== expected.length) {
+      throw new nodeAssert.AssertionError({
+        message: `${
+          message ? `${message}: ` : ""
+        }byte arrays differ at ${i} (lengths ${actual.length} and ${expected.length})`,
+      });
+    }
+    return;
+  }
   nodeAssert.deepStrictEqual(actual, expected, message);
 }
 

@@ -14,10 +14,8 @@ export function assert(value: unknown, message?: string): asserts value {
   nodeAssert.ok(value, message);
 }
 
-/** Deep, strict equality (Uint8Arrays compared by content). */
-export function assertEquals<T>(actual: T, expected: T, message?: string): void {
-  nodeAssert.deepStrictEqual(actual, expected, message);
-}
+/** Deep, strict equality; byte arrays compared without a diff of every element (see testing/_assert.ts). */
+export { assertEquals } from "../testing/_assert.ts";
 
 /** Deep, strict inequality. */
 export function assertNotEquals<T>(actual: T, expected: T, message?: string): void {

@@ -24,7 +24,9 @@ export default function none(_options?: Options): TransformPlugin {
     apiVersion: API_VERSION,
     id: "none",
     role: "compression",
-    encode: (data) => data,
+    // A copy: the caller may reuse `data` as soon as encode returns (the contract); repositories with no
+    // compression never call it (the engine skips the `none` transform), so the copy costs nothing there.
+    encode: (data) => data.slice(),
     decode: (data) => data,
   };
 }
