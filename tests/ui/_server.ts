@@ -106,7 +106,8 @@ async function writeTree(src: string): Promise<void> {
       );
     }));
   }
-  // A name that is not UTF-8: the fs source skips it with a warning, so a backup run has one to show.
+  // A name that is not UTF-8 (backed up as bytes); the job's path `gone` does not exist, so a run has a
+  // warning to show.
   const made = await new Deno.Command("sh", {
     args: ["-c", `printf x > "${src}/mail/$(printf 'draft-\\377.txt')"`],
   }).output();
@@ -178,7 +179,7 @@ password-file = "${d}/pw"
 
 [jobs.${JOB}]
 repository = "${REPO}"
-paths = ["${t.src}/photos/2023", "${t.src}/mail"]
+paths = ["${t.src}/photos/2023", "${t.src}/mail", "${t.src}/gone"]
 tags = ["nightly"]
 schedule = "0 3 * * *"
 
