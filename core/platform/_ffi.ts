@@ -6,7 +6,7 @@
  * @module
  */
 import { quoteName } from "./names.ts";
-import { openLibrary } from "./_libraries.ts";
+import { lazyLibrary, openLibrary } from "./_libraries.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Library loading
@@ -60,41 +60,24 @@ const SYMBOLS = {
 /** The loaded symbols. */
 export type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
-let lib: Libc | null = null;
-/** Why loading failed; `undefined` while not yet attempted. */
-let loadError: string | undefined;
 /** Where the calling thread's errno lives (its address is stable per thread). */
 let errnoAddress: Deno.PointerObject | null = null;
 const errnoCopy = new Int32Array(1);
 
-function tryLoad(): void {
-  if (lib !== null || loadError !== undefined) return;
-  try {
-    if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") {
-      loadError = `unsupported platform ${Deno.build.os}/${Deno.build.arch}`;
-      return;
-    }
-    const opened = openLibrary(["libc.so.6"], SYMBOLS);
-    if ("error" in opened) {
-      loadError = opened.error;
-      return;
-    }
-    errnoAddress = opened.symbols.__errno_location();
-    if (errnoAddress === null) throw new Error("__errno_location returned NULL");
-    lib = opened.symbols;
-  } catch (e) {
-    loadError = e instanceof Error ? e.message : String(e);
-    lib = null;
+const loaded = lazyLibrary<Libc>("libc FFI", () => {
+  if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") {
+    return { error: `unsupported platform ${Deno.build.os}/${Deno.build.arch}` };
   }
-}
+  const opened = openLibrary(["libc.so.6"], SYMBOLS);
+  if ("error" in opened) return opened;
+  errnoAddress = opened.symbols.__errno_location();
+  if (errnoAddress === null) throw new Error("__errno_location returned NULL");
+  return opened;
+});
 
 /** The loaded library; throws when it cannot be loaded (callers check {@link available} first). */
 export function libc(): Libc {
-  if (lib === null) {
-    tryLoad();
-    if (lib === null) throw new Error(`libc FFI unavailable: ${loadError}`);
-  }
-  return lib;
+  return loaded.symbols();
 }
 
 /**
@@ -109,12 +92,7 @@ export function libc(): Libc {
  * ```
  */
 export function available(): boolean {
-  try {
-    tryLoad();
-    return lib !== null;
-  } catch {
-    return false;
-  }
+  return loaded.available();
 }
 
 /**
@@ -127,7 +105,7 @@ export function available(): boolean {
  * ```
  */
 export function unavailableReason(): string | undefined {
-  return lib === null ? loadError : undefined;
+  return loaded.unavailableReason();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -313,7 +291,7 @@ export function errnoError(errno: number, syscall: string, path: string | Uint8A
 export function errno(): number {
   // Copied out by memcpy: viewing it in place (UnsafePointerView) needs FFI permission for every library,
   // and deno.json grants it for libc and libcrypto only.
-  lib!.memcpy(errnoCopy, errnoAddress, 4n);
+  libc().memcpy(errnoCopy, errnoAddress, 4n);
   return errnoCopy[0];
 }
 

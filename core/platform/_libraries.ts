@@ -73,3 +73,51 @@ export function openLibrary<S extends Deno.ForeignLibraryInterface>(
   }
   return { error: errors.join("; ") || `${names.join(", ")} not found in ${LIBRARY_DIRS.join(", ")}` };
 }
+
+/** A library opened on first use: its symbols, whether it could be opened, and why not. */
+export interface LazyLibrary<S> {
+  /** The symbols; throws `<what> unavailable: <reason>` when the library cannot be used. */
+  symbols(): S;
+  /** Whether the library can be used; opens it on first call. Never throws and never prompts. */
+  available(): boolean;
+  /** Why {@link LazyLibrary.available} is false, or `undefined` when loaded (or not yet tried). */
+  unavailableReason(): string | undefined;
+}
+
+/**
+ * A library opened by `open` on first use, once: the lazy state libc and libcrypto share. `open` returns
+ * the symbols or why they cannot be had; a throw counts as the latter.
+ *
+ * @example
+ * ```ts
+ * import { lazyLibrary, openLibrary } from "./_libraries.ts";
+ * const libm = lazyLibrary("libm", () => openLibrary(["libm.so.6"], { cos: { parameters: ["f64"], result: "f64" } }));
+ * if (libm.available()) console.log(libm.symbols().cos(0));
+ * ```
+ */
+export function lazyLibrary<S>(what: string, open: () => { symbols: S } | { error: string }): LazyLibrary<S> {
+  let lib: S | null = null;
+  let error: string | undefined;
+  const load = () => {
+    if (lib !== null || error !== undefined) return;
+    try {
+      const opened = open();
+      if ("error" in opened) error = opened.error;
+      else lib = opened.symbols;
+    } catch (e) {
+      error = e instanceof Error ? e.message : String(e);
+    }
+  };
+  return {
+    symbols() {
+      load();
+      if (lib === null) throw new Error(`${what} unavailable: ${error}`);
+      return lib;
+    },
+    available() {
+      load();
+      return lib !== null;
+    },
+    unavailableReason: () => lib === null ? error : undefined,
+  };
+}

@@ -30,7 +30,7 @@
  * @module
  */
 import { decodeHex, encodeHex } from "../encoding.ts";
-import { openLibrary } from "./_libraries.ts";
+import { lazyLibrary, openLibrary } from "./_libraries.ts";
 
 const SYMBOLS = {
   EVP_CIPHER_CTX_new: { parameters: [], result: "pointer" },
@@ -68,21 +68,10 @@ const PIECE = 1 << 30;
  */
 const SHA_CTX_BYTES = 256;
 
-let lib: Libcrypto | null = null;
-/** Why loading failed; `undefined` while not yet attempted. */
-let loadError: string | undefined;
-
-function tryLoad(): void {
-  if (lib !== null || loadError !== undefined) return;
-  try {
-    const opened = openLibrary(LIBRARY_NAMES, SYMBOLS, selfTest);
-    if ("error" in opened) loadError = opened.error;
-    else lib = opened.symbols;
-  } catch (e) {
-    loadError = e instanceof Error ? e.message : String(e);
-    lib = null;
-  }
-}
+const loaded = lazyLibrary<Libcrypto>(
+  "OpenSSL (libcrypto)",
+  () => openLibrary(LIBRARY_NAMES, SYMBOLS, selfTest),
+);
 
 /**
  * RFC 8439 §2.8.2's test vector: the first 4 bytes of the ciphertext and the tag must come out as printed
@@ -108,11 +97,7 @@ function selfTest(s: Libcrypto): boolean {
 }
 
 function symbols(): Libcrypto {
-  if (lib === null) {
-    tryLoad();
-    if (lib === null) throw new Error(`OpenSSL (libcrypto) unavailable: ${loadError}`);
-  }
-  return lib;
+  return loaded.symbols();
 }
 
 /**
@@ -126,12 +111,7 @@ function symbols(): Libcrypto {
  * ```
  */
 export function available(): boolean {
-  try {
-    tryLoad();
-    return lib !== null;
-  } catch {
-    return false;
-  }
+  return loaded.available();
 }
 
 /**
@@ -144,12 +124,12 @@ export function available(): boolean {
  * ```
  */
 export function unavailableReason(): string | undefined {
-  return lib === null ? loadError : undefined;
+  return loaded.unavailableReason();
 }
 
 /** Frees native contexts of collected instances. */
 const contexts = new FinalizationRegistry<Deno.PointerValue>((ctx) => {
-  if (ctx !== null && lib !== null) lib.EVP_CIPHER_CTX_free(ctx);
+  if (ctx !== null && loaded.available()) loaded.symbols().EVP_CIPHER_CTX_free(ctx);
 });
 
 const outLength = new Int32Array(1);
