@@ -42,6 +42,7 @@ import {
   type SourcePlugin,
 } from "../../../core/contracts.ts";
 import { bytesEntry, type ChildSpec, feed, findTool, runText, streamed } from "../_child.ts";
+import { type Connection, databaseUrl } from "../_connection.ts";
 
 /** Options of the mysql source. */
 export interface Options {
@@ -75,29 +76,12 @@ export const DUMP_OPTIONS: readonly string[] = [
 
 const COMPLETED = "-- Dump completed";
 
-interface Connection {
-  args: string[];
-  databases: string[] | null;
-  env: Record<string, string> | undefined;
-  secrets: string[];
-}
-
 function connection(options: Options): Connection {
-  if (!options || typeof options.url !== "string") throw new Error("mysql source: a url is required");
-  let url: URL;
-  try {
-    url = new URL(options.url);
-  } catch {
-    throw new Error(`mysql source: '${options.url}' is not a URL (mysql://user@host:port[/db])`);
-  }
-  if (url.protocol !== "mysql:" && url.protocol !== "mariadb:") {
-    throw new Error(`mysql source: the URL must start with mysql:// or mariadb:// (got ${url.protocol}//)`);
-  }
-  if (url.password) {
-    throw new Error(
-      "mysql source: no password in the URL (it would be visible to other users): use passwordFile, MYSQL_PWD or ~/.my.cnf",
-    );
-  }
+  const url = databaseUrl("mysql", options?.url, {
+    protocols: ["mysql:", "mariadb:"],
+    form: "mysql://user@host:port[/db]",
+    passwordHint: "use passwordFile, MYSQL_PWD or ~/.my.cnf",
+  });
   const args: string[] = [];
   if (url.username) args.push(`--user=${decodeURIComponent(url.username)}`);
   for (const key of url.searchParams.keys()) {

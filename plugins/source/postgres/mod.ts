@@ -40,6 +40,7 @@ import {
   type SourcePlugin,
 } from "../../../core/contracts.ts";
 import { bytesEntry, type ChildSpec, feed, findTool, runText, streamed } from "../_child.ts";
+import { type Connection, databaseUrl } from "../_connection.ts";
 
 /** Options of the postgres source. */
 export interface Options {
@@ -64,29 +65,12 @@ export interface Options {
 const PLAIN_COMPLETE = "-- PostgreSQL database dump complete";
 const GLOBALS_COMPLETE = "-- PostgreSQL database cluster dump complete";
 
-interface Connection {
-  args: string[];
-  databases: string[] | null;
-  env: Record<string, string> | undefined;
-  secrets: string[];
-}
-
 function connection(options: Options): Connection {
-  if (!options || typeof options.url !== "string") throw new Error("postgres source: a url is required");
-  let url: URL;
-  try {
-    url = new URL(options.url);
-  } catch {
-    throw new Error(`postgres source: '${options.url}' is not a URL (postgresql://user@host:port[/db])`);
-  }
-  if (url.protocol !== "postgresql:" && url.protocol !== "postgres:") {
-    throw new Error(`postgres source: the URL must start with postgresql:// (got ${url.protocol}//)`);
-  }
-  if (url.password) {
-    throw new Error(
-      "postgres source: no password in the URL (it would be visible to other users): use passwordFile, PGPASSWORD or ~/.pgpass",
-    );
-  }
+  const url = databaseUrl("postgres", options?.url, {
+    protocols: ["postgresql:", "postgres:"],
+    form: "postgresql://user@host:port[/db]",
+    passwordHint: "use passwordFile, PGPASSWORD or ~/.pgpass",
+  });
   // -w: never prompt; a missing password fails at once instead of waiting on a terminal.
   const args = ["-w"];
   for (const key of url.searchParams.keys()) {
