@@ -8,7 +8,7 @@ import { assert, assertEquals } from "../../tests/assert.ts";
 import { newEngine, randomBytes, sha256, tempDir } from "../../tests/helpers.ts";
 import { loadPlugin } from "../registry.ts";
 import { Chunker, gearTable } from "../chunker.ts";
-import { splitPoints } from "./archiver.ts";
+import { splitPoints } from "./split_points.ts";
 
 const MiB = 1024 * 1024;
 
