@@ -25,28 +25,47 @@ export interface SyncOptions {
   concurrency?: number;
 }
 
+/**
+ * Loads `ids` with at most `concurrency` loads at once. Each result goes to `use` as it arrives when given
+ * (so only the loads in flight are held in memory), otherwise into the returned list.
+ */
 async function fetchAll<T>(
   ids: string[],
   load: (id: string) => Promise<T>,
   concurrency: number,
   onDamaged?: (id: string, e: Error) => void,
+  use?: (id: string, value: T) => void,
 ) {
   const out: [string, T][] = [];
   let next = 0;
   await Promise.all(Array.from({ length: Math.min(concurrency, ids.length) }, async () => {
     while (next < ids.length) {
       const id = ids[next++];
+      let value: T;
       try {
-        out.push([id, await load(id)]);
+        value = await load(id);
       } catch (e) {
         // A damaged (altered, truncated) file is skipped, not ingested, so `check` and `repair` can still
         // run; it is tried again on the next sync. Other errors (storage) still stop the sync.
         if (!(e instanceof IntegrityError) || !onDamaged) throw e;
         onDamaged(id, e);
+        continue;
       }
+      if (use) use(id, value);
+      else out.push([id, value]);
     }
   }));
   return out;
+}
+
+/** Reports a file that failed authentication as skipped. */
+function damaged(options: SyncOptions, dir: string) {
+  return (id: string, e: Error) =>
+    options.onEvent?.({
+      type: "warning",
+      path: `${dir}/${id}`,
+      message: `${e.message}; skipped (see 'floe check')`,
+    });
 }
 
 /** What {@link syncCatalog} changed. */
@@ -104,13 +123,31 @@ async function syncOnce(repo: Repository, catalog: Catalog, options: SyncOptions
   if (toLoad.length) {
     options.onEvent?.({ type: "info", message: `reading ${toLoad.length} index file(s) into the catalog` });
   }
-  const damaged = (dir: string) => (id: string, e: Error) =>
-    options.onEvent?.({
-      type: "warning",
-      path: `${dir}/${id}`,
-      message: `${e.message}; skipped (see 'floe check')`,
+  // Each index file is committed as it arrives (a rebuild into staging tables, swapped in at the end):
+  // memory holds only the files being fetched, however large the index. A sync cut short keeps what it
+  // committed; the next one reads the rest. Snapshots come last, so none is visible before its blobs.
+  let indexAdded = 0;
+  if (rebuiltIndex) catalog.startRebuild();
+  try {
+    await fetchAll(toLoad, (id) => repo.loadIndex(id), concurrency, damaged(options, "index"), (id, file) => {
+      catalog.transaction(() => catalog.addIndex(id, file as IndexFile, rebuiltIndex));
+      indexAdded++;
     });
-  const indexes = await fetchAll(toLoad, (id) => repo.loadIndex(id), concurrency, damaged("index"));
+    return await syncSnapshots(repo, catalog, options, snapIds, { concurrency, rebuiltIndex, indexAdded });
+  } finally {
+    if (rebuiltIndex) catalog.dropRebuild();
+  }
+}
+
+/** Reads new snapshots in and forgets removed ones, in the transaction that ends a sync. */
+async function syncSnapshots(
+  repo: Repository,
+  catalog: Catalog,
+  options: SyncOptions,
+  snapIds: string[],
+  done: { concurrency: number; rebuiltIndex: boolean; indexAdded: number },
+): Promise<SyncResult> {
+  const { concurrency, rebuiltIndex, indexAdded } = done;
   const haveSnaps = catalog.snapshotIds();
   // A malformed row (an edited catalog) is read again from the repository, which authenticates it.
   const invalid = new Set(catalog.invalidSnapshots());
@@ -128,17 +165,16 @@ async function syncOnce(repo: Repository, catalog: Catalog, options: SyncOptions
     snapIds.filter((id) => !haveSnaps.has(id) || invalid.has(id)),
     (id) => repo.loadSnapshot(id),
     concurrency,
-    damaged("snapshots"),
+    damaged(options, "snapshots"),
   );
   const removed = [...haveSnaps].filter((id) => !storedSnaps.has(id));
   catalog.transaction(() => {
-    if (rebuiltIndex) catalog.clearIndex();
-    for (const [id, file] of indexes) catalog.addIndex(id, file as IndexFile);
+    if (rebuiltIndex) catalog.finishRebuild();
     for (const [id, s] of newSnaps) catalog.addSnapshot(id, s as Snapshot);
     for (const id of removed) catalog.removeSnapshot(id);
   });
   return {
-    indexAdded: indexes.length,
+    indexAdded,
     snapshotsAdded: newSnaps.length,
     snapshotsRemoved: removed.length,
     rebuiltIndex,
