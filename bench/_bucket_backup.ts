@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { Engine } from "../core/engine.ts";
+import { Engine } from "../mod.ts";
 import bucket from "../plugins/source/bucket/mod.ts";
 
 const [dir, location, memory] = Deno.args;

@@ -8,6 +8,11 @@
  * floe's peak RSS (when /dev/shm has room). Targets (issue #23): initial ≤ 1.0× rclone copy, unchanged
  * ≤ 0.3× rclone check, no request per unchanged object, peak RSS ≤ 200 MiB.
  *
+ * On a shared machine, `BENCH_LOCK=/path/to/lock` makes the bench take that file's exclusive lock (flock)
+ * for each phase rather than for the whole run: the fill, floe's initial backup with rclone copy, the
+ * re-backup with rclone check, the 1 GiB objects. Each comparison runs within one hold, and the load
+ * average is taken inside each hold.
+ *
  * @module
  */
 import { startSwift } from "../tests/fixtures/servers/swift.ts";
@@ -46,6 +51,29 @@ function bytesOf(size: number, _seed: number): Uint8Array {
 /** 1 GiB in 16 MiB parts. */
 async function* hugeParts(seed: number) {
   for (let p = 0; p < 64; p++) yield bytesOf(16 * MiB, seed * 100 + p);
+}
+
+const LOCK = Deno.env.get("BENCH_LOCK");
+/** The load average (1, 5, 15 min) seen inside each phase's hold. */
+const loads: string[] = [];
+
+/** Runs `fn` holding {@link LOCK} (when set), and notes the load average inside the hold. */
+async function phase<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  const file = LOCK ? await Deno.open(LOCK, { read: true }) : undefined;
+  try {
+    await file?.lock(true);
+    const t = performance.now();
+    const out = await fn();
+    loads.push(
+      `${what}: load ${Deno.loadavg().map((l) => l.toFixed(2)).join(" ")} (${
+        ((performance.now() - t) / 1000).toFixed(0)
+      } s)`,
+    );
+    return out;
+  } finally {
+    await file?.unlock().catch(() => {});
+    file?.close();
+  }
 }
 
 async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>) {
@@ -100,16 +128,18 @@ try {
   const t0 = performance.now();
   // A loaded machine makes the all-in-one slow to answer: the fill retries.
   const fill = retrying({ maxAttempts: 10, maxElapsedMs: 600_000 });
-  await pool(
-    small,
-    8,
-    (o) => fill(`put ${o.key}`, undefined, () => backend.put(name, o.key, bytesOf(o.size, o.size), {})),
-  );
-  await pool(
-    large,
-    2,
-    (o) => fill(`put ${o.key}`, undefined, () => backend.put(name, o.key, bytesOf(o.size, o.size + 1), {})),
-  );
+  await phase("fill", async () => {
+    await pool(
+      small,
+      8,
+      (o) => fill(`put ${o.key}`, undefined, () => backend.put(name, o.key, bytesOf(o.size, o.size), {})),
+    );
+    await pool(
+      large,
+      2,
+      (o) => fill(`put ${o.key}`, undefined, () => backend.put(name, o.key, bytesOf(o.size, o.size + 1), {})),
+    );
+  });
   const objects = SMALL + LARGE;
   const bytes = small.reduce((n, o) => n + o.size, 0) + LARGE * 64 * MiB;
   console.error(
@@ -144,11 +174,15 @@ try {
     return { m, requests: proxy.stats.requests - before };
   };
 
-  const initial = await floeRun(`${work}/floe`, name);
-  const copy = await rclone(["copy", `swift:${name}`, `${work}/rclone-copy`]);
-  const unchanged = await floeRun(`${work}/floe`, name);
-  const check = await rclone(["check", `swift:${name}`, `${work}/rclone-copy`]);
-  const checkSize = await rclone(["check", "--size-only", `swift:${name}`, `${work}/rclone-copy`]);
+  const [initial, copy] = await phase("initial backup vs rclone copy", async () => [
+    await floeRun(`${work}/floe`, name),
+    await rclone(["copy", `swift:${name}`, `${work}/rclone-copy`]),
+  ]);
+  const [unchanged, check, checkSize] = await phase("re-backup vs rclone check", async () => [
+    await floeRun(`${work}/floe`, name),
+    await rclone(["check", `swift:${name}`, `${work}/rclone-copy`]),
+    await rclone(["check", "--size-only", `swift:${name}`, `${work}/rclone-copy`]),
+  ]);
 
   const rate = (m: Measurement) =>
     `${(objects / m.wall).toFixed(0)} obj/s, ${(bytes / MiB / m.wall).toFixed(1)} MiB/s`;
@@ -175,12 +209,14 @@ try {
   const shm = Number(new TextDecoder().decode(df.stdout).split("\n")[1] ?? 0);
   if (HUGE && shm > 6 * 1024 * MiB) {
     const huge = "bench-huge";
-    await backend.createBucket(huge);
-    for (let i = 0; i < 2; i++) {
-      // Uploaded in parts so that the bench itself does not hold 1 GiB twice.
-      await backend.putParts(huge, `huge-${i}.bin`, hugeParts(i), {});
-    }
-    const big = await floeRun(`${work}/floe-huge`, huge);
+    const big = await phase("2 x 1 GiB", async () => {
+      await backend.createBucket(huge);
+      for (let i = 0; i < 2; i++) {
+        // Uploaded in parts so that the bench itself does not hold 1 GiB twice.
+        await backend.putParts(huge, `huge-${i}.bin`, hugeParts(i), {});
+      }
+      return await floeRun(`${work}/floe-huge`, huge);
+    });
     rows.push([
       "floe initial backup, 2 × 1 GiB",
       big.m.ok ? fmtSeconds(big.m.wall) : "failed",
@@ -216,11 +252,8 @@ try {
   ) {
     if (!r.m.ok) console.log(`${label}: ${r.m.error}`);
   }
-  console.log(
-    `${objects} objects, ${fmtMiB(bytes)} MiB; machine load ${
-      Deno.loadavg().map((l) => l.toFixed(1)).join(" ")
-    }`,
-  );
+  console.log(`${objects} objects, ${fmtMiB(bytes)} MiB`);
+  for (const l of loads) console.log(l);
 } finally {
   await backend.close();
   await proxy.stop();

@@ -12,6 +12,14 @@
  */
 import type { EncodedBlob, Repository } from "../repository/repository.ts";
 import type { InitMessage, JobMessage, ResultMessage } from "./encoder_worker.ts";
+import { keepMallocLean } from "../platform/libc.ts";
+
+/**
+ * Input buffers kept for reuse: as many as a caller keeps encodes in flight (the archiver's window is 16),
+ * so that a steady stream of blobs allocates none; a buffer dropped and allocated again per blob was
+ * garbage of a megabyte per blob until the next collection.
+ */
+const KEEP_FREE = 32;
 
 interface Pending {
   resolve: (b: EncodedBlob) => void;
@@ -32,6 +40,7 @@ export class EncoderPool {
 
   /** Starts `size` workers (default: one per core). */
   constructor(repo: Repository, size = Math.max(1, navigator.hardwareConcurrency || 2), level?: number) {
+    keepMallocLean(); // sealed blobs are allocated on the workers and freed here
     const init: InitMessage = {
       kind: "init",
       cipher: repo.modules.cipher,
@@ -68,7 +77,7 @@ export class EncoderPool {
 
   #done(msg: ResultMessage) {
     const p = this.#pending.get(msg.job);
-    if (this.#free.length < 4) this.#free.push(msg.buffer);
+    if (this.#free.length < KEEP_FREE) this.#free.push(msg.buffer);
     if (!p) return;
     this.#pending.delete(msg.job);
     this.#load[p.worker]--;

@@ -23,6 +23,8 @@ import type {
   FileWorkerInit,
 } from "./file_worker.ts";
 
+import { keepMallocLean } from "../platform/libc.ts";
+
 export type { FileOutcome } from "./file_worker.ts";
 
 /** Options of {@link FilePool}. */
@@ -58,6 +60,7 @@ export class FilePool {
 
   /** Starts the workers. */
   constructor(repo: Repository, options: FilePoolOptions) {
+    keepMallocLean(); // blob buffers cross between the workers and this thread
     this.#onBlobs = options.onBlobs;
     const size = Math.max(1, options.size ?? (navigator.hardwareConcurrency || 2));
     const level = options.compressionLevel ?? repo.settings.compressionLevel;

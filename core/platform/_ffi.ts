@@ -55,6 +55,8 @@ const SYMBOLS = {
   lremovexattr: { parameters: ["buffer", "buffer"], result: "i32" },
   // ioctl(2) is variadic; the third argument is a pointer in a register on x86_64.
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  // glibc's; optional so that a C library without it still loads.
+  mallopt: { parameters: ["i32", "i32"], result: "i32", optional: true },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The loaded symbols. */

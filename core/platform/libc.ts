@@ -47,7 +47,7 @@
  * @module
  */
 
-import { cpath, errno, errnoError, fail, libc } from "./_ffi.ts";
+import { available, cpath, errno, errnoError, fail, libc } from "./_ffi.ts";
 
 export {
   available,
@@ -918,4 +918,32 @@ export function ftruncateFd(fd: number, size: number): void {
   while (c.ftruncate(fd, BigInt(size)) !== 0) {
     if (errno() !== EINTR) fail("ftruncate", `fd ${fd}`);
   }
+}
+
+const M_MMAP_THRESHOLD = -3;
+/** Allocations from this size on get mappings of their own (glibc's initial threshold). */
+const MMAP_FROM = 128 * 1024;
+let mallocPinned = false;
+
+/**
+ * Keeps glibc from holding freed buffers resident: allocations of {@link MMAP_FROM} bytes or more stay
+ * on mappings of their own, returned to the system when freed (`mallopt(M_MMAP_THRESHOLD)`, which also
+ * turns off glibc's dynamic threshold). Otherwise the first such buffer freed raises the threshold to its
+ * size, and from then on buffers of a backup (blobs sealed on worker threads and freed on the main one,
+ * response bodies) come from the heaps of up to eight arenas per core, which keep them after they are
+ * freed: measured on a 512 MiB object backed up from a bucket, peak anonymous memory 240 → 169 MiB, at
+ * the same speed. Once per process; false when the C library has no `mallopt` or FFI is not granted.
+ *
+ * @example
+ * ```ts
+ * import { keepMallocLean } from "./libc.ts";
+ * keepMallocLean();
+ * ```
+ */
+export function keepMallocLean(): boolean {
+  if (mallocPinned) return true;
+  if (!available()) return false; // no FFI here: the defaults stay
+  const mallopt = libc().mallopt;
+  mallocPinned = mallopt !== null && mallopt(M_MMAP_THRESHOLD, MMAP_FROM) === 1;
+  return mallocPinned;
 }

@@ -20,6 +20,7 @@ import {
   ftruncateFd,
   isUtf8,
   joinBytes,
+  keepMallocLean,
   lchown,
   linkBytes,
   lstatMs,
@@ -80,18 +81,25 @@ Deno.test("available() is true with --allow-ffi on Linux x86_64", () => {
   assertEquals(unavailableReason(), undefined);
 });
 
+Deno.test("keepMallocLean() sets glibc's mmap threshold once and says so", () => {
+  assert(keepMallocLean());
+  assert(keepMallocLean());
+});
+
 Deno.test("available() is false (and does not throw or prompt) without --allow-ffi", async () => {
   const url = new URL("./libc.ts", import.meta.url).href;
   const xattrUrl = new URL("./xattr.ts", import.meta.url).href;
   const flagsUrl = new URL("./flags.ts", import.meta.url).href;
-  const script = `import { available, unavailableReason, lstatNs } from ${JSON.stringify(url)};
+  const script = `import { available, keepMallocLean, unavailableReason, lstatNs } from ${
+    JSON.stringify(url)
+  };
 import { llistxattr } from ${JSON.stringify(xattrUrl)};
 import { lgetflags } from ${JSON.stringify(flagsUrl)};
 let threw = "";
 for (const f of [() => lstatNs("/"), () => llistxattr("/"), () => lgetflags("/")]) {
   try { f(); } catch (e) { threw += e.message + ";"; }
 }
-console.log(JSON.stringify({ ok: available(), reason: unavailableReason(), threw }));`;
+console.log(JSON.stringify({ ok: available(), reason: unavailableReason(), threw, lean: keepMallocLean() }));`;
   // `deno eval` always has all permissions, so run a script file with read access only.
   const file = Deno.makeTempFileSync({ prefix: "floe-libc-noffi-", suffix: ".ts" });
   Deno.writeTextFileSync(file, script);
@@ -103,6 +111,7 @@ console.log(JSON.stringify({ ok: available(), reason: unavailableReason(), threw
   assert(out.success, dec.decode(out.stderr));
   const res = JSON.parse(dec.decode(out.stdout));
   assertEquals(res.ok, false);
+  assertEquals(res.lean, false);
   assert(String(res.reason).includes("FFI"), res.reason);
   assertEquals(String(res.threw).split("libc FFI unavailable").length, 4, res.threw);
 });
