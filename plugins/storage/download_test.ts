@@ -175,6 +175,53 @@ Deno.test("download: a body cut short is a TypeError naming it; a stale kept-ali
   }
 });
 
+Deno.test("download: request bodies are sent with their length, kept alive; a stale connection repeats only what may be", async () => {
+  const big = randomBytes(1 << 20, 2);
+  const ports = new Set<number>();
+  const got: Uint8Array[] = [];
+  const lengths: (string | null)[] = [];
+  const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req, info) => {
+    ports.add(info.remoteAddr.port);
+    lengths.push(req.headers.get("content-length"));
+    got.push(await req.bytes());
+    return new Response(null, { status: 200, headers: { etag: '"e"' } });
+  });
+  const srv = serve(async (conn, _head, n) => {
+    await write(conn, "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+    return n !== 0 && n !== 2; // answered, then closed: the pooled connection is stale
+  });
+  const down = new Downloader({ caCerts: [] });
+  try {
+    for (let i = 0; i < 2; i++) {
+      const url = `http://127.0.0.1:${http.addr.port}/b/k${i}`;
+      const res = await down.send(url, { method: "put", headers: { "x-k": "v" }, body: big });
+      assertEquals([res.status, res.headers.get("etag")], [200, '"e"']);
+      await res.body?.cancel();
+    }
+    assertEquals(got, [big, big]);
+    assertEquals(lengths, [String(big.length), String(big.length)]);
+    assertEquals(ports.size, 1, "the connection is reused");
+    // A small PUT on a connection the server has closed meanwhile: sent again on a new one.
+    assertEquals(await (await down.get(srv.url("/a"), { headers: {} })).text(), "ok");
+    await new Promise((r) => setTimeout(r, 50)); // the server's close arrives
+    const put = await down.send(srv.url("/p"), { method: "PUT", headers: {}, body: enc.encode("x") });
+    assertEquals(await put.text(), "ok");
+    assertEquals(srv.stats.connections, 2, "the stale connection was replaced");
+    // A POST (or a conditional PUT) is not repeated: whether the server acted on it is unknown.
+    assertEquals(await (await down.get(srv.url("/b"), { headers: {} })).text(), "ok");
+    await new Promise((r) => setTimeout(r, 50));
+    const e = await assertRejects(() =>
+      down.send(srv.url("/post"), { method: "POST", headers: {}, body: enc.encode("<x/>") })
+    );
+    assert(e instanceof TypeError, String(e));
+    assertEquals(srv.stats.connections, 2, "the POST was not sent again on a new connection");
+  } finally {
+    down.destroy();
+    srv.close();
+    await http.shutdown();
+  }
+});
+
 Deno.test("download: aborts before the answer and while the body is read; refused connections", async () => {
   const srv = serve(async (conn, head) => {
     if (head.includes(" /slow-head ")) return await new Promise<void>((r) => setTimeout(r, 300));

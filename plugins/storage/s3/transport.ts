@@ -15,10 +15,10 @@
  * - Response bodies are fetch's own (resource-backed byte) streams, handed over as they are: the storage
  *   reads GetObject's and reports progress through {@link bodyProgress}; the SDK reads the others, which
  *   {@link settleResponse} then releases. The timer never keeps the process alive (unref'd).
- * - Large request bodies (packs, multipart parts) go out through node:http/https ({@link Uploader}),
- *   written from the caller's buffer without a copy, unless fetch would use a proxy (`HTTPS_PROXY`,
- *   which node:http ignores); the rest through fetch. HTTP/1.1 only, several
- *   keep-alive connections, as S3 clients do.
+ * - Large request bodies (packs, multipart parts) go out through the {@link Uploader}'s own connections
+ *   (`Deno.connectTls`, rustls), written from the caller's buffer without a copy, unless fetch would use
+ *   a proxy (`HTTPS_PROXY`, which those connections ignore); the rest through fetch. HTTP/1.1 only,
+ *   several keep-alive connections, as S3 clients do.
  * - Redirects are not followed (the SDK handles S3's region redirects itself); `Accept-Encoding:
  *   identity` keeps fetch from decoding a body whose bytes (and `Content-Length`) must stay as stored.
  *
@@ -243,7 +243,7 @@ export class FetchTransport {
 
     let res: Response;
     try {
-      // fetch would resolve the `.`/`..` segments of a key such as `x/../y`: node:http sends it as is.
+      // fetch would resolve the `.`/`..` segments of a key such as `x/../y`: the uploader sends it as is.
       const dots = method !== "GET" && hasDotSegment(url) && !viaProxy(url);
       const upload = takesUpload(url, body) || dots;
       if (upload || takesDownload(url, method)) {

@@ -370,8 +370,8 @@ export function connectSwift(options: SwiftClientOptions, location: string): Swi
       const url = `${a.storageUrl}/${path}${init.query ? `?${init.query}` : ""}`;
       const headers = { "X-Auth-Token": a.token, ...init.headers };
       try {
-        // Large bodies (objects, SLO segments) through node:http/https: no copies (see ../upload.ts).
-        // fetch would resolve the `.`/`..` segments of a name such as `x/../y`: node:http sends it as is.
+        // Large bodies (objects, SLO segments) through the uploader: no copies (see ../upload.ts).
+        // fetch would resolve the `.`/`..` segments of a name such as `x/../y`: the uploader sends it as is.
         const dots = method !== "GET" && hasDotSegment(url) && !viaProxy(url);
         if (takesUpload(url, init.body) || dots) {
           res = await (uploader ??= new Uploader({ caCerts: [] })).send(url, {
