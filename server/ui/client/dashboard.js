@@ -7,7 +7,6 @@ import { follow, progressView } from "./runs.js";
 const DAY = 86_400_000;
 /** Snapshots shown per repository. */
 const LATEST = 5;
-const OVERDUE_GRACE_MS = 5 * 60_000;
 const RANK = { failed: 4, cancelled: 3, running: 2, queued: 2, succeeded: 1 };
 
 function dayKey(t) {
@@ -38,12 +37,6 @@ export function strip(runs, now = Date.now()) {
   return h("span", { class: "strip", role: "img", "aria-label": `Last 30 days: ${summary}` }, cells);
 }
 
-function isOverdue(job, now) {
-  if (job.paused || !job.next_run || job.last_run?.status === "running") return false;
-  const t = Date.parse(job.next_run);
-  return Number.isFinite(t) && t < now - OVERDUE_GRACE_MS;
-}
-
 function jobCard(job, runs, signal, now) {
   const last = job.last_run ?? null;
   const status = last ? badge(last.status) : h("span", { class: "muted" }, "never run");
@@ -57,8 +50,12 @@ function jobCard(job, runs, signal, now) {
       " ",
       status,
       job.paused ? h("span", { class: "badge s-paused" }, "paused") : null,
-      isOverdue(job, now)
-        ? h("span", { class: "badge s-overdue", title: "The scheduled run did not happen" }, "overdue")
+      // The server decides (server/overdue.ts): no good run since a scheduled time long enough ago.
+      job.overdue
+        ? h("span", {
+          class: "badge s-overdue",
+          title: `No run started since ${new Date(job.overdue_since).toLocaleString()} has succeeded`,
+        }, "overdue")
         : null,
     ),
   );
