@@ -32,6 +32,13 @@ export type {
   RepositoryConfig,
   ServerConfig,
 } from "./schema.ts";
-export { describeSchedule, nextRun, type NextRunOptions, parseSchedule, type Schedule } from "./schedule.ts";
+export {
+  describeSchedule,
+  nextRun,
+  type NextRunOptions,
+  parseSchedule,
+  previousRun,
+  type Schedule,
+} from "./schedule.ts";
 export { type ListenAddress, parseDurationMs, parseEvery, parseListen } from "./units.ts";
 export { freezerToToml } from "./freezer.ts";

@@ -106,6 +106,31 @@ export function nextRun(schedule: string | Schedule, after: Date, options: NextR
   return cron(s.expression).nextRun(after);
 }
 
+/**
+ * The last time at or before `atOrBefore` that the schedule fired, or `null` if it never did (within
+ * croner's search range).
+ *
+ * @example
+ * ```ts
+ * import { previousRun } from "./schedule.ts";
+ * previousRun("every 30m", new Date("2025-01-01T00:10:00Z")); // 2025-01-01T00:00:00Z
+ * previousRun("0 3 * * *", new Date(2025, 0, 2, 1, 0)); // 2025-01-01 03:00 local time
+ * ```
+ */
+export function previousRun(
+  schedule: string | Schedule,
+  atOrBefore: Date,
+  options: NextRunOptions = {},
+): Date | null {
+  const s = typeof schedule === "string" ? parseSchedule(schedule) : schedule;
+  if (s.kind === "every") {
+    const anchor = options.anchor?.getTime() ?? 0;
+    return new Date(anchor + Math.floor((atOrBefore.getTime() - anchor) / s.intervalMs) * s.intervalMs);
+  }
+  // croner's previous runs are strictly before the reference: 1 ms later takes in a run right at it.
+  return cron(s.expression).previousRuns(1, new Date(atOrBefore.getTime() + 1))[0] ?? null;
+}
+
 const UNIT_NAMES: [number, string][] = [
   [7 * 86_400_000, "week"],
   [86_400_000, "day"],

@@ -5,7 +5,7 @@
  * @module
  */
 import { assertEquals, assertThrows } from "../tests/assert.ts";
-import { describeSchedule, nextRun, parseSchedule } from "./schedule.ts";
+import { describeSchedule, nextRun, parseSchedule, previousRun } from "./schedule.ts";
 
 Deno.test("5-field cron: minute first, local time", () => {
   assertEquals(nextRun("0 3 * * *", new Date(2025, 0, 1, 2, 59)), new Date(2025, 0, 1, 3, 0));
@@ -65,4 +65,15 @@ Deno.test("describeSchedule", () => {
   assertEquals(describeSchedule("every 1d"), "every day (counted from 1970-01-01T00:00:00.000Z)");
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   assertEquals(describeSchedule("0 3 * * *"), `cron "0 3 * * *" (local time, ${zone})`);
+});
+
+Deno.test("previousRun: the last firing at or before a time, cron and every", () => {
+  assertEquals(previousRun("0 3 * * *", new Date(2025, 0, 2, 1, 0)), new Date(2025, 0, 1, 3, 0));
+  assertEquals(previousRun("0 3 * * *", new Date(2025, 0, 2, 3, 0)), new Date(2025, 0, 2, 3, 0));
+  assertEquals(previousRun("30 2 * * 1", new Date(2025, 0, 9)), new Date(2025, 0, 6, 2, 30));
+  assertEquals(previousRun("every 6h", new Date("2025-01-01T07:00:00Z")), new Date("2025-01-01T06:00:00Z"));
+  assertEquals(previousRun("every 6h", new Date("2025-01-01T06:00:00Z")), new Date("2025-01-01T06:00:00Z"));
+  const t = new Date(2025, 4, 5, 6, 7, 8);
+  const next = nextRun("*/10 * * * *", t)!;
+  assertEquals(previousRun("*/10 * * * *", new Date(next.getTime() - 1)), new Date(2025, 4, 5, 6, 0));
 });

@@ -291,8 +291,8 @@ export class EngineAdapter {
   /** Whether a repository opens (for `GET /repositories`): "ok" or the error's message. */
   async status(name: string): Promise<{ status: "ok" | "error"; snapshots?: number; error?: string }> {
     try {
-      const engine = await this.#reader(name);
-      return { status: "ok", snapshots: engine.snapshots().length };
+      // The cached list: counting through engine.snapshots() would parse every snapshot on each call.
+      return { status: "ok", snapshots: (await this.snapshots(name)).length };
     } catch (e) {
       return { status: "error", error: apiErrorOf(e).message };
     }

@@ -327,6 +327,15 @@ export class RunsDb {
     return r ? toRecord(r) : undefined;
   }
 
+  /** When each job's newest run that is running or succeeded started, by job (for overdue). */
+  lastGoodStarts(): Map<string, number> {
+    const rows = this.#stmt(
+      `SELECT job, max(started_ms) AS m FROM runs WHERE job IS NOT NULL AND started_ms IS NOT NULL
+         AND status IN ('running', 'succeeded') GROUP BY job`,
+    ).all() as { job: string; m: number }[];
+    return new Map(rows.map((r) => [r.job, r.m]));
+  }
+
   /** When each job's last run was created (any status), for catch-up. */
   lastCreated(job: string): number | undefined {
     const r = this.#stmt("SELECT max(created_ms) AS m FROM runs WHERE job = ?").get(job) as {
@@ -351,5 +360,24 @@ export class RunsDb {
   /** Sets a value of the meta table. */
   setMeta(key: string, value: string): void {
     this.#stmt("INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = ?2").run(key, value);
+  }
+
+  /** Records `now` as the time the server first saw each job it has not seen before. */
+  markSeen(jobs: string[], now = Date.now()): void {
+    for (const job of jobs) {
+      this.#stmt("INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO NOTHING").run(
+        `job-seen:${job}`,
+        String(now),
+      );
+    }
+  }
+
+  /** When the server first saw each job (epoch ms), by job. */
+  seen(): Map<string, number> {
+    const rows = this.#stmt("SELECT key, value FROM meta WHERE key LIKE 'job-seen:%'").all() as {
+      key: string;
+      value: string;
+    }[];
+    return new Map(rows.map((r) => [r.key.slice(9), Number(r.value)]));
   }
 }

@@ -95,6 +95,7 @@ export class Scheduler {
 
   /** Plans every scheduled job and runs once those whose run was missed while down (`catch-up`). */
   start(now = new Date()): void {
+    this.#db.markSeen(Object.keys(this.#config.jobs), now.getTime());
     const lastAlive = Number(this.#db.meta("heartbeat") ?? NaN);
     for (const [name, job] of Object.entries(this.#config.jobs)) {
       if (!job.schedule) continue;

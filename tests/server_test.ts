@@ -409,6 +409,75 @@ Deno.test(
   },
 );
 
+Deno.test(
+  "server: overdue — a scheduled time passed while the server was down (no catch-up); failed, paused, good runs",
+  opts,
+  async () => {
+    const extra = (d: string) =>
+      ["late", "failing", "fine"].map((j) => `\n[jobs.${j}]\nrepository = "main"\npaths = ["${d}/src/sub"]\n`)
+        .join("");
+    const f = await startFixture((d) => standardConfig(d, extra(d)));
+    try {
+      const jobs = async () =>
+        new Map(
+          ((await (await f.api("/api/v1/jobs")).json()) as { name: string; overdue: boolean }[]).map((
+            j,
+          ) => [j.name, j]),
+        );
+      assertEquals([...(await jobs()).values()].map((j) => j.overdue), [false, false, false, false]);
+      assertEquals((await runJob(f, "late")).status, "succeeded");
+      await f.server.stop(1_000);
+      // A schedule that fires twice, 4 s apart (grace: half of that), the second time while the server is
+      // down; once a year, so it does not fire again during the test. Local time, as cron.
+      while (new Date().getSeconds() < 6 || new Date().getSeconds() > 50) {
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      const due = new Date(Math.ceil(Date.now() / 1000) * 1000 + 1000);
+      const cron = `${
+        due.getSeconds() - 4
+      },${due.getSeconds()} ${due.getMinutes()} ${due.getHours()} ${due.getDate()} ${due.getMonth() + 1} *`;
+      const config = await Deno.readTextFile(f.configPath);
+      await Deno.writeTextFile(
+        f.configPath,
+        config.replaceAll(
+          `paths = ["${f.dir}/src/sub"]`,
+          `paths = ["${f.dir}/src/sub"]\nschedule = "${cron}"`,
+        ),
+      );
+      await new Promise((r) => setTimeout(r, due.getTime() + 3_000 - Date.now()));
+      // While down, after that time: `failing` ran by hand and failed, `fine` ran and succeeded.
+      const db = RunsDb.open(runsDbPath(f.configPath));
+      for (const [job, status] of [["failing", "failed"], ["fine", "succeeded"]] as const) {
+        const run = db.create({ job, kind: "backup", repository: "main" });
+        db.started(run.id);
+        db.finished(run.id, { status });
+      }
+      db.close();
+      await f.start();
+      let now = await jobs();
+      assertEquals(now.get("late")?.overdue, true, "missed while down, no catch-up");
+      assertEquals(
+        (now.get("late") as unknown as { overdue_since: string }).overdue_since,
+        due.toISOString(),
+      );
+      assertEquals(now.get("failing")?.overdue, true, "a failed run does not count");
+      assertEquals(now.get("fine")?.overdue, false, "a run started since and succeeded");
+      assertEquals(now.get("home")?.overdue, false, "not scheduled");
+      await (await f.api("/api/v1/jobs/late/pause", { method: "POST" })).body?.cancel();
+      assertEquals((await jobs()).get("late")?.overdue, false, "paused");
+      const resumed = await (await f.api("/api/v1/jobs/late/resume", { method: "POST" })).json();
+      assertEquals(resumed.overdue, true);
+      assertEquals((await runJob(f, "late")).status, "succeeded");
+      now = await jobs();
+      assertEquals(now.get("late")?.overdue, false, "a good run since");
+      const doc = await (await f.api("/api/v1/openapi.json")).json();
+      assert(doc.components.schemas.Job.properties.overdue, "overdue in the OpenAPI document");
+    } finally {
+      await f.close();
+    }
+  },
+);
+
 async function floe(args: string[], env: Record<string, string> = {}) {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", "--quiet", MAIN, ...args],

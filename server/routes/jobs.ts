@@ -1,6 +1,6 @@
 /**
- * `/api/v1/jobs`: the config's jobs with their next and last runs; run one now; pause and resume its
- * schedule.
+ * `/api/v1/jobs`: the config's jobs with their next and last runs and whether they are overdue
+ * (server/overdue.ts); run one now; pause and resume its schedule.
  *
  * @example
  * ```ts
@@ -12,6 +12,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Services } from "../_services.ts";
 import { errors, json, NameSchema, router, RunRefSchema } from "../schemas.ts";
+import { overdueSince } from "../overdue.ts";
 
 const JobSchema = z.object({
   name: z.string(),
@@ -20,6 +21,12 @@ const JobSchema = z.object({
   schedule: z.string().nullable(),
   paused: z.boolean(),
   next_run: z.string().nullable(),
+  overdue: z.boolean().openapi({
+    description: "scheduled, not paused, and no run started since its last scheduled time has succeeded " +
+      "(or is running) although that time passed more than a grace period ago: min(1 h, half the " +
+      "schedule's period); times before the server first saw the job do not count",
+  }),
+  overdue_since: z.string().nullable().openapi({ description: "the scheduled time the job missed" }),
   last_run: z.object({
     id: z.string(),
     status: z.string(),
@@ -32,15 +39,26 @@ const params = z.object({ name: NameSchema.openapi({ param: { name: "name", in: 
 
 /** The jobs routes. */
 export default function jobs(s: Services) {
-  const describe = (name: string, last = s.db.lastRuns().get(name)) => {
+  const describe = (name: string, runs = facts()) => {
     const job = s.config.jobs[name];
+    const last = runs.last.get(name);
+    const paused = s.scheduler.isPaused(name);
+    const missed = overdueSince({
+      schedule: job.schedule ?? null,
+      paused,
+      now: new Date(),
+      firstSeenMs: runs.seen.get(name),
+      lastGoodStartMs: runs.good.get(name),
+    });
     return {
       name,
       kind: job.kind,
       repository: job.repository,
       schedule: job.schedule ?? null,
-      paused: s.scheduler.isPaused(name),
+      paused,
       next_run: s.scheduler.nextRun(name)?.toISOString() ?? null,
+      overdue: missed !== null,
+      overdue_since: missed?.toISOString() ?? null,
       last_run: last
         ? {
           id: last.id,
@@ -51,6 +69,8 @@ export default function jobs(s: Services) {
         : null,
     };
   };
+  // What the runs database knows of every job, read once per request.
+  const facts = () => ({ last: s.db.lastRuns(), good: s.db.lastGoodStarts(), seen: s.db.seen() });
   const known = (name: string) => {
     if (!Object.hasOwn(s.config.jobs, name)) s.scheduler.pause(name); // throws the 404
   };
@@ -63,8 +83,8 @@ export default function jobs(s: Services) {
       responses: { 200: json(z.array(JobSchema), "jobs"), ...errors() },
     }),
     (c) => {
-      const last = s.db.lastRuns();
-      return c.json(Object.keys(s.config.jobs).map((n) => describe(n, last.get(n))), 200);
+      const runs = facts();
+      return c.json(Object.keys(s.config.jobs).map((n) => describe(n, runs)), 200);
     },
   );
   app.openapi(

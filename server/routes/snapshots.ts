@@ -77,14 +77,22 @@ export default function snapshots(s: Services) {
     createRoute({
       method: "get",
       path: "/{name}/snapshots",
-      summary: "snapshots, oldest first",
-      request: { params: repo },
+      summary: "snapshots, oldest first (with last=N, only the N newest)",
+      request: {
+        params: repo,
+        query: z.object({
+          last: z.coerce.number().int().min(1).max(10_000).optional().openapi({
+            description: "only the N newest snapshots (a dashboard's latest few without the whole list)",
+          }),
+        }),
+      },
       responses: { 200: json(z.array(SnapshotSchema), "snapshots"), ...errors(404, 502) },
     }),
     async (c) => {
       // The adapter hands back the same list while the snapshots stay the same: serialise it once.
       const list = await s.engine.snapshots(c.req.valid("param").name);
-      let body = serialised.get(list);
+      const { last } = c.req.valid("query");
+      let body = last === undefined ? serialised.get(list) : JSON.stringify(list.slice(-last));
       if (body === undefined) serialised.set(list, body = JSON.stringify(list));
       // The body is the JSON of the declared schema, already serialised; hence the cast.
       return c.body(body, 200, { "content-type": "application/json" }) as unknown as TypedResponse<

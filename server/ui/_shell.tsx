@@ -19,8 +19,11 @@ export interface ShellOptions {
   title: string;
 }
 
-/** Preloaded so the browser fetches them in parallel instead of discovering them import by import. */
-const MODULES = ["app.js", "api.js", "dom.js", "dashboard.js", "runs.js", "snapshots.js", "jobs.js"];
+/**
+ * The modules of the first page (the dashboard), preloaded so the browser fetches them in parallel instead
+ * of discovering them import by import; app.js imports the other pages when they are opened.
+ */
+const MODULES = ["app.js", "api.js", "dom.js", "dashboard.js", "runs.js"];
 
 const PAGES: [string, string][] = [
   ["#/", "Dashboard"],

@@ -6,7 +6,8 @@
  * straight through the engine internals with older times and two hosts (as bench/server.ts does: a
  * thousand backups would take minutes). Each {@link startServer} then takes a fresh copy of the repository
  * (and its catalog) in a directory of tests/server_fixture.ts and starts the server on a random
- * loopback port with jobs over that tree and a slow source to cancel, and a restore root.
+ * loopback port with jobs over that tree, a slow source to cancel and a yearly job whose time passed two
+ * hours ago while the server was down (overdue), and a restore root.
  *
  * @example
  * ```ts
@@ -22,6 +23,8 @@ import { Engine, internals } from "../../core/engine.ts";
 import { loadPlugin } from "../../core/registry.ts";
 import { SMALL_REPO } from "../helpers.ts";
 import { startFixture, TOKEN } from "../server_fixture.ts";
+import { RunsDb } from "../../server/runs_db.ts";
+import { runsDbPath } from "../../server/serve.ts";
 
 /** What the UI tests need to know about the server they drive. */
 export interface UiTestServer {
@@ -33,6 +36,8 @@ export interface UiTestServer {
   job: string;
   /** A job whose run lasts long enough to be cancelled. */
   longJob: string;
+  /** A job that is overdue: its only scheduled time, two hours ago, passed with no run. */
+  overdueJob: string;
   /** The repository holding the snapshots. */
   repository: string;
   /** How many snapshots it holds. */
@@ -59,6 +64,7 @@ const PASSWORD = "server-test-password"; // the one tests/server_fixture.ts writ
 const REPO = "vault-east";
 const JOB = "photos-nightly";
 const LONG = "long-export";
+const OVERDUE = "mail-yearly";
 const HOST = "atlas-host";
 const OTHER_HOST = "boreal-host";
 const SNAPSHOTS = 1000;
@@ -167,6 +173,9 @@ async function copyDir(from: string, to: string): Promise<void> {
  */
 export async function startServer(): Promise<UiTestServer> {
   const t = await (template ??= buildTemplate());
+  // Once a year, at the minute two hours ago (local time, as cron): it fired while the server was down.
+  const due = new Date(Date.now() - 2 * 3_600_000);
+  const yearly = `${due.getMinutes()} ${due.getHours()} ${due.getDate()} ${due.getMonth() + 1} *`;
   const f = await startFixture((d) =>
     `[server]
 listen = "127.0.0.1:8470"
@@ -183,6 +192,11 @@ paths = ["${t.src}/photos/2023", "${t.src}/mail", "${t.src}/gone"]
 tags = ["nightly"]
 schedule = "0 3 * * *"
 
+[jobs.${OVERDUE}]
+repository = "${REPO}"
+paths = ["${t.src}/mail"]
+schedule = "${yearly}"
+
 [jobs.${LONG}]
 repository = "${REPO}"
 source = "${SLOW}"
@@ -190,6 +204,10 @@ source-options = { files = 100000, size = 65536, delay_ms = 20 }
 `, { start: false });
   await Deno.remove(`${f.dir}/repo`, { recursive: true });
   await copyDir(`${t.dir}/repo`, `${f.dir}/repo`);
+  // The server has known the jobs since yesterday (it has run before), so the yearly job's time counts.
+  const db = RunsDb.open(runsDbPath(f.configPath));
+  db.markSeen([JOB, OVERDUE, LONG], Date.now() - 86_400_000);
+  db.close();
   await f.start();
   const src = t.src;
   return {
@@ -197,6 +215,7 @@ source-options = { files = 100000, size = 65536, delay_ms = 20 }
     token: TOKEN,
     job: JOB,
     longJob: LONG,
+    overdueJob: OVERDUE,
     repository: REPO,
     snapshotCount: SNAPSHOTS,
     otherHost: { name: OTHER_HOST, count: t.otherHostCount },
@@ -205,7 +224,7 @@ source-options = { files = 100000, size = 65536, delay_ms = 20 }
     restoreFolder: `${src}/photos/2023`,
     restoreTarget: `${f.dir}/restore/out`,
     bigDir: `${src}/photos/2024`,
-    privateStrings: [JOB, LONG, REPO, HOST, OTHER_HOST, t.newest.slice(0, 8), src, "trip-1.jpg"],
+    privateStrings: [JOB, LONG, OVERDUE, REPO, HOST, OTHER_HOST, t.newest.slice(0, 8), src, "trip-1.jpg"],
     close: () => f.close(),
   };
 }

@@ -116,6 +116,12 @@ uiTest("login with the form shows the dashboard and the job; logout forgets the 
   // The template's snapshots and the one the job's run just made.
   await repoCard.getByText(String(server.snapshotCount + 1), { exact: true }).waitFor();
   await repoCard.locator("tbody tr").first().getByText(server.source).waitFor();
+  // The job that just ran is not overdue; the yearly one whose time passed two hours ago is.
+  assertEquals(await card.locator(".badge.s-overdue").count(), 0);
+  const late = page.locator("article.job", {
+    has: page.getByRole("link", { name: server.overdueJob, exact: true }),
+  });
+  await late.locator(".badge.s-overdue", { hasText: "overdue" }).waitFor();
   await t.shot("dashboard");
   await Deno.mkdir(DOCS_IMG, { recursive: true });
   await page.screenshot({ path: `${DOCS_IMG}dashboard.png` });
@@ -132,9 +138,13 @@ uiTest("the anonymous page and its assets hold no private data", async (t) => {
   const root = await fetch(server.url + "/");
   assertEquals(root.status, 200);
   texts.push(await root.text());
-  for (const m of texts[0].matchAll(/(?:src|href)="(ui\/[^"]+)"/g)) {
-    texts.push(await (await fetch(`${server.url}/${m[1]}`)).text());
+  const assets = new Set([...texts[0].matchAll(/(?:src|href)="(ui\/[^"]+)"/g)].map((m) => m[1]));
+  for (const asset of assets) { // grows with the modules' imports (the pages imported when opened)
+    const text = await (await fetch(`${server.url}/${asset}`)).text();
+    texts.push(text);
+    for (const m of text.matchAll(/["']\.\/([a-z_]+\.js)["']/g)) assets.add(`ui/${m[1]}`);
   }
+  assert(assets.has("ui/snapshots.js") && assets.has("ui/jobs.js"), "every page's module checked");
   for (const path of ["/jobs", "/repositories"]) {
     assertEquals(await fetch(`${server.url}/api/v1${path}`).then((r) => (r.body?.cancel(), r.status)), 401);
   }

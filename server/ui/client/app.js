@@ -4,8 +4,11 @@ import { clearToken, events, json, setToken, token } from "./api.js";
 import { errorLine, fill, h } from "./dom.js";
 import { dashboard } from "./dashboard.js";
 import { runPage, runsPage } from "./runs.js";
-import { diffPage, snapshotPage, snapshotsPage } from "./snapshots.js";
-import { jobPage, jobsPage } from "./jobs.js";
+
+// The snapshots and jobs pages are loaded when first opened (or once the first page is shown), so the
+// dashboard's first render waits for the fewest modules.
+const snapshots = () => import("./snapshots.js");
+const jobs = () => import("./jobs.js");
 
 const $ = (id) => document.getElementById(id);
 let current = new AbortController();
@@ -33,12 +36,18 @@ const routes = [
   [/^#?\/?$/, () => dashboard],
   [/^#\/runs$/, () => runsPage],
   [/^#\/runs\/([^/]+)$/, (m) => (ctx) => runPage(ctx, m[1])],
-  [/^#\/snapshots$/, () => (ctx) => snapshotsPage(ctx, null)],
-  [/^#\/snapshots\/([^/]+)$/, (m) => (ctx) => snapshotsPage(ctx, m[1])],
-  [/^#\/snapshots\/([^/]+)\/([^/]+)$/, (m) => (ctx) => snapshotPage(ctx, m[1], m[2])],
-  [/^#\/diff\/([^/]+)\/([^/]+)\/([^/]+)$/, (m) => (ctx) => diffPage(ctx, m[1], m[2], m[3])],
-  [/^#\/jobs$/, () => jobsPage],
-  [/^#\/jobs\/([^/]+)$/, (m) => (ctx) => jobPage(ctx, m[1])],
+  [/^#\/snapshots$/, () => async (ctx) => (await snapshots()).snapshotsPage(ctx, null)],
+  [/^#\/snapshots\/([^/]+)$/, (m) => async (ctx) => (await snapshots()).snapshotsPage(ctx, m[1])],
+  [
+    /^#\/snapshots\/([^/]+)\/([^/]+)$/,
+    (m) => async (ctx) => (await snapshots()).snapshotPage(ctx, m[1], m[2]),
+  ],
+  [
+    /^#\/diff\/([^/]+)\/([^/]+)\/([^/]+)$/,
+    (m) => async (ctx) => (await snapshots()).diffPage(ctx, m[1], m[2], m[3]),
+  ],
+  [/^#\/jobs$/, () => async (ctx) => (await jobs()).jobsPage(ctx)],
+  [/^#\/jobs\/([^/]+)$/, (m) => async (ctx) => (await jobs()).jobPage(ctx, m[1])],
 ];
 
 async function route() {
@@ -114,4 +123,4 @@ globalThis.addEventListener("hashchange", () => {
 });
 
 takeFragmentToken();
-route();
+route().finally(() => setTimeout(() => Promise.all([snapshots(), jobs()]).catch(() => {}), 500));

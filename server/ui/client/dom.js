@@ -113,3 +113,12 @@ export function heading(text) {
 export function errorLine(err) {
   return h("p", { class: "error", role: "alert" }, err instanceof Error ? err.message : String(err));
 }
+
+/**
+ * Records a User Timing measure `name` from `start` to just after the next frame is painted (the
+ * animation frame runs before style, layout and paint; a task queued from it runs after them), for
+ * bench/ui.ts.
+ */
+export function measurePainted(name, start, detail) {
+  requestAnimationFrame(() => setTimeout(() => performance.measure(name, { start, detail })));
+}

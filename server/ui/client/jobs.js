@@ -53,6 +53,7 @@ export async function jobsPage(ctx) {
             "td",
             null,
             j.last_run ? h("a", { href: `#/runs/${seg(j.last_run.id)}` }, badge(j.last_run.status)) : "–",
+            j.overdue ? [" ", badge("overdue")] : null,
           ),
           h("td", null, actions(j, load, status)),
         )

@@ -2,7 +2,7 @@
 // (directories fetched as they open, long directories rendered in batches), download of a file or a
 // folder as tar, restore to a path on the server, and the diff of two snapshots.
 import { download, json, seg } from "./api.js";
-import { badge, bytes, count, errorLine, fill, h, heading, join, mode, time } from "./dom.js";
+import { badge, bytes, count, errorLine, fill, h, heading, join, measurePainted, mode, time } from "./dom.js";
 
 const PAGE = 50;
 const BATCH = 200;
@@ -351,9 +351,7 @@ export async function snapshotPage(ctx, repo, id) {
     if (!entries.length) ul.prepend(h("li", { class: "muted" }, "(empty)"));
     batch();
     // User Timing for bench/ui.ts: from the click's request to the frame that shows the rows.
-    requestAnimationFrame(() =>
-      performance.measure("floe:tree-open", { start: t0, detail: { dir, entries: entries.length } })
-    );
+    measurePainted("floe:tree-open", t0, { dir, entries: entries.length });
   }
 
   const tree = h("ul", {
