@@ -6,14 +6,13 @@
  * `catch-up`. {@link Scheduler.stop} stops taking runs, lets running ones finish within a grace period,
  * then cancels them (a cancelled backup writes no snapshot).
  *
- * Every run's work runs on a worker of its own (server/worker_run.ts), so that it never holds up the
- * thread answering requests. Its events get a sequence number, are stored in the runs database and
- * fanned out, serialised once, to subscribers (the SSE route).
+ * Every run's events get a sequence number, are stored in the runs database and fanned out, serialised
+ * once, to subscribers (the SSE route).
  *
  * @example
  * ```ts
  * import { Scheduler } from "./scheduler.ts";
- * // const scheduler = new Scheduler({ config, db });
+ * // const scheduler = new Scheduler({ config, engine, db });
  * // scheduler.start();
  * // const run = scheduler.submitJob("home");
  * ```
@@ -21,10 +20,17 @@
  */
 import { FloeError } from "../mod.ts";
 import { type Config, nextRun } from "../config/mod.ts";
-import { ApiError, apiErrorOf, type OperationEvent, type RunContext } from "./_engine.ts";
+import {
+  ApiError,
+  apiErrorOf,
+  type EngineAdapter,
+  type OperationEvent,
+  type OperationResult,
+  type RunContext,
+} from "./_engine.ts";
 import type { RunKind, RunRecord, RunsDb } from "./runs_db.ts";
-import type { OperationRequest } from "./operation.ts";
-import { OperationError, runInWorker } from "./worker_run.ts";
+import { HookError } from "./hooks.ts";
+import { runJob } from "./runner.ts";
 
 /** An event as stored and streamed: its sequence number and data. */
 export interface RunEvent {
@@ -40,6 +46,8 @@ export interface RunEvent {
 export interface SchedulerOptions {
   /** The config. */
   config: Config;
+  /** The engine adapter. */
+  engine: EngineAdapter;
   /** The runs database. */
   db: RunsDb;
   /** Server log lines (never secrets). */
@@ -50,7 +58,7 @@ interface Active {
   record: RunRecord;
   controller: AbortController;
   writer: boolean;
-  request: OperationRequest;
+  work: (ctx: RunContext) => Promise<OperationResult>;
   done?: Promise<void>;
   lastProgressMs: number;
 }
@@ -66,6 +74,7 @@ const HEARTBEAT_MS = 60_000;
 /** Runs jobs on their schedules and on request. */
 export class Scheduler {
   readonly #config: Config;
+  readonly #engine: EngineAdapter;
   readonly #db: RunsDb;
   readonly #log: (line: string) => void;
   readonly #timers = new Map<string, ReturnType<typeof setTimeout>>();
@@ -80,6 +89,7 @@ export class Scheduler {
   /** Build one (nothing runs before {@link start}). */
   constructor(options: SchedulerOptions) {
     this.#config = options.config;
+    this.#engine = options.engine;
     this.#db = options.db;
     this.#log = options.log ?? (() => {});
     this.#paused = this.#db.paused();
@@ -178,25 +188,35 @@ export class Scheduler {
         `job ${name} already has run ${busy.record.id} ${busy.record.status}`,
       );
     }
-    return this.#submit(name, job.kind, job.repository, { op: "job", job: name });
+    return this.#submit(
+      name,
+      job.kind,
+      job.repository,
+      (ctx) => runJob(this.#engine, this.#config, name, ctx),
+    );
   }
 
   /** Queues a one-off operation on a repository (restore, check, prune, forget from the API). */
-  submit(request: Exclude<OperationRequest, { op: "job" }>): RunRecord {
-    if (!Object.hasOwn(this.#config.repositories, request.repository)) {
-      throw new ApiError(404, "not-found", `no repository '${request.repository}' in the config`);
+  submit(kind: RunKind, repository: string, work: (ctx: RunContext) => Promise<OperationResult>): RunRecord {
+    if (!Object.hasOwn(this.#config.repositories, repository)) {
+      throw new ApiError(404, "not-found", `no repository '${repository}' in the config`);
     }
-    return this.#submit(null, request.op, request.repository, request);
+    return this.#submit(null, kind, repository, work);
   }
 
-  #submit(job: string | null, kind: RunKind, repository: string, request: OperationRequest): RunRecord {
+  #submit(
+    job: string | null,
+    kind: RunKind,
+    repository: string,
+    work: (ctx: RunContext) => Promise<OperationResult>,
+  ): RunRecord {
     if (this.#stopping) throw new ApiError(503, "stopping", "the server is stopping");
     const record = this.#db.create({ job, kind, repository });
     const active: Active = {
       record,
       controller: new AbortController(),
       writer: WRITERS.has(kind),
-      request,
+      work,
       lastProgressMs: 0,
     };
     this.#queue.push(active);
@@ -261,7 +281,7 @@ export class Scheduler {
       log: (line) => this.#db.log(id, line),
     };
     try {
-      const result = await runInWorker(this.#config, a.request, ctx);
+      const result = await a.work(ctx);
       if (result.snapshotCount !== undefined) {
         this.#db.setSnapshotCount(a.record.repository, result.snapshotCount);
       }
@@ -275,7 +295,7 @@ export class Scheduler {
     } catch (e) {
       const cancelled = a.controller.signal.aborted;
       const err = cancelled ? new ApiError(499, "cancelled", this.#cancelReason(a)) : apiErrorOf(e);
-      const snapshotId = e instanceof OperationError ? e.snapshotId : undefined;
+      const snapshotId = e instanceof HookError ? e.snapshotId : undefined;
       this.#db.log(id, `${cancelled ? "cancelled" : "failed"}: ${err.message}`);
       this.#db.finished(id, {
         status: cancelled ? "cancelled" : "failed",

@@ -71,7 +71,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   }
   const db = RunsDb.open(runsDbPath(options.configPath));
   const engine = new EngineAdapter(config);
-  const scheduler = new Scheduler({ config, db, log: options.log });
+  const scheduler = new Scheduler({ config, engine, db, log: options.log });
   const services: Services = { config, engine, scheduler, db };
   const app = createApp(services, { token: options.token });
   const ready = Promise.withResolvers<Deno.NetAddr>();
