@@ -194,7 +194,10 @@ const RESYNC_MS = 30_000;
 /** Opens configured repositories and runs operations on them. */
 export class EngineAdapter {
   readonly #config: Config;
-  readonly #readers = new Map<string, { engine: Promise<Engine>; syncedMs: number }>();
+  readonly #readers = new Map<
+    string,
+    { engine: Promise<Engine>; syncedMs: number; syncing?: Promise<void>; failure?: unknown }
+  >();
   /** Snapshot lists by repository, with the catalog state they were read at. */
   readonly #lists = new Map<string, { state: string; list: SnapshotJson[] }>();
 
@@ -248,7 +251,12 @@ export class EngineAdapter {
     });
   }
 
-  /** The shared engine that answers reads (kept open: opening derives the key). */
+  /**
+   * The shared engine that answers reads (kept open: opening derives the key). Its catalog is synced
+   * with the repository in the background when it is older than {@link RESYNC_MS}: a sync lists and
+   * reads the repository, and the request that notices the age should not wait for it. A sync that
+   * failed is done again, awaited, by the next read, which then answers with its error.
+   */
   async #reader(name: string): Promise<Engine> {
     this.#repo(name);
     let r = this.#readers.get(name);
@@ -256,9 +264,20 @@ export class EngineAdapter {
       r = { engine: this.#open(name), syncedMs: Date.now() };
       this.#readers.set(name, r);
       r.engine.catch(() => this.#readers.delete(name));
-    } else if (Date.now() - r.syncedMs > RESYNC_MS) {
+    } else if (r.failure !== undefined) {
+      r.failure = undefined;
       r.syncedMs = Date.now();
       await (await r.engine).refresh();
+    } else if (!r.syncing && Date.now() - r.syncedMs > RESYNC_MS) {
+      const reader = r;
+      reader.syncedMs = Date.now();
+      reader.syncing = reader.engine.then((engine) => engine.refresh())
+        .catch((e) => {
+          reader.failure = e;
+        })
+        .finally(() => {
+          reader.syncing = undefined;
+        });
     }
     return await r.engine;
   }
@@ -638,6 +657,9 @@ export class EngineAdapter {
   async close(): Promise<void> {
     const readers = [...this.#readers.values()];
     this.#readers.clear();
-    for (const r of readers) await (await r.engine.catch(() => undefined))?.close();
+    for (const r of readers) {
+      await r.syncing;
+      await (await r.engine.catch(() => undefined))?.close();
+    }
   }
 }

@@ -55,6 +55,8 @@ export interface StoredEvent {
   seq: number;
   /** The event. */
   data: Record<string, unknown>;
+  /** The event as stored (JSON). */
+  json: string;
 }
 
 interface Row {
@@ -220,11 +222,11 @@ export class RunsDb {
     return c;
   }
 
-  /** Stores an event of a run; returns its sequence number. */
-  addEvent(id: string, data: Record<string, unknown>): number {
+  /** Stores an event of a run (`json`: `data` serialised, when the caller has it); returns its sequence number. */
+  addEvent(id: string, data: Record<string, unknown>, json = JSON.stringify(data)): number {
     const c = this.#counters(id);
     const seq = ++c.events;
-    this.#stmt("INSERT INTO events (run_id, seq, json) VALUES (?, ?, ?)").run(id, seq, JSON.stringify(data));
+    this.#stmt("INSERT INTO events (run_id, seq, json) VALUES (?, ?, ?)").run(id, seq, json);
     return seq;
   }
 
@@ -233,7 +235,11 @@ export class RunsDb {
     return (this.#stmt("SELECT seq, json FROM events WHERE run_id = ? AND seq > ? ORDER BY seq").all(
       id,
       afterSeq,
-    ) as { seq: number; json: string }[]).map((r) => ({ seq: r.seq, data: JSON.parse(r.json) }));
+    ) as { seq: number; json: string }[]).map((r) => ({
+      seq: r.seq,
+      data: JSON.parse(r.json),
+      json: r.json,
+    }));
   }
 
   /** Appends lines to a run's log. */

@@ -6,8 +6,8 @@
  * `catch-up`. {@link Scheduler.stop} stops taking runs, lets running ones finish within a grace period,
  * then cancels them (a cancelled backup writes no snapshot).
  *
- * Every run's events get a sequence number, are stored in the runs database and fanned out to
- * subscribers (the SSE route).
+ * Every run's events get a sequence number, are stored in the runs database and fanned out, serialised
+ * once, to subscribers (the SSE route).
  *
  * @example
  * ```ts
@@ -38,6 +38,8 @@ export interface RunEvent {
   seq: number;
   /** `{run, op, type, time, …}`. */
   data: Record<string, unknown>;
+  /** `data` as JSON, when it is at hand already (one serialisation for every subscriber). */
+  json?: string;
 }
 
 /** Options of {@link Scheduler}. */
@@ -254,8 +256,9 @@ export class Scheduler {
       ...fields,
       run: a.record.id,
     };
-    const seq = this.#db.addEvent(a.record.id, data);
-    for (const l of this.#listeners.get(a.record.id) ?? []) l({ seq, data });
+    const json = JSON.stringify(data);
+    const seq = this.#db.addEvent(a.record.id, data, json);
+    for (const l of this.#listeners.get(a.record.id) ?? []) l({ seq, data, json });
   }
 
   async #execute(a: Active): Promise<void> {

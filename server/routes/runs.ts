@@ -20,6 +20,9 @@ const params = z.object({
   id: z.string().regex(/^[0-9a-f]{16}$/).openapi({ param: { name: "id", in: "path" } }),
 });
 
+/** Whether an event is a plain progress report (no message: messages go to every client). */
+const isProgress = (e: RunEvent) => e.data.type === "progress" && e.data.message === undefined;
+
 /** The runs routes. */
 export default function runs(s: Services) {
   const get = (id: string) => {
@@ -100,7 +103,7 @@ export default function runs(s: Services) {
           await stream.writeSSE({
             id: String(e.seq),
             event: String(e.data.type),
-            data: JSON.stringify(e.data),
+            data: e.json ?? JSON.stringify(e.data),
           });
           sent = e.seq;
           if (e.data.type === "done" || e.data.type === "error") ended = true;
@@ -109,7 +112,13 @@ export default function runs(s: Services) {
           for (const e of s.db.events(id, after)) await send(e);
           if (!unsubscribe) return;
           while (!ended && !stream.aborted) {
-            while (pending.length && !ended) await send(pending.shift()!);
+            while (pending.length && !ended) {
+              const e = pending.shift()!;
+              // A client that fell behind gets the newest progress only: a later one says all an older
+              // one did. Warnings, messages and the end are sent every one, in order.
+              if (isProgress(e) && pending.some(isProgress)) continue;
+              await send(e);
+            }
             if (ended) break;
             await Promise.race([new Promise<void>((r) => wake = r), aborted]);
             wake = undefined;
