@@ -351,6 +351,69 @@ export function generateDataset(dir: string, opts: DatasetOptions): DatasetSumma
   return summary;
 }
 
+/**
+ * Generate the small-files-heavy dataset into `dir`: at scale 1, 100,000 files of 0–8 KiB (a third each
+ * text-like, half-compressible and random; about 400 MB) in ~4,000 directories up to 12 deep, plus four
+ * large files (two 64 MiB and two 32 MiB: random, text, half-compressible, random). It measures what a
+ * restore does per file (create, write, metadata), where the mixed dataset measures bytes.
+ *
+ * @example
+ * ```ts
+ * import { generateSmallFilesDataset } from "./dataset.ts";
+ * const summary = generateSmallFilesDataset("/tmp/floe-bench/small", { seed: 1, scale: 0.01 });
+ * console.log(summary.files, summary.dirs);
+ * ```
+ */
+export function generateSmallFilesDataset(dir: string, opts: DatasetOptions): DatasetSummary {
+  const rng = new XorShift128(opts.seed ^ 0x2c1b3c6d);
+  const vocab = makeVocabulary(rng);
+  const s = opts.scale;
+  const summary: DatasetSummary = { files: 0, dirs: 0, symlinks: 0, bytes: 0 };
+  Deno.mkdirSync(dir, { recursive: true });
+  // A deep tree: each directory hangs under a random earlier one, mostly the last few made, so chains
+  // reach down to 12 levels while the fan-out stays moderate.
+  const nDirs = scaled(4000, s);
+  const dirs: string[] = [];
+  const depth: number[] = [];
+  for (let i = 0; i < nDirs; i++) {
+    const parent = i === 0 || rng.int(8) === 0 ? -1 : Math.max(0, i - 1 - rng.int(Math.min(i, 6)));
+    const d = parent >= 0 && depth[parent] < 12 ? parent : -1;
+    const p = join(d < 0 ? dir : dirs[d], `d${String(i).padStart(4, "0")}`);
+    Deno.mkdirSync(p);
+    Deno.chmodSync(p, 0o755);
+    dirs.push(p);
+    depth.push(d < 0 ? 1 : depth[d] + 1);
+    summary.dirs++;
+  }
+  const nSmall = scaled(100_000, s);
+  for (let i = 0; i < nSmall; i++) {
+    const kind = KINDS[i % 3];
+    const size = rng.range(0, 8 * KiB);
+    const p = join(dirs[rng.int(dirs.length)], `f${String(i).padStart(6, "0")}${EXT[kind]}`);
+    produce(rng, kind, scratch, size, vocab);
+    const f = Deno.openSync(p, { write: true, create: true, truncate: true });
+    try {
+      writeAll(f, scratch.subarray(0, size));
+    } finally {
+      f.close();
+    }
+    Deno.chmodSync(p, pickMode(rng));
+    summary.files++;
+    summary.bytes += size;
+  }
+  const large = join(dir, "large");
+  Deno.mkdirSync(large);
+  summary.dirs++;
+  const bigKinds: Kind[] = ["random", "text", "half", "random"];
+  for (let i = 0; i < bigKinds.length; i++) {
+    const size = Math.max(1, Math.round((i < 2 ? 64 : 32) * s)) * MiB;
+    writeGenerated(join(large, `big-${i}${EXT[bigKinds[i]]}`), size, bigKinds[i], rng, vocab, 0o644);
+    summary.files++;
+    summary.bytes += size;
+  }
+  return summary;
+}
+
 /** One entry of a {@link manifest}. */
 export interface ManifestEntry {
   /** Entry type. */

@@ -3,7 +3,8 @@
  *
  * Options: `--scale N` (1 ≈ 2 GB), `--only floe,restic,borg`, `--skip-scaling`,
  * `--workdir DIR` (default /tmp/floe-bench), `--keep`, `--seed N`, `--timeout SECONDS`,
- * `--floe-main PATH` (another floe CLI entry point, e.g. a second checkout), `--skip-s3`.
+ * `--floe-main PATH` (another floe CLI entry point, e.g. a second checkout), `--skip-s3`,
+ * `--datasets mixed,small` (which datasets to run: the mixed tree, the small-files-heavy one, or both).
  * See bench/README.md for what is measured and how to read the tables.
  *
  * @module
@@ -15,6 +16,7 @@ import {
   type DatasetSummary,
   diffManifests,
   generateDataset,
+  generateSmallFilesDataset,
   manifest,
   type ManifestEntry,
   mutate,
@@ -60,10 +62,18 @@ export interface BenchArgs {
   timeout: number;
   /** floe's CLI entry point (default /work/main/cli/main.ts). */
   floeMain: string;
+  /** Datasets to run, in this order: the mixed tree (its S3 and scaling tables included), the small-files one. */
+  datasets: DatasetName[];
 }
 
+/** The benchmark's datasets: the mixed tree of the main table, and the small-files-heavy tree. */
+export const DATASET_NAMES = ["mixed", "small"] as const;
+/** A dataset name accepted by `--datasets`. */
+export type DatasetName = (typeof DATASET_NAMES)[number];
+
 const USAGE = `usage: deno task bench [--scale N] [--only floe,restic,borg] [--skip-scaling] [--skip-s3]
-                       [--workdir DIR] [--keep] [--seed N] [--timeout SECONDS] [--floe-main PATH]`;
+                       [--workdir DIR] [--keep] [--seed N] [--timeout SECONDS] [--floe-main PATH]
+                       [--datasets mixed,small]`;
 
 /**
  * Parse the benchmark's command line.
@@ -86,6 +96,7 @@ export function parseArgs(argv: string[]): BenchArgs {
     seed: 1,
     timeout: 3600,
     floeMain: FLOE_MAIN,
+    datasets: [...DATASET_NAMES],
   };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].includes("=") ? argv[i].split(/=(.*)/s, 2) : [argv[i], undefined];
@@ -129,6 +140,17 @@ export function parseArgs(argv: string[]): BenchArgs {
       case "--timeout":
         a.timeout = num();
         break;
+      case "--datasets": {
+        const names = value().split(",").map((s) => s.trim()).filter(Boolean);
+        for (const n of names) {
+          if (!(DATASET_NAMES as readonly string[]).includes(n)) {
+            throw new Error(`unknown dataset ${n}\n${USAGE}`);
+          }
+        }
+        a.datasets = DATASET_NAMES.filter((d) => names.includes(d));
+        if (a.datasets.length === 0) throw new Error(`--datasets selects no dataset\n${USAGE}`);
+        break;
+      }
       case "--floe-main":
         a.floeMain = resolve(value());
         break;
@@ -285,14 +307,14 @@ function repoBytes(m: StepResult | undefined): number | undefined {
 }
 
 /** The main comparison table. */
-function mainTable(b: Bench): string {
+function mainTable(b: Bench, steps: readonly (typeof STEPS)[number][] = STEPS): string {
   const names = b.tools.map((t) => t.name);
   const headers = ["step"];
   for (const n of names) headers.push(`${n} wall`, `${n} cpu`, `${n} rss`, `${n} anon`, `${n} repo`);
   const pairs = ["restic", "borg"].filter((o) => names.includes("floe") && names.includes(o));
   for (const o of pairs) headers.push(`f/${o[0]} wall`, `f/${o[0]} rss`, `f/${o[0]} anon`, `f/${o[0]} repo`);
   const rows: string[][] = [];
-  for (const s of STEPS) {
+  for (const s of steps) {
     const row: string[] = [s.label];
     for (const n of names) {
       const m = b.results[n][s.id];
@@ -324,9 +346,9 @@ function mainTable(b: Bench): string {
  * Other load during each measured step: the machine's busy CPU (/proc/stat) minus the tool's own
  * CPU, per second of wall time (in cores). Steps over 0.1 cores are listed: their figures are suspect.
  */
-function interference(b: Bench): string {
+function interference(b: Bench, steps: readonly (typeof STEPS)[number][] = STEPS): string {
   const noisy: string[] = [];
-  for (const s of STEPS) {
+  for (const s of steps) {
     for (const t of b.tools) {
       const m = b.results[t.name][s.id];
       if (!m || !m.ok || !Number.isFinite(m.machineCpu) || m.wall <= 0) continue;
@@ -556,6 +578,135 @@ function s3Table(tools: string[], o: S3Outcome): string {
   return renderTable(headers, rows);
 }
 
+/**
+ * Restores each tool's latest snapshot of repository `tag` into an empty dir and verifies it against
+ * `source` (the tree `data` as backed up).
+ */
+async function restoreAndVerify(
+  b: Bench,
+  tag: string,
+  data: string,
+  source: Map<string, ManifestEntry>,
+  label: (t: Tool) => string,
+): Promise<void> {
+  for (const t of b.tools) {
+    const target = join(b.args.workdir, "restore", tag === "main" ? t.name : `${t.name}-${tag}`);
+    rm(target);
+    Deno.mkdirSync(target, { recursive: true });
+    const m = await b.step(t, "restore", t.restore(b.repo(t, tag), target, label(t)), {
+      warm: [b.repo(t, tag)],
+    });
+    if (m.ok) {
+      try {
+        const diffs = diffManifests(source, manifest(t.restoredRoot(target, data)));
+        b.verification[t.name] = diffs.length === 0
+          ? "ok (identical)"
+          : `${diffs.length} differences, e.g. ${diffs.slice(0, 3).join("; ")}`;
+      } catch (e) {
+        b.verification[t.name] = `cannot read restore: ${e instanceof Error ? e.message : e}`;
+      }
+    } else b.verification[t.name] = "restore failed";
+    log(`${t.name}: restore verification: ${b.verification[t.name]}`);
+    // Restored trees stay until the final clean-up (see the S3 restores: deleting before the next restore
+    // skews it).
+  }
+}
+
+/** A plain copy of a dataset: what writing that tree into the page cache costs this machine. */
+interface CopyBaseline {
+  m: Measurement;
+  summary: DatasetSummary;
+}
+
+/**
+ * Copies `data` with `tar -cf - | tar -xf -` into an empty dir, measured as a restore is (from a warm
+ * source): the physical limit of a restore of that tree here (creating its files and writing its bytes
+ * into the page cache), with no reading of packs, decrypting or decompressing.
+ */
+async function copyBaseline(b: Bench, data: string, tag: string): Promise<CopyBaseline> {
+  const target = join(b.args.workdir, "restore", `tar-${tag}`);
+  rm(target);
+  Deno.mkdirSync(target, { recursive: true });
+  await settle([data]);
+  const parent = join(data, "..");
+  const name = data.slice(parent.length + 1);
+  log(`tar: copy of ${data} …`);
+  const m = await measure(
+    { cmd: ["sh", "-c", 'tar -C "$1" -cf - "$2" | tar -C "$3" -xf -', "sh", parent, name, target] },
+    { logFile: join(b.args.workdir, "logs", "tar.log"), timeoutSec: b.args.timeout },
+  );
+  return { m, summary: summarize(manifest(data, { hash: false })) };
+}
+
+function copyLine(c: CopyBaseline): string {
+  if (!c.m.ok) return `plain copy (tar | tar) of the same tree: failed (exit ${c.m.code})`;
+  return `plain copy (tar -cf - | tar -xf -) of the same tree, from a warm page cache: ${
+    c.m.wall.toFixed(2)
+  } s wall, ` +
+    `${(c.m.user + c.m.sys).toFixed(2)} s CPU = ${
+      (c.summary.bytes / 1048576 / c.m.wall).toFixed(0)
+    } MiB/s, ` +
+    `${fmtCount(Math.round(c.summary.files / c.m.wall))} files/s: the page-cache write bandwidth of this ` +
+    `machine for this tree (a restore's floor)`;
+}
+
+/** The steps of the small-files dataset. */
+const SMALL_STEPS = STEPS.filter((s) => s.id === "init" || s.id === "initial" || s.id === "restore");
+
+/**
+ * The small-files-heavy dataset (see {@link generateSmallFilesDataset}): init, initial backup and restore
+ * of every tool, the restore verified, and the plain copy beside it; prints its table.
+ */
+async function smallFilesRun(args: BenchArgs, tools: Tool[], print: (s?: string) => void): Promise<Bench> {
+  const W = args.workdir;
+  const b = new Bench(args, tools);
+  const data = join(W, "data-small");
+  rm(data);
+  const t0 = performance.now();
+  const generated = generateSmallFilesDataset(data, { seed: args.seed, scale: args.scale });
+  log(
+    `small-files dataset generated in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${
+      summaryLine(generated)
+    }`,
+  );
+  const source = manifest(data); // reads every file: warms the page cache
+  for (const t of tools) await b.step(t, "init", t.init(b.repo(t, "small")));
+  for (const t of tools) {
+    await b.step(t, "initial", t.backup(b.repo(t, "small"), data, "bench-small"), {
+      repo: b.repo(t, "small"),
+      warm: [data, b.repo(t, "small")],
+    });
+  }
+  await restoreAndVerify(b, "small", data, source, () => "bench-small");
+  const copy = await copyBaseline(b, data, "small");
+  print();
+  print("## small-files-heavy dataset (init, initial backup, restore into an empty dir)");
+  print();
+  print(`dataset: ${summaryLine(generated)}; files of 0–8 KiB in a tree up to 12 deep, plus 4 large files`);
+  print(`load average after the small-files run: ${loadAvg()}`);
+  print();
+  print(mainTable(b, SMALL_STEPS));
+  print();
+  print(`target (floe/restic): restore wall ≤ ${WALL_TARGET.restore}`);
+  print(interference(b, SMALL_STEPS));
+  print(copyLine(copy));
+  print("restore verification:");
+  for (const t of tools) print(`  ${t.name}: ${b.verification[t.name]}`);
+  if (b.errors.length) {
+    print("errors:");
+    for (const e of b.errors) print(`  ${e}`);
+  }
+  if (!args.keep) {
+    rm(data);
+    for (const t of tools) {
+      rm(b.repo(t, "small"));
+      rm(join(W, "restore", `${t.name}-small`));
+    }
+    rm(join(W, "restore", "tar-small"));
+  }
+  return b;
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(Deno.args);
   const W = args.workdir;
@@ -582,6 +733,38 @@ async function main(): Promise<void> {
     if (err) log(`${name}: ${err} — its cells will read "error"`);
     versions.push(`${name}: ${err ? `unavailable (${err})` : (await tool.version()).split("\n")[0]}`);
     tools.push(tool);
+  }
+  const machine = async () =>
+    `machine: ${Deno.build.target}, ${navigator.hardwareConcurrency} CPUs, kernel ${await capture([
+      "uname",
+      "-r",
+    ])}`;
+  /** Writes results.md and results.json, then cleans up. */
+  const finish = (json: Record<string, unknown>) => {
+    print();
+    print(`load average at the end: ${loadAvg()}`);
+    Deno.writeTextFileSync(join(W, "results.md"), out.join("\n") + "\n");
+    Deno.writeTextFileSync(join(W, "results.json"), JSON.stringify({ args, versions, ...json }, null, 2));
+    if (!args.keep) {
+      for (const sub of ["data", "repos", "home", "restore"]) rm(join(W, sub));
+      log(`cleaned up; results and logs kept in ${W}/results.md, results.json, logs/`);
+    } else log(`kept everything in ${W}`);
+  };
+  const smallJson = (sb: Bench) => ({ small: { results: sb.results, verification: sb.verification } });
+
+  if (!args.datasets.includes("mixed")) {
+    print(
+      `# floe benchmark — small-files dataset only, scale ${args.scale}, seed ${args.seed}, ${
+        new Date().toISOString()
+      }`,
+    );
+    print();
+    print(await machine());
+    print(`load average before: ${loadBefore}`);
+    print("versions:");
+    for (const v of versions) print(`  ${v}`);
+    finish(smallJson(await smallFilesRun(args, tools, print)));
+    return;
   }
 
   // Dataset.
@@ -616,37 +799,14 @@ async function main(): Promise<void> {
   source = manifest(data);
   const mutatedSummary = summarize(source);
   await backup("changed", 3);
-  for (const t of tools) {
-    const target = join(W, "restore", t.name);
-    rm(target);
-    Deno.mkdirSync(target, { recursive: true });
-    const m = await b.step(t, "restore", t.restore(b.repo(t), target, labels[t.name] ?? "bench-3"), {
-      warm: [b.repo(t)],
-    });
-    if (m.ok) {
-      try {
-        const diffs = diffManifests(source, manifest(t.restoredRoot(target, data)));
-        b.verification[t.name] = diffs.length === 0
-          ? "ok (identical)"
-          : `${diffs.length} differences, e.g. ${diffs.slice(0, 3).join("; ")}`;
-      } catch (e) {
-        b.verification[t.name] = `cannot read restore: ${e instanceof Error ? e.message : e}`;
-      }
-    } else b.verification[t.name] = "restore failed";
-    log(`${t.name}: restore verification: ${b.verification[t.name]}`);
-    // Kept until the final clean-up (see the S3 restores: deleting before the next restore skews it).
-  }
+  await restoreAndVerify(b, "main", data, source, (t) => labels[t.name] ?? "bench-3");
+  const copy = await copyBaseline(b, data, "main");
   for (const t of tools) await b.step(t, "check", t.check(b.repo(t)), { warm: [b.repo(t)] });
 
   const loadAfterMain = loadAvg();
   print(`# floe benchmark — scale ${args.scale}, seed ${args.seed}, ${new Date().toISOString()}`);
   print();
-  print(
-    `machine: ${Deno.build.target}, ${navigator.hardwareConcurrency} CPUs, kernel ${await capture([
-      "uname",
-      "-r",
-    ])}`,
-  );
+  print(await machine());
   print(`load average before: ${loadBefore}`);
   print(`load average after main run: ${loadAfterMain}`);
   print("versions:");
@@ -678,6 +838,7 @@ async function main(): Promise<void> {
       `≤ ${WALL_TARGET.changed} 1% change, ≤ ${WALL_TARGET.restore} restore; RSS ≤ ${RSS_TARGET}; repo ≤ ${REPO_TARGET}`,
   );
   print(interference(b));
+  print(copyLine(copy));
   print("restore verification (against the mutated source):");
   for (const t of tools) print(`  ${t.name}: ${b.verification[t.name]}`);
   if (b.errors.length) {
@@ -786,28 +947,14 @@ async function main(): Promise<void> {
     );
   }
 
-  print();
-  print(`load average at the end: ${loadAvg()}`);
-  Deno.writeTextFileSync(join(W, "results.md"), out.join("\n") + "\n");
-  Deno.writeTextFileSync(
-    join(W, "results.json"),
-    JSON.stringify(
-      {
-        args,
-        versions,
-        dataset: generated,
-        results: b.results,
-        verification: b.verification,
-        ...(s3 ? { s3 } : {}),
-      },
-      null,
-      2,
-    ),
-  );
-  if (!args.keep) {
-    for (const sub of ["data", "repos", "home", "restore"]) rm(join(W, sub));
-    log(`cleaned up; results and logs kept in ${W}/results.md, results.json, logs/`);
-  } else log(`kept everything in ${W}`);
+  const small = args.datasets.includes("small") ? await smallFilesRun(args, tools, print) : undefined;
+  finish({
+    dataset: generated,
+    results: b.results,
+    verification: b.verification,
+    ...(s3 ? { s3 } : {}),
+    ...(small ? smallJson(small) : {}),
+  });
 }
 
 if (import.meta.main) {

@@ -730,6 +730,22 @@ export function openNew(path: string | Uint8Array, mode = 0o666): number {
 }
 
 /**
+ * Opens an existing file for writing, neither creating nor truncating it and never through a symlink
+ * (`O_WRONLY | O_NOFOLLOW | O_CLOEXEC`; a symlink at `path` fails with ELOOP).
+ *
+ * @example
+ * ```ts
+ * import { closeFd, openExisting, pwriteFd } from "./libc.ts";
+ * const fd = openExisting("/tmp/out.bin");
+ * pwriteFd(fd, new TextEncoder().encode("x"), 10);
+ * closeFd(fd);
+ * ```
+ */
+export function openExisting(path: string | Uint8Array): number {
+  return openPath(path, O_WRONLY | O_NOFOLLOW, 0);
+}
+
+/**
  * `read(2)` into `buf` (a view's offset is honoured); returns the byte count, 0 at end of file.
  * Retries on EINTR.
  *
@@ -776,6 +792,32 @@ export function writeFd(fd: number, buf: Uint8Array): number {
     off += n;
   }
   return off;
+}
+
+/**
+ * Writes all of `buf` at `offset` with `pwrite(2)` (the file position is left alone), looping over short
+ * writes and EINTR.
+ *
+ * @example
+ * ```ts
+ * import { closeFd, openWrite, pwriteFd } from "./libc.ts";
+ * const fd = openWrite("/tmp/out.bin", 0o644);
+ * pwriteFd(fd, new TextEncoder().encode("data"), 4096);
+ * closeFd(fd);
+ * ```
+ */
+export function pwriteFd(fd: number, buf: Uint8Array, offset: number): void {
+  const c = libc();
+  for (let done = 0; done < buf.byteLength;) {
+    const rest = done === 0 ? buf : buf.subarray(done);
+    const n = Number(c.pwrite(fd, rest, BigInt(rest.byteLength), BigInt(offset + done)));
+    if (n < 0) {
+      if (errno() === EINTR) continue;
+      fail("pwrite", `fd ${fd}`);
+    }
+    if (n === 0) throw errnoError(ENOSPC, "pwrite", `fd ${fd}`);
+    done += n;
+  }
 }
 
 /**

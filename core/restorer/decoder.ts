@@ -19,6 +19,7 @@
 import type { TransformPlugin } from "../contracts.ts";
 import type { BlobHasher } from "../crypto/hash.ts";
 import { blobAad } from "../repository/pack.ts";
+import * as libc from "../platform/libc.ts";
 
 /** One blob of a region and where it goes. */
 export interface BlobJob {
@@ -94,11 +95,86 @@ export function isZero(data: Uint8Array): boolean {
   return true;
 }
 
+/** A restored file open for writing. */
+export interface OutputFile {
+  /** Writes all of `data` at `pos`. */
+  writeAt(data: Uint8Array, pos: number): void;
+  /** Sets the file's size. */
+  truncate(size: number): void;
+  /** Closes it. */
+  close(): void;
+}
+
+/** A file opened through libc: one `pwrite` per write, no seek. */
+class FdFile implements OutputFile {
+  constructor(readonly fd: number) {}
+  writeAt(data: Uint8Array, pos: number): void {
+    libc.pwriteFd(this.fd, data, pos);
+  }
+  truncate(size: number): void {
+    libc.ftruncateFd(this.fd, size);
+  }
+  close(): void {
+    libc.closeFd(this.fd);
+  }
+}
+
+/** A file opened through Deno's fs API (where libc cannot be loaded). */
+class DenoFile implements OutputFile {
+  #pos = 0;
+  constructor(readonly file: Deno.FsFile) {}
+  writeAt(data: Uint8Array, pos: number): void {
+    if (pos !== this.#pos) this.file.seekSync(pos, Deno.SeekMode.Start);
+    let w = 0;
+    while (w < data.length) w += this.file.writeSync(data.subarray(w));
+    this.#pos = pos + w;
+  }
+  truncate(size: number): void {
+    this.file.truncateSync(size);
+  }
+  close(): void {
+    this.file.close();
+  }
+}
+
+/**
+ * Whether files are created and written through libc. Deno's fs calls check every path against the
+ * permissions, and unless they are --allow-all that resolves the path one component at a time (a failed
+ * `readlink` per component): measured 37 readlinks per file, 3.75 million syscalls for a restore of
+ * 100,000 files in a tree 12 deep. libc's `open` takes the path as it is.
+ */
+let viaLibc: boolean | undefined;
+function useLibc(): boolean {
+  return viaLibc ??= libc.available();
+}
+
+/** Creates `path` empty (mode 0600); fails when anything, a symlink included, is there. */
+function createNew(path: string): void {
+  if (useLibc()) libc.closeFd(libc.openNew(path, 0o600));
+  else Deno.openSync(path, { write: true, createNew: true, mode: 0o600 }).close();
+}
+
+/**
+ * Opens an existing file to write into it. Through libc a symlink at `path` is refused (nothing but this
+ * restore's own files is ever written).
+ *
+ * @example
+ * ```ts
+ * import { openOutput } from "./decoder.ts";
+ * const out = openOutput("/tmp/out/a");
+ * out.writeAt(new Uint8Array([1, 2, 3]), 0);
+ * out.close();
+ * ```
+ */
+export function openOutput(path: string): OutputFile {
+  return useLibc() ? new FdFile(libc.openExisting(path)) : new DenoFile(Deno.openSync(path, { write: true }));
+}
+
 /**
  * Writes `data` at `pos` into an open file, skipping all-zero blocks (holes stay holes); returns where the
  * last byte it wrote ends in the file, or -1 when `data` was all zeros.
  */
-export function writeSparseAt(file: Deno.FsFile, data: Uint8Array, pos: number): number {
+export function writeSparseAt(file: OutputFile, data: Uint8Array, pos: number): number {
   let filePos = -1;
   for (let off = 0; off < data.length;) {
     const end = Math.min(off + SPARSE_BLOCK, data.length);
@@ -112,10 +188,7 @@ export function writeSparseAt(file: Deno.FsFile, data: Uint8Array, pos: number):
       if (isZero(data.subarray(runEnd, next))) break;
       runEnd = next;
     }
-    if (filePos !== pos + off) file.seekSync(pos + off, Deno.SeekMode.Start);
-    const run = data.subarray(off, runEnd);
-    let w = 0;
-    while (w < run.length) w += file.writeSync(run.subarray(w));
+    file.writeAt(off === 0 && runEnd === data.length ? data : data.subarray(off, runEnd), pos + off);
     filePos = pos + runEnd;
     off = runEnd;
   }
@@ -150,7 +223,7 @@ export function createFiles(files: number[], paths: string[]): [number, string][
   const failed: [number, string][] = [];
   for (let k = 0; k < files.length; k += 2) {
     try {
-      Deno.openSync(paths[k / 2], { write: true, createNew: true, mode: 0o600 }).close();
+      createNew(paths[k / 2]);
     } catch (e) {
       failed.push([files[k], (e as Error).message]);
     }
@@ -169,7 +242,7 @@ export class RegionDecoder {
   readonly #compression: TransformPlugin | null;
   readonly #hasher: BlobHasher;
   /** Open files by index, least recently used first. */
-  readonly #open = new Map<number, Deno.FsFile>();
+  readonly #open = new Map<number, OutputFile>();
   readonly #failed = new Set<number>();
   /** Where this thread's writes to each open file end, at most. */
   readonly #ends = new Map<number, number>();
@@ -238,7 +311,7 @@ export class RegionDecoder {
     else release(plain);
   }
 
-  #file(index: number, paths: Map<number, string>): Deno.FsFile {
+  #file(index: number, paths: Map<number, string>): OutputFile {
     let f = this.#open.get(index);
     if (f) {
       this.#open.delete(index); // most recently used goes last
@@ -246,7 +319,7 @@ export class RegionDecoder {
       if (this.#open.size >= OPEN_FILES) this.#close(this.#open.keys().next().value!);
       const path = paths.get(index);
       if (path === undefined) throw new Error(`no path for file ${index}`);
-      f = Deno.openSync(path, { write: true });
+      f = openOutput(path);
     }
     this.#open.set(index, f);
     return f;
@@ -301,8 +374,12 @@ export class RegionDecoder {
         if (!this.#failed.has(index) && (this.#ends.get(index) ?? -1) < size) {
           try {
             const open = this.#open.get(index);
-            if (open) open.truncateSync(size);
-            else Deno.truncateSync(paths.get(index)!, size);
+            const out = open ?? openOutput(paths.get(index)!);
+            try {
+              out.truncate(size);
+            } finally {
+              if (!open) out.close();
+            }
           } catch (e) {
             result.failed.push([index, (e as Error).message]);
           }
