@@ -665,6 +665,8 @@ async function run(options: BackupOptions, pools: Pools): Promise<BackupResult> 
       }
       node.content = o.content;
       node.size = o.size;
+      // A stream (stdin, a dump) announces no size, and a file may grow while it is read: count what was read.
+      summary.total_bytes_processed += o.size - e.size;
       if (e.meta) node.meta = { ...e.meta };
       if (changed) summary.files_changed++;
       else summary.files_new++;
