@@ -21,7 +21,7 @@ import "../plugins/mod.ts"; // the CLI runs with the built-in plugins
 import { Command, CommanderError } from "commander";
 import { loadUserPlugin, maskLocation } from "../mod.ts";
 import { Context, parseGlobals } from "./context.ts";
-import { ExitCode, exitCodeOf } from "./exit_codes.ts";
+import { ExitCode, exitCodeOf } from "../jobs/exit_codes.ts";
 import { errorLine } from "./remote.ts";
 import { isBrokenPipe, writeErr, writeOut } from "./output.ts";
 import { callerCwd } from "./cwd.ts";
@@ -94,7 +94,7 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 snapshot made but some entries unreadabl
     .action(lazy(() => import("./commands/init.ts"), ctx));
 
   p.command("backup").description("back up files and directories (or what another source reads)")
-    .argument("<arg...>", "paths for the fs source; for another source, its arguments")
+    .argument("[arg...]", "paths for the fs source; for another source, its arguments")
     .option("--source <spec>", "the source: fs (default), mysql, postgres, command, or a plugin path", "fs")
     .option("--source-option <key=value>", "an option of the source (repeatable)", collect)
     .option("--tag <tag>", "tag the snapshot (repeatable)", collect)
@@ -102,6 +102,13 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 snapshot made but some entries unreadabl
     .option("--time <date>", "snapshot time (ISO 8601)")
     .option("--parent <id>", "parent snapshot for change detection")
     .option("--force", "read every file again")
+    .option("--stdin", "back up standard input as one file (no paths with it)")
+    .option("--stdin-filename <name>", "with --stdin: the file's name in the snapshot (default: stdin)")
+    .option("--hook-before <cmd>", "run CMD (sh -c) first; if it fails: no backup, exit 1")
+    .option("--hook-after <cmd>", "run CMD after the snapshot is saved; if it fails: exit 1, snapshot kept")
+    .option("--hook-on-failure <cmd>", "run CMD when the backup or a hook failed")
+    .option("--hook-finally <cmd>", "run CMD at the end, whatever happened")
+    .option("--hook-timeout <duration>", "stop a hook that runs longer (e.g. 30s, 5m)")
     .option("-e, --exclude <glob>", "exclude paths (repeatable)", collect)
     .option("--exclude-file <file>", "read exclude patterns from a file (repeatable)", collect)
     .option("--exclude-if-present <name>", "exclude directories containing this file (repeatable)", collect)
@@ -114,7 +121,9 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 snapshot made but some entries unreadabl
     .addHelpText(
       "after",
       "\nExamples:\n  floe backup /etc /home --tag nightly --exclude '*.tmp'\n" +
-        "  floe backup --source ./examples/plugins/sqlite_source.ts /var/lib/app/app.db",
+        "  floe backup --source ./examples/plugins/sqlite_source.ts /var/lib/app/app.db\n" +
+        "  pg_dump -Fc shop | floe backup --stdin --stdin-filename shop.dump\n" +
+        "  floe backup --source mysql mysql://backup@127.0.0.1:3306 --hook-after 'touch /run/backup-ok'",
     )
     .action(lazy(() => import("./commands/backup.ts"), ctx));
 

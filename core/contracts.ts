@@ -334,7 +334,7 @@ export interface SourceWarning {
 
 /** Per-run context handed to a source. */
 export interface ScanContext {
-  /** Aborts the scan. */
+  /** Aborts the scan, and the reading of the content of its entries (which may go on after the scan ended). */
   readonly signal?: AbortSignal;
   /** Report an entry that could not be read; it is left out of the snapshot. */
   warn(warning: SourceWarning): void;

@@ -33,7 +33,7 @@ import type { Stats, StatsMode } from "./stats.ts";
 import type { Dump } from "./dump.ts";
 import { decideForget, type ForgetOptions, type ForgetResult } from "./forget.ts";
 import { fromUtf8 } from "./encoding.ts";
-import { restoreEntries } from "./restore_entries.ts";
+import { picked, restoreEntries } from "./restore_entries.ts";
 import { type InitOptions, Repository, type TrustedTransforms } from "./repository/repository.ts";
 import { acquireLock, type LockOptions, removeLocks } from "./repository/locks.ts";
 import { backup, type BackupResult, type BackupSettings } from "./archiver/archiver.ts";
@@ -390,11 +390,18 @@ export class Engine {
 
   /**
    * Restores a snapshot (or `path` in it) into the source's own kind of place — a database, a bucket — by
-   * handing its entries to `source.restore()`. Warnings are events; the result counts them.
+   * handing its entries to `source.restore()`. Warnings are events; the result counts them. `include` and
+   * `exclude` pick files by restic's globs, as for a restore into a directory (`--include shop.sql`
+   * restores one database of a mysql snapshot).
    */
   async restoreInto(
     source: SourcePlugin,
-    options: OperationOptions & { snapshot: CatalogSnapshot | string; path?: string },
+    options: OperationOptions & {
+      snapshot: CatalogSnapshot | string;
+      path?: string;
+      include?: string[];
+      exclude?: string[];
+    },
   ): Promise<{ snapshotId: string; warnings: { path: string; message: string }[] }> {
     if (typeof source.restore !== "function") {
       throw new FloeError(`the ${source.name} source cannot restore into its own kind of place`, "usage");
@@ -404,7 +411,8 @@ export class Engine {
       : options.snapshot;
     return await operate("restore", this.#call(options), async (ctx) => {
       const warnings: { path: string; message: string }[] = [];
-      await source.restore!(this.restoreEntries(snapshot, options.path ?? "/", options.signal), {
+      const entries = this.restoreEntries(snapshot, options.path ?? "/", options.signal);
+      await source.restore!(picked(entries, options.include ?? [], options.exclude ?? []), {
         signal: options.signal,
         warn: (w) => {
           warnings.push(w);

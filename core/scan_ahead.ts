@@ -62,6 +62,12 @@ export function scanAhead(source: SourcePlugin, options: ScanAheadOptions = {}):
     }
   };
   let failure: unknown = null;
+  // A step of the early walk under way, and whether scan() has taken the walk over (then it, not the early
+  // walk, takes that step's entry). A source may yield its next entry only once the content of the one
+  // before was read — a dump is awaited to its end (plugins/source/_child.ts) — so scan() must hand the
+  // buffered entries over before it waits for that step, never wait for the early walk to finish first.
+  let inFlight: Promise<IteratorResult<SourceEntry>> | null = null;
+  let taken = false;
 
   // The early walk: slices of at most `sliceMs`, a macrotask turn between them.
   const filling = (async () => {
@@ -69,9 +75,14 @@ export function scanAhead(source: SourcePlugin, options: ScanAheadOptions = {}):
       while (!stopped && !done && buffered.length < maxEntries) {
         const until = performance.now() + sliceMs;
         while (!stopped && !done && buffered.length < maxEntries && performance.now() < until) {
-          const r = sync
-            ? (iterator as Iterator<SourceEntry>).next()
-            : await (iterator as AsyncIterator<SourceEntry>).next();
+          let r: IteratorResult<SourceEntry>;
+          if (sync) r = (iterator as Iterator<SourceEntry>).next();
+          else {
+            inFlight = (iterator as AsyncIterator<SourceEntry>).next();
+            r = await inFlight;
+            if (taken) return;
+            inFlight = null;
+          }
           if (r.done) done = true;
           else {
             buffered.push(r.value);
@@ -95,32 +106,39 @@ export function scanAhead(source: SourcePlugin, options: ScanAheadOptions = {}):
     scanned: () => ({ ...found, done }),
     async *scan(context: ScanContext): AsyncGenerator<SourceEntry> {
       stopped = true;
-      await filling;
+      taken = true;
+      const step = inFlight;
+      if (!step) await filling; // between two steps: it ends at its next check
       for (const w of early) context.warn(w);
       forward = (w) => context.warn(w);
-      const onAbort = () => abort.abort(context.signal?.reason);
-      context.signal?.addEventListener("abort", onAbort, { once: true });
-      try {
-        for (let i = 0; i < buffered.length; i++) {
-          const e = buffered[i];
-          buffered[i] = undefined as unknown as SourceEntry; // let it go once handed over
-          yield e;
-        }
-        buffered.length = 0;
-        if (failure) throw failure;
-        while (!done) {
-          const r = sync
-            ? (iterator as Iterator<SourceEntry>).next()
-            : await (iterator as AsyncIterator<SourceEntry>).next();
-          if (r.done) {
-            done = true;
-            break;
-          }
+      // The source's signal follows the caller's for the whole run, not only the scan: a reader opened from
+      // an entry (standard input, a dump) is read after the scan has ended and must stop on it too.
+      context.signal?.addEventListener("abort", () => abort.abort(context.signal?.reason), { once: true });
+      for (let i = 0; i < buffered.length; i++) {
+        const e = buffered[i];
+        buffered[i] = undefined as unknown as SourceEntry; // let it go once handed over
+        yield e;
+      }
+      buffered.length = 0;
+      if (failure) throw failure;
+      if (step) {
+        const r = await step;
+        if (r.done) done = true;
+        else {
           count(r.value);
           yield r.value;
         }
-      } finally {
-        context.signal?.removeEventListener("abort", onAbort);
+      }
+      while (!done) {
+        const r = sync
+          ? (iterator as Iterator<SourceEntry>).next()
+          : await (iterator as AsyncIterator<SourceEntry>).next();
+        if (r.done) {
+          done = true;
+          break;
+        }
+        count(r.value);
+        yield r.value;
       }
     },
   };

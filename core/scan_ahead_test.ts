@@ -49,3 +49,36 @@ Deno.test("scanAhead: stop() ends the early walk", async () => {
   await new Promise((r) => setTimeout(r, 20));
   assertEquals(log.length, before);
 });
+
+Deno.test("scanAhead: a source that yields its next entry only once the one before was read (a dump) does not wait forever", async () => {
+  // As plugins/source/_child.ts does: after a streamed entry, the scan waits until its content was read.
+  let read!: () => void;
+  const wasRead = new Promise<void>((r) => read = r);
+  const dumps: SourcePlugin = {
+    kind: "source",
+    name: "dumps",
+    apiVersion: API_VERSION,
+    paths: ["/"],
+    async *scan() {
+      yield entry(0);
+      yield entry(1);
+      await wasRead;
+      yield entry(2);
+    },
+  };
+  const s = scanAhead(dumps);
+  await new Promise((r) => setTimeout(r, 20)); // the early walk is stuck after /f1 until it is read
+  const got: string[] = [];
+  const timer = setTimeout(() => {
+    throw new Error("scan deadlocked: /f1 was never handed over");
+  }, 5_000);
+  try {
+    for await (const e of s.scan({ warn: () => {} })) {
+      got.push(e.path);
+      if (e.path === "/f1") read(); // the archiver reads the content, then the source goes on
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  assertEquals(got, ["/f0", "/f1", "/f2"]);
+});

@@ -27,7 +27,7 @@ import {
   type SnapshotJson,
   snapshotJson,
 } from "../mod.ts";
-import { ExitCode } from "../cli/exit_codes.ts";
+import { ExitCode } from "../jobs/exit_codes.ts";
 import type { BackupJob, CheckJob, Config, KeepConfig, PruneJob, RepositoryConfig } from "../config/mod.ts";
 
 /**

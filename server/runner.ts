@@ -11,10 +11,10 @@
  * @module
  */
 import { FloeError } from "../mod.ts";
-import { ExitCode } from "../cli/exit_codes.ts";
-import type { Config, Job } from "../config/mod.ts";
+import { ExitCode } from "../jobs/exit_codes.ts";
+import type { Config, HooksConfig, Job } from "../config/mod.ts";
 import { type EngineAdapter, maskedLocations, type OperationResult, type RunContext } from "./_engine.ts";
-import { HookError, withHooks } from "./hooks.ts";
+import { HookError, withHooks } from "../jobs/hooks.ts";
 
 /** The operation a job's kind names. */
 function operation(engine: EngineAdapter, job: Job, ctx: RunContext): Promise<OperationResult> {
@@ -47,14 +47,18 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 /**
  * Runs job `name` once, with its retries. A check that finds problems throws (the run failed); a
  * cancellation is not retried. `ctx.signal` cancels; the job's `timeout` aborts with a TimeoutError.
+ * `hooks` (from a request, checked against `allow-hooks` by the caller) replace the job's hooks of the
+ * same names for this run.
  */
 export async function runJob(
   engine: EngineAdapter,
   config: Config,
   name: string,
   ctx: RunContext,
+  hooks?: HooksConfig,
 ): Promise<OperationResult> {
   const job = config.jobs[name];
+  const runHooks = hooks ? { ...job.hooks, ...hooks } : job.hooks;
   const signal = job.timeout ? AbortSignal.any([ctx.signal, AbortSignal.timeout(job.timeout)]) : ctx.signal;
   const run = { ...ctx, signal };
   const facts = {
@@ -64,7 +68,7 @@ export async function runJob(
   };
   for (let attempt = 0;; attempt++) {
     try {
-      const result = await withHooks(job.hooks, facts, run, () => operation(engine, job, run));
+      const result = await withHooks(runHooks, facts, run, () => operation(engine, job, run));
       if (job.kind === "check" && result.exitCode !== ExitCode.Ok) {
         throw new FloeError(`check found ${result.summary.problems} problem(s)`, "failed");
       }

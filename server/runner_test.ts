@@ -2,7 +2,7 @@ import { assert, assertEquals, assertRejects, assertStringIncludes } from "../te
 import { standardConfig, startFixture } from "../tests/server_fixture.ts";
 import { parseConfig } from "../config/mod.ts";
 import { EngineAdapter } from "./_engine.ts";
-import { HookError } from "./hooks.ts";
+import { HookError } from "../jobs/hooks.ts";
 import { runJob } from "./runner.ts";
 
 async function setup(hooks: string, extra = "") {

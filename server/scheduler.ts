@@ -19,7 +19,7 @@
  * @module
  */
 import { FloeError } from "../mod.ts";
-import { type Config, nextRun } from "../config/mod.ts";
+import { type Config, type HooksConfig, nextRun } from "../config/mod.ts";
 import {
   ApiError,
   apiErrorOf,
@@ -29,7 +29,7 @@ import {
   type RunContext,
 } from "./_engine.ts";
 import type { RunKind, RunRecord, RunsDb } from "./runs_db.ts";
-import { HookError } from "./hooks.ts";
+import { HookError } from "../jobs/hooks.ts";
 import { runJob } from "./runner.ts";
 
 /** An event as stored and streamed: its sequence number and data. */
@@ -178,8 +178,11 @@ export class Scheduler {
     return this.#config.jobs[name];
   }
 
-  /** Queues a run of a job; a job already queued or running answers 409 (a job never overlaps itself). */
-  submitJob(name: string): RunRecord {
+  /**
+   * Queues a run of a job; a job already queued or running answers 409 (a job never overlaps itself).
+   * `hooks` replace the job's hooks of the same names for this run (the route checks `allow-hooks`).
+   */
+  submitJob(name: string, hooks?: HooksConfig): RunRecord {
     const job = this.#job(name);
     const busy = [...this.#queue, ...this.#running.values()].find((a) => a.record.job === name);
     if (busy) {
@@ -193,7 +196,7 @@ export class Scheduler {
       name,
       job.kind,
       job.repository,
-      (ctx) => runJob(this.#engine, this.#config, name, ctx),
+      (ctx) => runJob(this.#engine, this.#config, name, ctx, hooks),
     );
   }
 

@@ -381,7 +381,7 @@ Deno.test({
       const src = `${e.dir}/docs`;
       Deno.mkdirSync(src);
       Deno.writeTextFileSync(`${src}/a.txt`, "embedded");
-      const r = await runCli(["backup", src], env, { stdin: "null" });
+      const r = await runCli(["backup", src], env);
       ok(r);
       const repo = `${env.XDG_DATA_HOME}/floe/repository`;
       const key = `${env.XDG_CONFIG_HOME}/floe/key`;
@@ -390,7 +390,7 @@ Deno.test({
       assert(Deno.readTextFileSync(key).trim().length >= 32);
       assertStringIncludes(r.stderr, repo);
       assertStringIncludes(r.stderr, key);
-      const list = await runCli(["snapshots", "--json"], env, { stdin: "null" });
+      const list = await runCli(["snapshots", "--json"], env);
       ok(list);
       const snaps = JSON.parse(list.stdout);
       assertEquals(snaps.length, 1);
@@ -398,7 +398,7 @@ Deno.test({
       // Nothing was made under HOME's defaults: the XDG dirs were used.
       assertEquals([...Deno.readDirSync(env.HOME)].map((d) => d.name), []);
       // A second backup uses the same repository and says nothing about creating one.
-      const again = await runCli(["backup", src], env, { stdin: "null" });
+      const again = await runCli(["backup", src], env);
       ok(again);
       assert(!again.stderr.includes("created repository"), again.stderr);
     } finally {

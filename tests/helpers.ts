@@ -99,13 +99,38 @@ function denoDir(): string {
   return `${xdg || `${Deno.env.get("HOME") ?? "/root"}/.cache`}/deno`;
 }
 
-/** Runs the CLI with the given env (only what is given plus PATH), returning code and output. */
+/**
+ * Runs the CLI with the given env (only what is given plus PATH), returning code and output; `input` is
+ * written to its standard input (else it reads /dev/null).
+ */
 export async function runCli(
   args: string[],
   env: Record<string, string>,
-  options: { cwd?: string; stdin?: "null" | "piped" } = {},
+  options: { cwd?: string; input?: Uint8Array } = {},
 ): Promise<CliResult> {
-  const cmd = new Deno.Command(Deno.execPath(), {
+  const child = cliCommand(args, env, { cwd: options.cwd, stdin: options.input ? "piped" : "null" }).spawn();
+  if (options.input) {
+    const w = child.stdin.getWriter();
+    await w.write(options.input).catch(() => {}); // a CLI that stops reading early says why on stderr
+    await w.close().catch(() => {});
+  }
+  const out = await child.output();
+  const dec = new TextDecoder();
+  return {
+    code: out.code,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+    stdoutBytes: out.stdout,
+  };
+}
+
+/** The CLI as a command to spawn (stdout and stderr piped), with the env as {@link runCli} gives it. */
+export function cliCommand(
+  args: string[],
+  env: Record<string, string>,
+  options: { cwd?: string; stdin?: "null" | "piped" } = {},
+): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--quiet", MAIN, ...args],
     env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", NO_COLOR: "1", DENO_DIR: denoDir(), ...env },
     clearEnv: true,
@@ -114,14 +139,6 @@ export async function runCli(
     stdout: "piped",
     stderr: "piped",
   });
-  const out = await cmd.output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-    stdoutBytes: out.stdout,
-  };
 }
 
 /** sha256 of every regular file below `root`, keyed by relative path. */

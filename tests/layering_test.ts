@@ -1,6 +1,6 @@
 /**
  * The direction of imports: core/ knows the contracts only, never plugins/, cli/, server/ or config/; the
- * front ends (cli/, server/) reach floe through mod.ts.
+ * front ends (cli/, server/) reach floe through mod.ts, and share jobs/, which imports neither of them.
  */
 import { assertEquals } from "./assert.ts";
 
@@ -47,6 +47,7 @@ Deno.test("layering: the public API (mod.ts) passes deno doc --lint: every expor
     stdout: "piped",
     stderr: "piped",
   }).output();
+  // deno-lint-ignore no-control-regex
   const text = new TextDecoder().decode(out.stderr).replace(/\x1b\[[0-9;]*m/g, "");
   assertEquals(
     out.code,
@@ -55,14 +56,25 @@ Deno.test("layering: the public API (mod.ts) passes deno doc --lint: every expor
   );
 });
 
-Deno.test("layering: cli/ and server/ reach floe through mod.ts, not into core/", () => {
+Deno.test("layering: cli/, server/ and what they share (jobs/) reach floe through mod.ts, not into core/", () => {
   const bad: string[] = [];
-  for (const face of ["cli", "server"]) {
+  for (const face of ["cli", "server", "jobs"]) {
     for (const file of sources(face)) {
       for (const spec of imports(file)) {
         const target = resolveTo(file, spec);
         if (target?.startsWith("core/")) bad.push(`${file} → ${target}`);
       }
+    }
+  }
+  assertEquals(bad, []);
+});
+
+Deno.test("layering: jobs/ (hooks, exit codes) is shared by cli/ and server/ and imports neither", () => {
+  const bad: string[] = [];
+  for (const file of sources("jobs")) {
+    for (const spec of imports(file)) {
+      const target = resolveTo(file, spec);
+      if (target && /^(cli|server)\//.test(target)) bad.push(`${file} → ${target}`);
     }
   }
   assertEquals(bad, []);

@@ -3,29 +3,40 @@
  * `mysql`, `postgres`, `command`, or a plugin by path or package (`--source ./my_source.ts`), which gets
  * the ARGs as `paths` and each `--source-option KEY=VALUE`.
  *
+ * `--stdin [--stdin-filename NAME]` backs up standard input as the one file `/NAME` (default `stdin`),
+ * as restic does: no paths and no other source beside it.
+ *
+ * `--hook-before`, `--hook-after`, `--hook-on-failure`, `--hook-finally` run commands around the backup
+ * as a job's hooks run (jobs/hooks.ts), their output on stderr; FLOE_JOB is empty.
+ *
  * @example
  * ```sh
  * floe backup /etc /home --tag nightly --exclude '*.tmp'
  * floe backup --source ./examples/plugins/sqlite_source.ts /var/lib/app/app.db
+ * pg_dump -Fc shop | floe backup --stdin --stdin-filename shop.dump
+ * floe backup /srv/app --hook-before 'systemctl stop app' --hook-finally 'systemctl start app'
  * ```
  * @module
  */
-import { ExitCode } from "../exit_codes.ts";
+import { ExitCode } from "../../jobs/exit_codes.ts";
 import type { Context } from "../context.ts";
 import { formatBytes } from "../progress.ts";
-import { FloeError, loadPlugin, parseDate, scanAhead, type SourcePlugin } from "../../mod.ts";
+import { FloeError, loadPlugin, maskLocation, parseDate, scanAhead, type SourcePlugin } from "../../mod.ts";
 import { compressionOf } from "./init.ts";
+import { type HookedResult, withHooks } from "../../jobs/hooks.ts";
+import { type HooksConfig, parseDurationMs } from "../../config/mod.ts";
 
 /**
  * `--source-option KEY=VALUE`s as an options object: `true`/`false` become booleans, whole numbers
- * numbers, and a key given several times a list.
+ * numbers, and a key given several times a list. A kebab-case KEY is handed over in camelCase, as plugin
+ * options are named (`password-file=F` is `passwordFile`).
  */
 export function sourceOptions(pairs: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const pair of pairs) {
     const eq = pair.indexOf("=");
     if (eq <= 0) throw new FloeError(`--source-option takes KEY=VALUE, got '${pair}'`, "usage");
-    const key = pair.slice(0, eq);
+    const key = pair.slice(0, eq).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
     if (key === "__proto__" || key === "constructor" || key === "prototype") {
       throw new FloeError(`--source-option: '${key}' is not an option name`, "usage");
     }
@@ -36,10 +47,38 @@ export function sourceOptions(pairs: readonly string[]): Record<string, unknown>
   return out;
 }
 
+/** Where `--stdin` puts standard input: `/` and `--stdin-filename`, or restic's default name. */
+const stdinPath = (opts: Record<string, unknown>) =>
+  "/" + String(opts.stdinFilename ?? "stdin").split("/").filter(Boolean).join("/");
+
+/** Refuses what does not go with `--stdin`, before a hook runs or the repository opens. */
+function checkStdin(args: string[], opts: Record<string, unknown>): void {
+  if (!opts.stdin) {
+    if (opts.stdinFilename !== undefined) throw new FloeError("--stdin-filename goes with --stdin", "usage");
+    return;
+  }
+  if (args.length) {
+    throw new FloeError("--stdin backs up standard input alone: give no paths with it", "usage");
+  }
+  if (String(opts.source ?? "fs") !== "fs" || opts.sourceOption) {
+    throw new FloeError("--stdin is a source of its own: no --source or --source-option with it", "usage");
+  }
+  if (Deno.stdin.isTerminal()) {
+    throw new FloeError(
+      "--stdin: standard input is a terminal; pipe the data in (CMD | floe backup --stdin)",
+      "usage",
+    );
+  }
+}
+
 async function sourceOf(args: string[], opts: Record<string, unknown>): Promise<SourcePlugin> {
+  if (opts.stdin) return await loadPlugin("source", "command", { stdin: { path: stdinPath(opts) } });
   const spec = String(opts.source ?? "fs");
   const given = sourceOptions((opts.sourceOption as string[]) ?? []);
   if (spec !== "fs") return await loadPlugin("source", spec, { ...given, paths: args });
+  if (!args.length) {
+    throw new FloeError("give the paths to back up (or --stdin, or --source with its arguments)", "usage");
+  }
   for (const p of args) {
     try {
       Deno.lstatSync(p);
@@ -61,12 +100,49 @@ async function sourceOf(args: string[], opts: Record<string, unknown>): Promise<
   });
 }
 
-/** Runs `backup`. */
+/** The `--hook-*` options as a job's hooks, or undefined when none is given. */
+function hooksOf(opts: Record<string, unknown>): HooksConfig | undefined {
+  const hooks: HooksConfig = {
+    before: opts.hookBefore as string | undefined,
+    after: opts.hookAfter as string | undefined,
+    onFailure: opts.hookOnFailure as string | undefined,
+    finally: opts.hookFinally as string | undefined,
+  };
+  const given = Object.values(hooks).some((v) => v !== undefined);
+  if (opts.hookTimeout !== undefined) {
+    if (!given) throw new FloeError("--hook-timeout goes with a --hook-… option", "usage");
+    try {
+      hooks.hookTimeout = parseDurationMs(String(opts.hookTimeout));
+    } catch (e) {
+      throw new FloeError(`--hook-timeout: ${(e as Error).message}`, "usage");
+    }
+  }
+  return given ? hooks : undefined;
+}
+
+/** Runs `backup`, between the hooks given by `--hook-*`. */
 export default async function backup(
   ctx: Context,
   args: string[],
   opts: Record<string, unknown>,
 ): Promise<void> {
+  checkStdin(args, opts);
+  const hooks = hooksOf(opts);
+  const facts = {
+    job: "",
+    repository: ctx.locations().locations.map(maskLocation).join(" , "),
+    paths: opts.stdin ? [stdinPath(opts)] : args.map(maskLocation),
+  };
+  // Hook output goes to stderr also under -q: it is the user's command speaking, not floe.
+  const log = (line: string) => ctx.info(line, true);
+  await withHooks(hooks, facts, { signal: ctx.signal, log }, () => backupOnce(ctx, args, opts));
+}
+
+async function backupOnce(
+  ctx: Context,
+  args: string[],
+  opts: Record<string, unknown>,
+): Promise<HookedResult> {
   const time = opts.time ? parseDate(String(opts.time)) : undefined;
   const choice = opts.compression ? compressionOf(String(opts.compression)) : undefined;
   const noCompression = choice?.compression === "none";
@@ -134,6 +210,10 @@ export default async function backup(
       );
     }
     if (result.warnings.length) ctx.exitCode = ExitCode.Partial;
+    if (opts.stdin && s.total_bytes_processed === 0) {
+      ctx.info(`warning: standard input was empty: ${stdinPath(opts)} is an empty file`, true);
+    }
+    return { snapshotId: result.snapshotId, exitCode: ctx.exitCode };
   } finally {
     await engine.close();
   }

@@ -8,7 +8,7 @@
  * @module
  */
 import { STALE_MS } from "../../mod.ts";
-import { ExitCode } from "../exit_codes.ts";
+import { ExitCode } from "../../jobs/exit_codes.ts";
 import type { Context } from "../context.ts";
 import { formatBytes } from "../progress.ts";
 import { type CheckOptions, MAX_FILES_PER_PROBLEM } from "../../mod.ts";

@@ -11,7 +11,7 @@
  */
 import type { Context } from "../context.ts";
 import { formatBytes } from "../progress.ts";
-import { ExitCode } from "../exit_codes.ts";
+import { ExitCode } from "../../jobs/exit_codes.ts";
 import { FloeError } from "../../mod.ts";
 
 /** Runs `mirror sync`. */

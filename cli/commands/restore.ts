@@ -22,7 +22,7 @@ import {
   resolveSpecifier,
 } from "../../mod.ts";
 import { sourceOptions } from "./backup.ts";
-import { ExitCode } from "../exit_codes.ts";
+import { ExitCode } from "../../jobs/exit_codes.ts";
 
 /**
  * `--target SCHEME:…` (`s3:…`, `swift:…`, `mysql://…`, `postgresql://…`): the snapshot goes back into its
@@ -62,6 +62,8 @@ async function restoreIntoSource(
   const r = await engine.restoreInto(source, {
     snapshot: snap,
     path,
+    include: opts.include as string[] | undefined,
+    exclude: opts.exclude as string[] | undefined,
     signal: ctx.signal,
     onEvent: ctx.onEvent,
   });

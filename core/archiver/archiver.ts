@@ -230,6 +230,8 @@ function fileNode(
     }
     node.content = o.content;
     node.size = o.size;
+    // A stream (stdin, a dump) announces no size, and a file may grow while it is read: count what was read.
+    summary.total_bytes_processed += o.size - e.size;
     if (e.meta) node.meta = { ...e.meta };
     if (old) summary.files_changed++;
     else summary.files_new++;

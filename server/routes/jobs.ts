@@ -2,6 +2,11 @@
  * `/api/v1/jobs`: the config's jobs with their next and last runs and whether they are overdue
  * (server/overdue.ts); run one now; pause and resume its schedule.
  *
+ * A run asked for may carry `hooks` (the keys of `[jobs.NAME.hooks]`) for that run only. Hooks are shell
+ * commands run as floe: anyone with the token could run anything, so they are refused (403
+ * `hooks-not-allowed`) unless the config says `[server] allow-hooks = true`. No other route takes a
+ * command: restores, checks, prunes and forgets are strict objects that name no hook.
+ *
  * @example
  * ```ts
  * import jobs from "./jobs.ts";
@@ -13,6 +18,9 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Services } from "../_services.ts";
 import { errors, json, NameSchema, router, RunRefSchema } from "../schemas.ts";
 import { overdueSince } from "../overdue.ts";
+import { ApiError } from "../_engine.ts";
+import { hooksSchema } from "../../config/schema.ts";
+import type { HooksConfig } from "../../config/mod.ts";
 
 const JobSchema = z.object({
   name: z.string(),
@@ -36,6 +44,32 @@ const JobSchema = z.object({
 }).openapi("Job");
 
 const params = z.object({ name: NameSchema.openapi({ param: { name: "name", in: "path" } }) });
+
+const RunRequestSchema = z.strictObject({
+  hooks: z.record(z.string(), z.unknown()).optional().openapi({
+    description: "hooks for this run: the keys of [jobs.NAME.hooks] (kebab-case); refused (403) unless " +
+      "[server] allow-hooks = true",
+  }),
+}).openapi("RunRequest");
+
+/** The request's hooks, checked: 403 unless `allow-hooks`, 400 when they do not parse. */
+function requestHooks(given: unknown, allowHooks: boolean): HooksConfig | undefined {
+  if (given === undefined) return undefined;
+  if (!allowHooks) {
+    throw new ApiError(
+      403,
+      "hooks-not-allowed",
+      "hooks run shell commands as floe; the server takes them only with [server] allow-hooks = true",
+    );
+  }
+  const r = hooksSchema.safeParse(given);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    const where = i.path.length ? "." + i.path.join(".") : "";
+    throw new ApiError(400, "invalid-request", `hooks${where}: ${i.message}`);
+  }
+  return r.data;
+}
 
 /** The jobs routes. */
 export default function jobs(s: Services) {
@@ -92,11 +126,28 @@ export default function jobs(s: Services) {
       method: "post",
       path: "/{name}/runs",
       summary: "run a job now",
-      request: { params },
-      responses: { 202: json(RunRefSchema, "the run, queued"), ...errors(404, 409) },
+      request: { params, body: { content: { "application/json": { schema: RunRequestSchema } } } },
+      responses: { 202: json(RunRefSchema, "the run, queued"), ...errors(400, 403, 404, 409) },
     }),
-    (c) => {
-      const run = s.scheduler.submitJob(c.req.valid("param").name);
+    async (c) => {
+      // The body is optional: `POST /jobs/home/runs` with none runs the job as configured.
+      const text = await c.req.text();
+      let body: unknown = {};
+      if (text.trim()) {
+        try {
+          body = JSON.parse(text);
+        } catch {
+          throw new ApiError(400, "invalid-request", "the body is not JSON");
+        }
+      }
+      const req = RunRequestSchema.safeParse(body);
+      if (!req.success) {
+        const i = req.error.issues[0];
+        const where = i.path.length ? `${i.path.join(".")}: ` : "";
+        throw new ApiError(400, "invalid-request", `${where}${i.message}`);
+      }
+      const hooks = requestHooks(req.data.hooks, s.config.server.allowHooks);
+      const run = s.scheduler.submitJob(c.req.valid("param").name, hooks);
       return c.json({ id: run.id, status: run.status }, 202);
     },
   );

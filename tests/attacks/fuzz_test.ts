@@ -9,7 +9,7 @@ import { assert, assertEquals } from "../assert.ts";
 import { hashTree, randomBytes, SMALL_REPO, tempDir } from "../helpers.ts";
 import { Engine } from "../../core/engine.ts";
 import { FloeError } from "../../core/errors.ts";
-import { ExitCode, exitCodeOf } from "../../cli/exit_codes.ts";
+import { ExitCode, exitCodeOf } from "../../jobs/exit_codes.ts";
 import { loadPlugin } from "../../core/registry.ts";
 import { check } from "../../core/checker.ts";
 

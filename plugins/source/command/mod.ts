@@ -12,6 +12,10 @@
  * A command that exits with a non-zero status (or is killed) fails the backup with its last stderr
  * lines: no snapshot is written.
  *
+ * From the CLI and a config file, `command=CMD` and `path=/dumps/NAME` name one command; given several
+ * times (`--source-option command=A --source-option path=/a --source-option command=B …`), the commands
+ * and paths are paired in order.
+ *
  * Paths are absolute, `/`-separated (a relative one is taken from `/`), with no `.` or `..` segment;
  * the directories above them are recorded as well. Entries are files of mode 0600.
  *
@@ -49,8 +53,37 @@ export interface Command {
 export interface Options {
   /** Commands to run, one after another. */
   commands?: Command[];
+  /**
+   * The CLI's and a config's form: one command, or several (`--source-option command=CMD`, repeated),
+   * each paired in order with a {@link path}.
+   */
+  command?: string | string[];
+  /** The output paths of {@link command}, one per command. */
+  path?: string | string[];
   /** Also back up standard input, at this path (`floe backup --stdin --stdin-filename NAME`). */
   stdin?: { path: string };
+  /** The CLI's positional arguments: refused (each output is named by a path option). */
+  paths?: string[];
+}
+
+/** `commands` with the pairs of `command` and `path` after them. */
+function commandsOf(options: Options): Command[] {
+  const list = (v: unknown): unknown[] => v === undefined ? [] : Array.isArray(v) ? v : [v];
+  const commands = list(options?.command), paths = list(options?.path);
+  if (commands.length !== paths.length) {
+    throw new Error(
+      `command source: ${commands.length} command(s) but ${paths.length} path(s); give each command its path`,
+    );
+  }
+  if (options?.paths?.length) {
+    throw new Error(
+      "command source: takes no arguments; name each output with path=… (--source-option path=/dumps/NAME)",
+    );
+  }
+  return [
+    ...(options?.commands ?? []),
+    ...commands.map((command, i) => ({ command, path: paths[i] }) as Command),
+  ];
 }
 
 /** `p` made absolute from `/`, checked: no empty name, `.` or `..`. */
@@ -63,11 +96,29 @@ function normalize(p: string): string {
   return "/" + segs.join("/");
 }
 
-/** Standard input read into the caller's buffers. */
+/**
+ * Standard input read into the caller's buffers. A cancelled backup stops waiting at once: a writer
+ * that neither writes nor closes the pipe does not hold the backup up.
+ */
 class StdinReader implements ContentReader {
+  #signal?: AbortSignal;
+  constructor(signal?: AbortSignal) {
+    this.#signal = signal;
+  }
   async read(into: Uint8Array): Promise<number | null> {
-    const n = await Deno.stdin.read(into);
-    return n === 0 ? null : n;
+    const signal = this.#signal;
+    signal?.throwIfAborted();
+    let onAbort = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal!.reason);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      const n = await Promise.race([Deno.stdin.read(into), aborted]);
+      return n === 0 ? null : n;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
   }
   close(): void {}
 }
@@ -77,7 +128,7 @@ type Item = { path: string; command: string | null };
 /** Builds the command source. */
 export default function command(options: Options): SourcePlugin {
   const items: Item[] = [];
-  for (const c of options?.commands ?? []) {
+  for (const c of commandsOf(options)) {
     if (!c || typeof c.command !== "string" || !c.command.trim()) {
       throw new Error("command source: each entry needs a command");
     }
@@ -130,7 +181,7 @@ export default function command(options: Options): SourcePlugin {
             size: 0,
             mtime: Date.now(),
             mode: 0o600,
-            open: () => new StdinReader(),
+            open: () => new StdinReader(ctx.signal),
           };
           continue;
         }

@@ -44,6 +44,11 @@ Deno.test({
           () => command({ commands: [{ command: "true", path: "/a" }, { command: "true", path: "/a/b" }] }),
           "inside the file",
         );
+        // The CLI's and a config's form: command= and path=, paired in order when repeated.
+        assertEquals(command({ command: ["a", "b"], path: ["/x/b", "/x/a"] }).paths, ["/x/a", "/x/b"]);
+        assertEquals(command({ command: "a", path: "/one" }).paths, ["/one"]);
+        assertThrows(() => command({ command: ["a", "b"], path: "/x" }), "2 command(s) but 1 path(s)");
+        assertThrows(() => command({ command: "a", path: "/x", paths: ["oops"] }), "takes no arguments");
       });
 
       await t.step("several commands in one snapshot, streamed", async () => {

@@ -3,7 +3,8 @@
  * `finally`, each run by `sh -c` with the run's facts in the environment (FLOE_JOB, FLOE_REPOSITORY with
  * secrets masked, FLOE_SNAPSHOT_ID, FLOE_PATHS one per line, FLOE_ERROR, FLOE_EXIT_CODE); their output
  * goes to the run's log. A failing `before` stops the run; a failing `after` fails it and keeps the
- * snapshot. Used by `floe run` and by the server's scheduler alike.
+ * snapshot. Written once for both faces: `floe backup --hook-before …` (no job: FLOE_JOB is empty),
+ * `floe run` and the server's scheduler (whose API takes hooks only with `[server] allow-hooks = true`).
  *
  * @example
  * ```ts
@@ -15,7 +16,7 @@
  * @module
  */
 import { FloeError } from "../mod.ts";
-import { ExitCode, exitCodeOf } from "../cli/exit_codes.ts";
+import { ExitCode, exitCodeOf } from "./exit_codes.ts";
 import type { HooksConfig } from "../config/mod.ts";
 
 /** Which hook. */
@@ -23,7 +24,7 @@ export type HookName = "before" | "after" | "on-failure" | "finally";
 
 /** What the hooks are told about the run. */
 export interface HookFacts {
-  /** Job name. */
+  /** Job name; empty for `floe backup`. */
   job: string;
   /** The repository's location(s), secrets masked. */
   repository: string;
@@ -88,11 +89,16 @@ export async function runHook(
   } catch (e) {
     throw new HookError(hook, `could not start: ${(e as Error).message}`);
   }
-  const [status] = await Promise.all([
-    child.status,
+  const output = Promise.all([
     pipeLines(child.stdout, `[${hook}] `, ctx.log),
     pipeLines(child.stderr, `[${hook}] `, ctx.log),
   ]);
+  output.catch(() => {}); // awaited below, unless the hook was stopped
+  const status = await child.status;
+  // A stopped hook's own children (`sleep` under `sh -c`) may hold its output open for long after: the
+  // hook ends with its shell, and what they write in the next moment is still logged.
+  if (signal.aborted) await Promise.race([output, new Promise((r) => setTimeout(r, 200))]);
+  else await output;
   if (status.success) return;
   if (signal.aborted) {
     throw new HookError(

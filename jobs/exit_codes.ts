@@ -1,5 +1,7 @@
 /**
- * The floe command's exit codes, and how an engine error's code maps to one.
+ * The floe command's exit codes, and how an engine error's code maps to one. The server reports the
+ * same codes (a run's `exit_code`, a hook's FLOE_EXIT_CODE), so they live beside the hooks, outside
+ * both faces.
  *
  * @example
  * ```ts
