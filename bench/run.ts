@@ -36,6 +36,7 @@ import { fmtCount, fmtMiB, fmtRatio, fmtSeconds, ratio, renderTable } from "./ta
 import { type ProxyStats, startTlsProxy, type TlsProxy } from "./tls_proxy.ts";
 import { selfSignedCert } from "../tests/fixtures/tls.ts";
 import { ensureApt, FLOE_MAIN, makeTool, type Tool, TOOL_NAMES } from "./tools.ts";
+import { costSection } from "./cost.ts";
 
 /** A tool name accepted by `--only`. */
 export type ToolName = (typeof TOOL_NAMES)[number];
@@ -60,9 +61,12 @@ export interface BenchArgs {
   timeout: number;
   /** floe's CLI entry point (default /work/main/cli/main.ts). */
   floeMain: string;
+  /** Skip the fidelity-cost and check --read-data tables (bench/cost.ts). */
+  skipCost: boolean;
 }
 
-const USAGE = `usage: deno task bench [--scale N] [--only floe,restic,borg] [--skip-scaling] [--skip-s3]
+const USAGE =
+  `usage: deno task bench [--scale N] [--only floe,restic,borg] [--skip-scaling] [--skip-s3] [--skip-cost]
                        [--workdir DIR] [--keep] [--seed N] [--timeout SECONDS] [--floe-main PATH]`;
 
 /**
@@ -86,6 +90,7 @@ export function parseArgs(argv: string[]): BenchArgs {
     seed: 1,
     timeout: 3600,
     floeMain: FLOE_MAIN,
+    skipCost: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].includes("=") ? argv[i].split(/=(.*)/s, 2) : [argv[i], undefined];
@@ -116,6 +121,9 @@ export function parseArgs(argv: string[]): BenchArgs {
         break;
       case "--skip-s3":
         a.skipS3 = true;
+        break;
+      case "--skip-cost":
+        a.skipCost = true;
         break;
       case "--workdir":
         a.workdir = value();
@@ -637,6 +645,16 @@ async function main(): Promise<void> {
     // Kept until the final clean-up (see the S3 restores: deleting before the next restore skews it).
   }
   for (const t of tools) await b.step(t, "check", t.check(b.repo(t)), { warm: [b.repo(t)] });
+  const cost = args.skipCost || !args.only.includes("floe") ? [] : await costSection({
+    workdir: W,
+    timeout: args.timeout,
+    tools,
+    repo: (t) => b.repo(t),
+    home: (t) => b.home(t),
+    data,
+    password: PASSWORD,
+    log,
+  });
 
   const loadAfterMain = loadAvg();
   print(`# floe benchmark — scale ${args.scale}, seed ${args.seed}, ${new Date().toISOString()}`);
@@ -684,6 +702,7 @@ async function main(): Promise<void> {
     print("errors:");
     for (const e of b.errors) print(`  ${e}`);
   }
+  for (const line of cost) print(line);
 
   // S3 on a local Swift, with the (mutated) dataset of the main run.
   const s3Tools = tools.filter((t) => t.name === "floe" || t.name === "restic");
