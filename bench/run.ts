@@ -38,6 +38,7 @@ import { fmtCount, fmtMiB, fmtRatio, fmtSeconds, ratio, renderTable } from "./ta
 import { type ProxyStats, startTlsProxy, type TlsProxy } from "./tls_proxy.ts";
 import { selfSignedCert } from "../tests/fixtures/tls.ts";
 import { ensureApt, FLOE_MAIN, makeTool, type Tool, TOOL_NAMES } from "./tools.ts";
+import { costSection } from "./cost.ts";
 
 /** A tool name accepted by `--only`. */
 export type ToolName = (typeof TOOL_NAMES)[number];
@@ -64,6 +65,8 @@ export interface BenchArgs {
   floeMain: string;
   /** Datasets to run, in this order: the mixed tree (its S3 and scaling tables included), the small-files one. */
   datasets: DatasetName[];
+  /** Skip the fidelity-cost and check --read-data tables (bench/cost.ts). */
+  skipCost: boolean;
 }
 
 /** The benchmark's datasets: the mixed tree of the main table, and the small-files-heavy tree. */
@@ -71,7 +74,7 @@ export const DATASET_NAMES = ["mixed", "small"] as const;
 /** A dataset name accepted by `--datasets`. */
 export type DatasetName = (typeof DATASET_NAMES)[number];
 
-const USAGE = `usage: deno task bench [--scale N] [--only floe,restic,borg] [--skip-scaling] [--skip-s3]
+const USAGE = `usage: deno task bench [--scale N] [--only floe,restic,borg] [--skip-scaling] [--skip-s3] [--skip-cost]
                        [--workdir DIR] [--keep] [--seed N] [--timeout SECONDS] [--floe-main PATH]
                        [--datasets mixed,small]`;
 
@@ -97,6 +100,7 @@ export function parseArgs(argv: string[]): BenchArgs {
     timeout: 3600,
     floeMain: FLOE_MAIN,
     datasets: [...DATASET_NAMES],
+    skipCost: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].includes("=") ? argv[i].split(/=(.*)/s, 2) : [argv[i], undefined];
@@ -127,6 +131,9 @@ export function parseArgs(argv: string[]): BenchArgs {
         break;
       case "--skip-s3":
         a.skipS3 = true;
+        break;
+      case "--skip-cost":
+        a.skipCost = true;
         break;
       case "--workdir":
         a.workdir = value();
@@ -802,6 +809,16 @@ async function main(): Promise<void> {
   await restoreAndVerify(b, "main", data, source, (t) => labels[t.name] ?? "bench-3");
   const copy = await copyBaseline(b, data, "main");
   for (const t of tools) await b.step(t, "check", t.check(b.repo(t)), { warm: [b.repo(t)] });
+  const cost = args.skipCost || !args.only.includes("floe") ? [] : await costSection({
+    workdir: W,
+    timeout: args.timeout,
+    tools,
+    repo: (t) => b.repo(t),
+    home: (t) => b.home(t),
+    data,
+    password: PASSWORD,
+    log,
+  });
 
   const loadAfterMain = loadAvg();
   print(`# floe benchmark — scale ${args.scale}, seed ${args.seed}, ${new Date().toISOString()}`);
@@ -845,6 +862,7 @@ async function main(): Promise<void> {
     print("errors:");
     for (const e of b.errors) print(`  ${e}`);
   }
+  for (const line of cost) print(line);
 
   // S3 on a local Swift, with the (mutated) dataset of the main run.
   const s3Tools = tools.filter((t) => t.name === "floe" || t.name === "restic");

@@ -20,6 +20,8 @@ import { IntegrityError } from "./errors.ts";
 import { parseTree } from "./trees.ts";
 import { listTemporaries, type Temporary } from "./repository/temporaries.ts";
 import { affectedFiles } from "./damage.ts";
+import type { BlobJob } from "./restorer/decoder.ts";
+import { DecoderPool, type Decoders, InlineDecoders } from "./restorer/decoder_pool.ts";
 
 /** How many affected files a problem lists (`filesTotal` gives the full count). */
 export const MAX_FILES_PER_PROBLEM = 20;
@@ -213,39 +215,7 @@ export async function check(engine: Engine, options: CheckOptions = {}): Promise
   // Pack contents.
   if (options.readData) {
     const packs = [...packBlobs.keys()].filter((p) => !badPacks.has(p) && inSubset(p, options.subset));
-    let done = 0;
-    for (const pack of packs) {
-      options.signal?.throwIfAborted();
-      try {
-        const bytes = await repo.storage.get(packName(pack), { signal: options.signal });
-        report.bytesRead += bytes.length;
-        const named = isPackNamed(bytes, pack);
-        report.packsRead++;
-        // Every blob the index places here must open and match its id, whatever the name says.
-        const lost = new Set<string>();
-        for (const b of packBlobs.get(pack)!) {
-          try {
-            if (b.offset + b.length > bytes.length) throw new Error("beyond the end");
-            await repo.decodeBlob(b, bytes.subarray(b.offset, b.offset + b.length));
-          } catch {
-            lost.add(b.id);
-          }
-        }
-        if (named && !lost.size) await repo.readPackHeader(pack, bytes.length); // header and size agree
-        else {
-          lostBlobs.set(pack, lost);
-          const count = `${lost.size} of ${packBlobs.get(pack)!.length} blobs unreadable`;
-          badPacks.set(
-            pack,
-            named ? `damaged (${count})` : `content does not match its name (damaged; ${count})`,
-          );
-        }
-      } catch (e) {
-        badPacks.set(pack, (e as Error).message);
-        lostBlobs.set(pack, "all");
-      }
-      options.onProgress?.(++done, packs.length, report.bytesRead);
-    }
+    await readPacks(engine, packs, packBlobs, stored, badPacks, lostBlobs, report, options);
   }
   for (const [pack, message] of badPacks) {
     problems.push({ kind: "pack", id: pack, message, snapshots: [...(blobOwners.get(pack) ?? [])] });
@@ -266,6 +236,134 @@ export async function check(engine: Engine, options: CheckOptions = {}): Promise
   // A repository mirrored on several storages: every object must be alike on all of them.
   problems.push(...await mirrorProblems(repo.storage, options.signal));
   return report;
+}
+
+/** Packs read at once beyond one per decoder: the next pack is read while the decoders work. */
+const READ_AHEAD = 1;
+/** Reads smaller than this in all decode on the calling thread (starting workers would cost more). */
+const INLINE_MAX = 16 * 1024 * 1024;
+
+/**
+ * Reads every pack of `packs` whole and verifies it: every blob the index places in it must authenticate,
+ * decompress to its length and hash to its id (a {@link RegionDecoder} on a pool of worker threads, one
+ * per core (at most 4), the same checks as `Repository.decodeBlob`), and a pack that holds them all must
+ * be named by its content and its header agree with its size. Results are recorded in pack order.
+ */
+async function readPacks(
+  engine: Engine,
+  packs: string[],
+  packBlobs: Map<string, IndexEntry[]>,
+  stored: Map<string, number>,
+  badPacks: Map<string, string>,
+  lostBlobs: Map<string, Set<string> | "all">,
+  report: CheckReport,
+  options: CheckOptions,
+): Promise<void> {
+  const { repo } = internals(engine);
+  const cores = navigator.hardwareConcurrency || 1;
+  let total = 0;
+  for (const p of packs) total += stored.get(p) ?? 0;
+  let decoders: Decoders = new InlineDecoders(repo);
+  let workers = 1;
+  if (cores > 1 && total >= INLINE_MAX) {
+    const pool = new DecoderPool(repo, workers = Math.min(4, cores));
+    try {
+      await pool.ready;
+      decoders = pool;
+    } catch {
+      // Workers that cannot load the transforms (a plugin that only works here): decode here instead.
+      pool.terminate();
+      workers = 1;
+    }
+  }
+  /**
+   * What became of each pack, in the order of `packs`: nothing when it is sound, a message when it could
+   * not be read or its header is wrong (all its blobs count as lost), else the blobs that did not open.
+   */
+  const outcomes: (string | { lost: Set<string>; named: boolean } | undefined)[] = new Array(packs.length);
+  let next = 0;
+  let done = 0;
+  const verify = async (i: number) => {
+    const pack = packs[i];
+    let bytes: Uint8Array;
+    try {
+      bytes = await repo.storage.get(packName(pack), { signal: options.signal });
+    } catch (e) {
+      outcomes[i] = (e as Error).message;
+      return;
+    }
+    const size = bytes.length;
+    report.bytesRead += size;
+    report.packsRead++;
+    const named = isPackNamed(bytes, pack);
+    // Every blob the index places here must open and match its id, whatever the name says.
+    const lost = new Set<string>();
+    const blobs: BlobJob[] = [];
+    const ids: string[] = [];
+    for (const b of packBlobs.get(pack)!) {
+      if (b.offset + b.length > size) lost.add(b.id); // beyond the end
+      else {
+        ids.push(b.id);
+        blobs.push({
+          id: b.id,
+          tree: b.type === "tree" ? 1 : 0,
+          compressed: b.compressed,
+          offset: b.offset,
+          length: b.length,
+          rawLength: b.rawLength,
+          targets: [],
+        });
+      }
+    }
+    // The decoders take the bytes (a worker's are transferred): nothing here reads them afterwards.
+    const result = await decoders.run({
+      job: i,
+      pack,
+      data: bytes,
+      blobs,
+      paths: [],
+      closing: [],
+      sizes: [],
+    });
+    for (const [k] of result.damaged) lost.add(ids[k]);
+    if (!named || lost.size) {
+      outcomes[i] = { lost, named };
+      return;
+    }
+    try {
+      await repo.readPackHeader(pack, size); // header and size agree
+    } catch (e) {
+      outcomes[i] = (e as Error).message;
+    }
+  };
+  const runner = async () => {
+    while (next < packs.length) {
+      options.signal?.throwIfAborted();
+      const i = next++;
+      await verify(i);
+      options.onProgress?.(++done, packs.length, report.bytesRead);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: workers + READ_AHEAD }, runner));
+  } finally {
+    if (decoders instanceof DecoderPool) await decoders.close();
+  }
+  packs.forEach((pack, i) => {
+    const o = outcomes[i];
+    if (o === undefined) return;
+    if (typeof o === "string") {
+      badPacks.set(pack, o);
+      lostBlobs.set(pack, "all");
+      return;
+    }
+    const count = `${o.lost.size} of ${packBlobs.get(pack)!.length} blobs unreadable`;
+    lostBlobs.set(pack, o.lost);
+    badPacks.set(
+      pack,
+      o.named ? `damaged (${count})` : `content does not match its name (damaged; ${count})`,
+    );
+  });
 }
 
 /** Names the files each problem affects (walking every snapshot's trees once). */

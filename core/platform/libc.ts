@@ -95,6 +95,8 @@ const O_DIRECT = 0x4000;
 const O_DIRECTORY = 0x10000;
 const O_NOFOLLOW = 0x20000;
 const O_CLOEXEC = 0x80000;
+const O_NOATIME = 0x40000;
+const EPERM = 1;
 const EINTR = 4;
 const EIO = 5;
 const EINVAL = 22;
@@ -418,6 +420,11 @@ const DIRENT_BUF_SIZE = BigInt(direntBuf.byteLength);
  * Lists a directory, returning raw byte names (excluding `.` and `..`) and `d_type`. Names that
  * are not valid UTF-8 come back intact.
  *
+ * Listing does not move the directory's access time: it is opened with `O_NOATIME` (as restic does), so a
+ * backup that records atimes does not change the very trees it reads at every run (under `relatime` a
+ * listing updates an atime older than 24 h). Without the right to (not the owner, no CAP_FOWNER: EPERM) it
+ * is opened as usual.
+ *
  * Implementation: `open(O_RDONLY | O_DIRECTORY | O_CLOEXEC)` then `getdents64` (glibc ≥ 2.30) into
  * a 64 KiB scratch buffer, parsing the `struct dirent64` records in JS — the same records glibc's
  * `readdir64` hands out one at a time, but one FFI call per ~2,000 entries instead of one per entry
@@ -433,7 +440,9 @@ const DIRENT_BUF_SIZE = BigInt(direntBuf.byteLength);
  */
 export function readDirRaw(dir: string | Uint8Array): RawDirEntry[] {
   const c = libc();
-  const fd = c.open(cpath(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  const path = cpath(dir);
+  let fd = c.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOATIME, 0);
+  if (fd < 0 && errno() === EPERM) fd = c.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (fd < 0) fail("open", dir);
   const buf = direntBuf;
   const out: RawDirEntry[] = [];

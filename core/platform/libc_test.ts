@@ -573,3 +573,21 @@ Deno.test(
     assert(b === null || b > 0n);
   }),
 );
+
+Deno.test(
+  "readDirRaw leaves the directory's access time as it was (O_NOATIME), where a plain listing moves it",
+  withTempDir((dir) => {
+    const d = `${dir}/d`;
+    Deno.mkdirSync(d);
+    Deno.writeTextFileSync(`${d}/f`, "x");
+    // atime before mtime: under relatime (and strictatime) a listing would update it.
+    const atime = 1_000_000_000_123_456_789n;
+    setTimes(d, atime, 1_500_000_000_000_000_000n);
+    assertEquals(readDirRaw(d).length, 1);
+    assertEquals(lstatNs(d).atimeNs, atime);
+    // The control: Deno's listing does move it, unless the file system records no atimes at all.
+    [...Deno.readDirSync(d)];
+    const mount = Deno.readTextFileSync("/proc/mounts").includes("noatime");
+    if (!mount) assertNotEquals(lstatNs(d).atimeNs, atime);
+  }),
+);
