@@ -38,7 +38,11 @@ export const BOUNCE_SIZE = 128 << 10;
  * file.close();
  * ```
  */
-export function readSyncVia(file: Deno.FsFile, into: Uint8Array, bounce: Uint8Array): number | null {
+export function readSyncVia(
+  file: Pick<Deno.FsFile, "readSync">,
+  into: Uint8Array,
+  bounce: Uint8Array,
+): number | null {
   let n = 0;
   while (n < into.length) {
     const want = Math.min(bounce.length, into.length - n);

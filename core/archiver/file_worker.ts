@@ -23,6 +23,7 @@ import { BlobHasher } from "../crypto/hash.ts";
 import { blobAad } from "../repository/pack.ts";
 import { compressIfWorth, compressRoom } from "../compressibility.ts";
 import { BOUNCE_SIZE, readChunks, readSyncVia } from "./chunk_reader.ts";
+import * as libc from "../platform/libc.ts";
 
 /** The first message: keys, chunker, transforms and where the catalog is. */
 export interface FileWorkerInit {
@@ -185,10 +186,36 @@ async function addBlob(id: string, chunk: Uint8Array): Promise<void> {
   if (out.used >= FLUSH_AT) await flush();
 }
 
+/** A file open for reading from a position on. */
+type Input = Pick<Deno.FsFile, "readSync" | "close">;
+
+/**
+ * Opens `path` to read from `start` on: through libc where it loads, since Deno's open checks the path
+ * against the permissions and, short of --allow-all, does so by resolving it a component at a time (a
+ * failed readlink per directory level: 12 per file measured on a tree 10 deep); else Deno's.
+ */
+function openInput(path: string, start: number): Input {
+  if (!libc.available()) {
+    const file = Deno.openSync(path, { read: true });
+    if (start) file.seekSync(start, Deno.SeekMode.Start);
+    return file;
+  }
+  const fd = libc.openRead(path);
+  let pos = start;
+  return {
+    readSync(into: Uint8Array): number | null {
+      const n = libc.preadFd(fd, into, pos);
+      pos += n;
+      return n === 0 ? null : n;
+    },
+    close: () => libc.closeFd(fd),
+  };
+}
+
 async function readFile(path: string, range?: [number, number]): Promise<FileOutcome> {
-  let file: Deno.FsFile;
+  let file: Input;
   try {
-    file = Deno.openSync(path, { read: true });
+    file = openInput(path, range?.[0] ?? 0);
   } catch (e) {
     return { error: (e as Error).message };
   }
@@ -196,10 +223,7 @@ async function readFile(path: string, range?: [number, number]): Promise<FileOut
   let size = 0;
   try {
     let left = Infinity;
-    if (range) {
-      file.seekSync(range[0], Deno.SeekMode.Start);
-      if (range[1] >= 0) left = Math.max(0, range[1] - range[0]);
-    }
+    if (range && range[1] >= 0) left = Math.max(0, range[1] - range[0]);
     const read = left === Infinity
       ? (into: Uint8Array) => readSyncVia(file, into, bounce)
       : (into: Uint8Array) => {

@@ -26,6 +26,7 @@ const SYMBOLS = {
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   close: { parameters: ["i32"], result: "i32" },
   pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
+  pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
   // The same calls on a thread of Deno's blocking pool, for direct I/O that waits for the device.
   pwrite_nb: {
     name: "pwrite",

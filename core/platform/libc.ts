@@ -804,6 +804,27 @@ export function writeFd(fd: number, buf: Uint8Array): number {
 }
 
 /**
+ * `pread(2)` into `buf` at `offset` (the file position is left alone); returns the byte count, 0 at end of
+ * file. Retries on EINTR.
+ *
+ * @example
+ * ```ts
+ * import { closeFd, openRead, preadFd } from "./libc.ts";
+ * const fd = openRead("/etc/hostname");
+ * const n = preadFd(fd, new Uint8Array(4096), 0);
+ * closeFd(fd);
+ * ```
+ */
+export function preadFd(fd: number, buf: Uint8Array, offset: number): number {
+  const c = libc();
+  for (;;) {
+    const n = Number(c.pread(fd, buf, BigInt(buf.byteLength), BigInt(offset)));
+    if (n >= 0) return n;
+    if (errno() !== EINTR) fail("pread", `fd ${fd}`);
+  }
+}
+
+/**
  * Writes all of `buf` at `offset` with `pwrite(2)` (the file position is left alone), looping over short
  * writes and EINTR.
  *
