@@ -119,6 +119,9 @@ function snapshotOf(r: SnapshotRow): CatalogSnapshot | undefined {
   return { id: r.id, timeMs: r.time_ms as number, snapshot: s };
 }
 
+/** The page cache of the staging tables of a sync (KiB); the default 2 MiB makes their inserts thrash. */
+const STAGING_CACHE_KIB = 64 * 1024;
+
 /** Rows per multi-row INSERT of {@link Catalog.addIndex}. */
 const INSERT_ROWS = 64;
 
@@ -319,8 +322,8 @@ export class Catalog {
   }
 
   /**
-   * Records an index file's blobs (call inside a transaction for speed). With `staged`, into the tables of
-   * a rebuild begun with {@link startRebuild}, which replace the index at {@link finishRebuild}.
+   * Records an index file's blobs (call inside a transaction for speed). With `staged`, into the staging
+   * tables begun with {@link startStaging}, which enter the index at {@link finishStaging}.
    */
   addIndex(id: string, file: IndexFile, staged = false): void {
     // Sorted by id (B-tree inserts in key order) and 64 rows a statement: about 2.5 times as fast as one
@@ -355,16 +358,18 @@ export class Catalog {
   }
 
   /**
-   * Begins reading the whole blob index anew (after index files were removed) into staging tables private
-   * to this connection, one index file at a time: the memory a rebuild takes does not grow with the index,
-   * and until {@link finishRebuild} everyone keeps seeing the old index.
+   * Begins staging index files (a sync) in tables private to this connection, on disk: memory does not
+   * grow with the index, and until {@link finishStaging} everyone keeps seeing the index as it was. Staged
+   * rows then enter the index in id order, which touches each page of its B-tree about once, where rows
+   * file by file (each file's ids spread over the whole tree) would rewrite most pages for every file.
    */
-  startRebuild(): void {
-    this.dropRebuild();
-    // On disk, not in memory as other temporaries here (a sort, a json_each): the staged index is as
+  startStaging(): void {
+    this.dropStaging();
+    // On disk, not in memory as other temporaries here (a sort, a json_each): the staged index can be as
     // large as the index. (Switching temp_store drops temporary tables; there are none now.)
     this.db.exec(`
       PRAGMA temp_store=FILE;
+      PRAGMA temp.cache_size=-${STAGING_CACHE_KIB};
       CREATE TEMP TABLE staged_blobs (
         id TEXT PRIMARY KEY, type INTEGER NOT NULL, pack TEXT NOT NULL, offset INTEGER NOT NULL,
         length INTEGER NOT NULL, raw_length INTEGER NOT NULL, compressed INTEGER NOT NULL
@@ -373,17 +378,20 @@ export class Catalog {
     `);
   }
 
-  /** Replaces the blob index with the staged one (call inside a transaction; then {@link dropRebuild}). */
-  finishRebuild(): void {
-    this.clearIndex();
+  /**
+   * Adds the staged index files to the index — or, with `replace`, makes them the whole index (a rebuild
+   * after index files were removed). Call inside a transaction; then {@link dropStaging}.
+   */
+  finishStaging(replace: boolean): void {
+    if (replace) this.clearIndex();
     this.db.exec(`
-      INSERT INTO blobs SELECT * FROM temp.staged_blobs ORDER BY id;
-      INSERT INTO index_files SELECT id FROM temp.staged_index_files;
+      INSERT OR IGNORE INTO blobs SELECT * FROM temp.staged_blobs ORDER BY id;
+      INSERT OR IGNORE INTO index_files SELECT id FROM temp.staged_index_files;
     `);
   }
 
-  /** Drops the staging tables of a rebuild, if any (outside a transaction). */
-  dropRebuild(): void {
+  /** Drops the staging tables, if any (outside a transaction). */
+  dropStaging(): void {
     // Statements prepared on the staging tables would keep them from being dropped, and go stale.
     for (const sql of Object.keys(this.#q)) if (sql.includes("temp.staged_")) delete this.#q[sql];
     this.db.exec(

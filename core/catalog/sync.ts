@@ -123,19 +123,19 @@ async function syncOnce(repo: Repository, catalog: Catalog, options: SyncOptions
   if (toLoad.length) {
     options.onEvent?.({ type: "info", message: `reading ${toLoad.length} index file(s) into the catalog` });
   }
-  // Each index file is committed as it arrives (a rebuild into staging tables, swapped in at the end):
-  // memory holds only the files being fetched, however large the index. A sync cut short keeps what it
-  // committed; the next one reads the rest. Snapshots come last, so none is visible before its blobs.
+  // Each index file is staged as it arrives (see Catalog.startStaging): memory holds only the files being
+  // fetched, however large the index. The staged rows enter the index with the new snapshots, in one
+  // transaction, so no snapshot is visible before its blobs and a sync cut short changes nothing.
   let indexAdded = 0;
-  if (rebuiltIndex) catalog.startRebuild();
+  if (toLoad.length) catalog.startStaging();
   try {
     await fetchAll(toLoad, (id) => repo.loadIndex(id), concurrency, damaged(options, "index"), (id, file) => {
-      catalog.transaction(() => catalog.addIndex(id, file as IndexFile, rebuiltIndex));
+      catalog.transaction(() => catalog.addIndex(id, file as IndexFile, true));
       indexAdded++;
     });
     return await syncSnapshots(repo, catalog, options, snapIds, { concurrency, rebuiltIndex, indexAdded });
   } finally {
-    if (rebuiltIndex) catalog.dropRebuild();
+    if (toLoad.length) catalog.dropStaging();
   }
 }
 
@@ -169,7 +169,7 @@ async function syncSnapshots(
   );
   const removed = [...haveSnaps].filter((id) => !storedSnaps.has(id));
   catalog.transaction(() => {
-    if (rebuiltIndex) catalog.finishRebuild();
+    if (indexAdded || rebuiltIndex) catalog.finishStaging(rebuiltIndex);
     for (const [id, s] of newSnaps) catalog.addSnapshot(id, s as Snapshot);
     for (const id of removed) catalog.removeSnapshot(id);
   });
