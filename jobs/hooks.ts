@@ -65,6 +65,16 @@ async function pipeLines(stream: ReadableStream<Uint8Array>, prefix: string, log
   if (rest) log(prefix + rest);
 }
 
+/** Variables of floe's own environment that hooks do not get: the repository password, the API token. */
+const WITHHELD = ["FLOE_PASSWORD", "FLOE_SERVER_TOKEN"];
+
+/** floe's environment less {@link WITHHELD}: a hook is a command of the user's, not a holder of its secrets. */
+function inheritedEnv(): Record<string, string> {
+  const env = Deno.env.toObject();
+  for (const name of WITHHELD) delete env[name];
+  return env;
+}
+
 /** Runs one hook command; throws {@link HookError} when it does not exit 0. */
 export async function runHook(
   hook: HookName,
@@ -80,7 +90,8 @@ export async function runHook(
   try {
     child = new Deno.Command("sh", {
       args: ["-c", command],
-      env,
+      env: { ...inheritedEnv(), ...env },
+      clearEnv: true,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

@@ -43,7 +43,7 @@ Deno.test("backup hooks from the CLI: environment, stderr, before stops, after k
       "--hook-after",
       `printf '%s|%s|%s|%s' "$FLOE_SNAPSHOT_ID" "$FLOE_EXIT_CODE" "$FLOE_REPOSITORY" "$FLOE_PATHS" > ${dir}/after.env`,
       "--hook-finally",
-      `echo "finally:$FLOE_EXIT_CODE:\${FLOE_ERROR-unset}"`,
+      `echo "finally:$FLOE_EXIT_CODE:\${FLOE_ERROR-unset}:\${FLOE_PASSWORD-withheld}"`,
     ], env);
     assertEquals(r.code, 0, r.stderr);
     let ids = await snapshotIds(env);
@@ -51,7 +51,7 @@ Deno.test("backup hooks from the CLI: environment, stderr, before stops, after k
     assertEquals(Deno.readTextFileSync(`${dir}/after.env`), `${ids[0]}|0|${dir}/repo|${src}`);
     assertStringIncludes(r.stderr, `[before] before::${src}`); // FLOE_JOB is empty on the CLI
     assertStringIncludes(r.stderr, "[before] to-stderr");
-    assertStringIncludes(r.stderr, "[finally] finally:0:unset");
+    assertStringIncludes(r.stderr, "[finally] finally:0:unset:withheld"); // the password is not handed on
     assert(!r.stdout.includes("[before]"), "hook output stays off stdout");
     assertStringIncludes(r.stdout, `snapshot ${ids[0].slice(0, 8)} saved`);
 
