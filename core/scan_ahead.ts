@@ -95,16 +95,23 @@ export function scanAhead(source: SourcePlugin, options: ScanAheadOptions = {}):
     scanned: () => ({ ...found, done }),
     async *scan(context: ScanContext): AsyncGenerator<SourceEntry> {
       stopped = true;
-      await filling;
       for (const w of early) context.warn(w);
       forward = (w) => context.warn(w);
       const onAbort = () => abort.abort(context.signal?.reason);
       context.signal?.addEventListener("abort", onAbort, { once: true });
       try {
-        for (let i = 0; i < buffered.length; i++) {
-          const e = buffered[i];
-          buffered[i] = undefined as unknown as SourceEntry; // let it go once handed over
-          yield e;
+        // The buffered entries go out before the early walk is awaited: its last next() may be waiting
+        // for one of them to be consumed (a streamed dump's source goes on once its content was read).
+        // Stopped, the walk ends after that next(); what it brings is handed over in turn.
+        for (let i = 0, settled = false;;) {
+          for (; i < buffered.length; i++) {
+            const e = buffered[i];
+            buffered[i] = undefined as unknown as SourceEntry; // let it go once handed over
+            yield e;
+          }
+          if (settled) break;
+          await filling;
+          settled = true;
         }
         buffered.length = 0;
         if (failure) throw failure;

@@ -49,3 +49,28 @@ Deno.test("scanAhead: stop() ends the early walk", async () => {
   await new Promise((r) => setTimeout(r, 20));
   assertEquals(log.length, before);
 });
+
+Deno.test("scanAhead: a source that waits for its entry to be consumed (a streamed dump) does not deadlock", async () => {
+  let consumed: () => void = () => {};
+  const source: SourcePlugin = {
+    kind: "source",
+    name: "streamed",
+    apiVersion: API_VERSION,
+    paths: ["/"],
+    async *scan() {
+      yield entry(0);
+      const read = new Promise<void>((r) => consumed = r);
+      yield entry(1);
+      await read; // as the mysql source awaits its dump's end, which comes once the archiver read it
+      yield entry(2);
+    },
+  };
+  const s = scanAhead(source);
+  await new Promise((r) => setTimeout(r, 20));
+  const got: string[] = [];
+  for await (const e of s.scan({ warn: () => {} })) {
+    got.push(e.path);
+    if (e.path === "/f1") consumed();
+  }
+  assertEquals(got, ["/f0", "/f1", "/f2"]);
+});
