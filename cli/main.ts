@@ -118,6 +118,7 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 snapshot made but some entries unreadabl
     .option("--xattr-include <glob>", "record only matching attribute names (repeatable)", collect)
     .option("--xattr-exclude <glob>", "do not record matching attribute names (repeatable)", collect)
     .option("--compression <level>", "off|fastest|default|max")
+    .option("--fs-snapshot <kind>", "back up from a read-only snapshot of the paths (btrfs), deleted after")
     .addHelpText(
       "after",
       "\nExamples:\n  floe backup /etc /home --tag nightly --exclude '*.tmp'\n" +

@@ -25,6 +25,8 @@ import { FloeError, loadPlugin, maskLocation, parseDate, scanAhead, type SourceP
 import { compressionOf } from "./init.ts";
 import { type HookedResult, withHooks } from "../../jobs/hooks.ts";
 import { type HooksConfig, parseDurationMs } from "../../config/mod.ts";
+import { fsSnapshotter, literalGlob } from "../../plugins/fs_snapshot/mod.ts";
+import { absolutePath } from "../../plugins/source/fs/mod.ts";
 
 /**
  * `--source-option KEY=VALUE`s as an options object: `true`/`false` become booleans, whole numbers
@@ -94,6 +96,7 @@ async function sourceOf(args: string[], opts: Record<string, unknown>): Promise<
     excludeIfPresent: opts.excludeIfPresent ?? [],
     oneFileSystem: !!opts.oneFileSystem,
     excludeNodump: !!opts.excludeNodump,
+    readAt: opts.readAt,
     xattrs: opts.xattrs !== false,
     xattrInclude: opts.xattrInclude ?? [],
     xattrExclude: opts.xattrExclude ?? [],
@@ -138,7 +141,40 @@ export default async function backup(
   await withHooks(hooks, facts, { signal: ctx.signal, log }, () => backupOnce(ctx, args, opts));
 }
 
+/**
+ * Runs the backup; with `--fs-snapshot KIND`, from snapshots of the paths (plugins/fs_snapshot/) that are
+ * deleted afterwards — also after a failure or SIGINT/SIGTERM; a kill -9 leaves them to the next run.
+ */
 async function backupOnce(
+  ctx: Context,
+  args: string[],
+  opts: Record<string, unknown>,
+): Promise<HookedResult> {
+  if (opts.fsSnapshot === undefined) return await backupFrom(ctx, args, opts);
+  if (String(opts.source ?? "fs") !== "fs") {
+    throw new FloeError("--fs-snapshot works with the fs source only", "usage");
+  }
+  const snapshotter = await fsSnapshotter(String(opts.fsSnapshot));
+  const paths = args.map((p) => absolutePath(p));
+  const set = await snapshotter.take(paths, {
+    nested: !opts.oneFileSystem,
+    warn: (line) => ctx.info(`warning: ${line}`, true),
+  });
+  try {
+    return await backupFrom(ctx, paths, {
+      ...opts,
+      readAt: set.readAt,
+      exclude: [...(opts.exclude as string[] ?? []), ...set.hide.map(literalGlob)],
+    });
+  } finally {
+    await set.release().catch((e) => {
+      ctx.info(`warning: ${(e as Error).message}`, true);
+      ctx.exitCode ||= ExitCode.Failure;
+    });
+  }
+}
+
+async function backupFrom(
   ctx: Context,
   args: string[],
   opts: Record<string, unknown>,

@@ -131,6 +131,12 @@ export interface Options {
   xattrExclude?: string[];
   /** Leave out files and directories with the nodump flag (`chattr +d`), as dump(8) does. */
   excludeNodump?: boolean;
+  /**
+   * Read everything at or below `path` from `at` instead — a file-system snapshot of it (see
+   * plugins/fs_snapshot/) — while entries keep their names under `path`. The longest `path` that holds an
+   * entry wins, so a snapshot of a nested subvolume can sit inside another's.
+   */
+  readAt?: { path: string; at: string }[];
 }
 
 /** Defaults of the fs source. */
@@ -232,6 +238,23 @@ export default function fs(options: Options): SourcePlugin {
   const excluded = compileGlobs(patterns);
   const markers = options.excludeIfPresent ?? [];
 
+  const mapped = (options.readAt ?? []).map(({ path, at }) => {
+    if (typeof path !== "string" || typeof at !== "string" || !path.startsWith("/") || !at.startsWith("/")) {
+      throw new Error("fs source: readAt takes absolute { path, at } pairs");
+    }
+    return { path: absolutePath(path), at: absolutePath(at) };
+  }).sort((a, b) => b.path.length - a.path.length);
+  /** Where the entry shown as `path` is read: its place in a snapshot when one holds it. */
+  const real = (path: string): string => {
+    for (const m of mapped) {
+      if (path === m.path) return m.at;
+      if (path.startsWith(m.path === "/" ? "/" : m.path + "/")) {
+        return m.at + path.slice(m.path === "/" ? 0 : m.path.length);
+      }
+    }
+    return path;
+  };
+
   const fine = libc.available();
   const keepXattr = options.xattrs === false ? null : xattrFilter(options.xattrInclude, options.xattrExclude);
   const nodump = !!options.excludeNodump && fine;
@@ -274,7 +297,7 @@ export default function fs(options: Options): SourcePlugin {
     knownFlags?: number | null,
   ): SourceEntry {
     const type = st.type;
-    const where = at ?? path;
+    const where = at ?? real(path);
     let linkTarget: string | undefined;
     let targetBytes: Uint8Array | undefined;
     if (type === "symlink") {
@@ -282,7 +305,7 @@ export default function fs(options: Options): SourcePlugin {
         const t = nameOf(libc.readlinkBytes(where));
         linkTarget = t.name;
         targetBytes = t.bytes;
-      } else linkTarget = Deno.readLinkSync(path);
+      } else linkTarget = Deno.readLinkSync(where as string);
     }
     const e: SourceEntry = {
       path,
@@ -303,8 +326,8 @@ export default function fs(options: Options): SourcePlugin {
         ? undefined
         : at
         ? () => new FdReader(libc.openRead(at, { noFollow: true }))
-        : () => new FileReader(Deno.openSync(path, { read: true })),
-      localPath: type === "file" && !at ? path : undefined,
+        : () => new FileReader(Deno.openSync(where as string, { read: true })),
+      localPath: type === "file" && !at ? where as string : undefined,
     };
     if (!st.ns) return e;
     return {
@@ -321,9 +344,9 @@ export default function fs(options: Options): SourcePlugin {
 
   /** A directory's entries: raw names through libc (shown quoted when not plain), else Deno's names. */
   function list(path: string, at: Uint8Array | null): { name: string; bytes?: Uint8Array }[] {
-    if (fine) return libc.readDirRaw(at ?? path).map((d) => nameOf(d.name));
+    if (fine) return libc.readDirRaw(at ?? real(path)).map((d) => nameOf(d.name));
     const names: { name: string }[] = [];
-    for (const d of Deno.readDirSync(path)) names.push({ name: d.name });
+    for (const d of Deno.readDirSync(real(path))) names.push({ name: d.name });
     return names;
   }
 
@@ -363,10 +386,12 @@ export default function fs(options: Options): SourcePlugin {
       const child = `${base}/${name}`;
       if (excluded(child)) continue;
       // Only a path with a quoted segment needs bytes; the rest Deno and libc reach by their text.
-      const childAt = bytes || at ? libc.joinBytes(at ?? path, bytes ?? textEncoder.encode(name)) : null;
+      const childAt = bytes || at
+        ? libc.joinBytes(at ?? real(path), bytes ?? textEncoder.encode(name))
+        : null;
       let cst: Stat;
       try {
-        cst = lstat(childAt ?? child);
+        cst = lstat(childAt ?? real(child));
       } catch (e) {
         if (e instanceof Deno.errors.NotFound && name.includes("\uFFFD")) {
           ctx.warn({ path: child, message: "name is not valid UTF-8 and cannot be read; skipped" });
@@ -381,7 +406,7 @@ export default function fs(options: Options): SourcePlugin {
       let flags: number | null | undefined;
       if (nodump && (cst.type === "file" || cst.type === "dir")) {
         try {
-          flags = lgetflags(childAt ?? child);
+          flags = lgetflags(childAt ?? real(child));
         } catch {
           flags = undefined; // read again, and warned about, with the attributes
         }
@@ -409,7 +434,7 @@ export default function fs(options: Options): SourcePlugin {
           if (!done.has(anc)) {
             done.add(anc);
             try {
-              const st = lstat(anc);
+              const st = lstat(real(anc));
               yield { ...entryOf(anc, st), open: undefined };
             } catch (e) {
               ctx.warn({ path: anc, message: (e as Error).message });
@@ -419,7 +444,7 @@ export default function fs(options: Options): SourcePlugin {
         }
         let st: Stat;
         try {
-          st = lstat(root);
+          st = lstat(real(root));
         } catch (e) {
           ctx.warn({
             path: root,
