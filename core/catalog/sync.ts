@@ -127,7 +127,9 @@ async function syncOnce(repo: Repository, catalog: Catalog, options: SyncOptions
   // fetched, however large the index. The staged rows enter the index with the new snapshots, in one
   // transaction, so no snapshot is visible before its blobs and a sync cut short changes nothing.
   let indexAdded = 0;
-  if (toLoad.length) catalog.startStaging();
+  // A rebuild with nothing to read (every index file removed) still replaces the index: with nothing.
+  const staging = toLoad.length > 0 || rebuiltIndex;
+  if (staging) catalog.startStaging();
   try {
     await fetchAll(toLoad, (id) => repo.loadIndex(id), concurrency, damaged(options, "index"), (id, file) => {
       catalog.transaction(() => catalog.addIndex(id, file as IndexFile, true));
@@ -135,7 +137,7 @@ async function syncOnce(repo: Repository, catalog: Catalog, options: SyncOptions
     });
     return await syncSnapshots(repo, catalog, options, snapIds, { concurrency, rebuiltIndex, indexAdded });
   } finally {
-    if (toLoad.length) catalog.dropStaging();
+    if (staging) catalog.dropStaging();
   }
 }
 
