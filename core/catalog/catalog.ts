@@ -360,8 +360,8 @@ export class Catalog {
   /**
    * Begins staging index files (a sync) in tables private to this connection, on disk: memory does not
    * grow with the index, and until {@link finishStaging} everyone keeps seeing the index as it was. Staged
-   * rows then enter the index in id order, which touches each page of its B-tree about once, where rows
-   * file by file (each file's ids spread over the whole tree) would rewrite most pages for every file.
+   * rows are appended in arrival order (no key to keep sorted: each file's ids spread over the whole key
+   * space, so a keyed table would rewrite most of its pages for every file) and enter the index sorted.
    */
   startStaging(): void {
     this.dropStaging();
@@ -371,23 +371,29 @@ export class Catalog {
       PRAGMA temp_store=FILE;
       PRAGMA temp.cache_size=-${STAGING_CACHE_KIB};
       CREATE TEMP TABLE staged_blobs (
-        id TEXT PRIMARY KEY, type INTEGER NOT NULL, pack TEXT NOT NULL, offset INTEGER NOT NULL,
+        id TEXT NOT NULL, type INTEGER NOT NULL, pack TEXT NOT NULL, offset INTEGER NOT NULL,
         length INTEGER NOT NULL, raw_length INTEGER NOT NULL, compressed INTEGER NOT NULL
-      ) WITHOUT ROWID;
+      );
       CREATE TEMP TABLE staged_index_files (id TEXT PRIMARY KEY) WITHOUT ROWID;
     `);
   }
 
   /**
    * Adds the staged index files to the index — or, with `replace`, makes them the whole index (a rebuild
-   * after index files were removed). Call inside a transaction; then {@link dropStaging}.
+   * after index files were removed). Call inside a transaction; then {@link dropStaging}. The rows go in
+   * sorted by id (one pass over the table's pages); when they are the whole index the pack index is built
+   * afterwards by one sort instead of row by row.
    */
   finishStaging(replace: boolean): void {
     if (replace) this.clearIndex();
+    const whole = this.isEmpty();
+    if (whole) this.db.exec("DROP INDEX IF EXISTS blobs_pack;");
     this.db.exec(`
-      INSERT OR IGNORE INTO blobs SELECT * FROM temp.staged_blobs ORDER BY id;
+      INSERT OR IGNORE INTO blobs (id, type, pack, offset, length, raw_length, compressed)
+        SELECT id, type, pack, offset, length, raw_length, compressed FROM temp.staged_blobs ORDER BY id;
       INSERT OR IGNORE INTO index_files SELECT id FROM temp.staged_index_files;
     `);
+    if (whole) this.db.exec("CREATE INDEX IF NOT EXISTS blobs_pack ON blobs(pack);");
   }
 
   /** Drops the staging tables, if any (outside a transaction). */
