@@ -24,7 +24,8 @@ import { formatBytes } from "../progress.ts";
 import { FloeError, loadPlugin, maskLocation, parseDate, scanAhead, type SourcePlugin } from "../../mod.ts";
 import { compressionOf } from "./init.ts";
 import { type HookedResult, withHooks } from "../../jobs/hooks.ts";
-import { type HooksConfig, parseDurationMs } from "../../config/mod.ts";
+import type { HooksConfig } from "../../config/mod.ts";
+import { parseDurationMs } from "../../config/units.ts";
 import { fsSnapshotter, literalGlob } from "../../plugins/fs_snapshot/mod.ts";
 import { absolutePath } from "../../plugins/source/fs/mod.ts";
 
