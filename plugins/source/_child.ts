@@ -45,6 +45,19 @@ export interface ChildSpec {
    * (e.g. a missing completion marker) or null.
    */
   checkEnd?: (tail: string) => string | null;
+  /**
+   * Rewrites the tool's output before it is stored (e.g. the mysql source's INSERT regrouping); made once
+   * per run. {@link checkEnd} still sees the tool's own last bytes.
+   */
+  transform?: () => StreamTransform;
+}
+
+/** A byte-stream rewrite of a tool's output (see {@link ChildSpec.transform}). */
+export interface StreamTransform {
+  /** Takes the next piece of output; returns what to store in its place (valid until the next call). */
+  push(chunk: Uint8Array): Uint8Array;
+  /** The output ended; returns the last bytes to store. */
+  end(): Uint8Array;
 }
 
 /** How many bytes of a stream's end {@link ChildSpec.checkEnd} sees. */
@@ -182,9 +195,11 @@ class ChildReader implements ContentReader {
   #pending: Uint8Array | null = null;
   #tail = new Uint8Array(0);
   #ended = false;
+  #transform: StreamTransform | null;
 
   constructor(spec: ChildSpec, child: Deno.ChildProcess, settle: (error?: Error) => void) {
     this.#spec = spec;
+    this.#transform = spec.transform?.() ?? null;
     this.#child = child;
     this.#stdout = child.stdout.getReader();
     this.#stderr = collect(child.stderr);
@@ -192,17 +207,23 @@ class ChildReader implements ContentReader {
   }
 
   async read(into: Uint8Array): Promise<number | null> {
-    if (!this.#pending) {
+    while (!this.#pending?.length) {
       if (this.#ended) return null;
       const r = await this.#stdout.read();
       if (r.done) {
+        const last = this.#transform?.end();
+        this.#transform = null;
+        if (last?.length) {
+          this.#pending = last;
+          break;
+        }
         await this.#finish();
         return null;
       }
       this.#keepTail(r.value);
-      this.#pending = r.value;
+      this.#pending = this.#transform ? this.#transform.push(r.value) : r.value;
     }
-    const chunk = this.#pending;
+    const chunk = this.#pending!;
     const n = Math.min(chunk.length, into.length);
     into.set(chunk.subarray(0, n));
     this.#pending = n < chunk.length ? chunk.subarray(n) : null;

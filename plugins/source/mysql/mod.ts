@@ -9,9 +9,16 @@
  * Which databases: the one in the URL, else those of the `databases` option, else every database but
  * `information_schema`, `performance_schema`, `mysql` and `sys`.
  *
+ * Each table's rows are regrouped into INSERT statements whose ends depend on the rows' content, not on
+ * the byte count (`rebatch`, default true; {@link ./_rebatch.ts}): a day's changes then change a few
+ * chunks of a dump instead of a quarter of everything after the first change (a 960 MiB dump after 1 %
+ * of its rows changed in 30 runs: 1.6 % of it new instead of 51 %). The rows and their order are the
+ * tool's; only where one statement ends differs.
+ *
  * `/mysql/_meta.json` records how the dumps were made:
  * `{"format": 1, "tool": "mariadb-dump", "toolVersion": "mariadb-dump from 11.x …", "server":
- * "10.11.19-MariaDB…", "databases": ["shop", …], "options": ["--single-transaction", …]}`.
+ * "10.11.19-MariaDB…", "databases": ["shop", …], "options": ["--single-transaction", …], "rebatched":
+ * true}`.
  *
  * The password comes from `passwordFile` (its first line), else from `MYSQL_PWD`, else from an option
  * file the tools read themselves (`~/.my.cnf`, `[client] password=…`; an option file's password takes
@@ -42,6 +49,7 @@ import {
   type SourcePlugin,
 } from "../../../core/contracts.ts";
 import { bytesEntry, type ChildSpec, feed, findTool, runText, streamed } from "../_child.ts";
+import { InsertRebatcher } from "./_rebatch.ts";
 import { type Connection, databaseUrl } from "../_connection.ts";
 
 /** Options of the mysql source. */
@@ -54,6 +62,13 @@ export interface Options {
   passwordFile?: string;
   /** Restore a database under another name: `{from: to}`. */
   rename?: Record<string, string>;
+  /**
+   * Regroup each table's rows into INSERT statements whose ends depend on the rows' content (default
+   * true), so a day's changes change a few chunks of the dump instead of every chunk after the first
+   * change ({@link ./_rebatch.ts}). The rows and their order are unchanged. `false` stores the dump
+   * byte for byte as the tool wrote it.
+   */
+  rebatch?: boolean;
 }
 
 /** Databases never dumped unless asked for by name: the server's own. */
@@ -138,6 +153,10 @@ export default function mysql(
       : extra.databases,
   } as Options;
   const conn = connection(options);
+  const rebatch = options.rebatch !== false;
+  if (typeof options.rebatch !== "boolean" && options.rebatch !== undefined) {
+    throw new Error(`mysql source: rebatch must be true or false (got ${JSON.stringify(options.rebatch)})`);
+  }
   const spec = (cmd: string, args: string[], what: string): ChildSpec => ({
     cmd,
     args: [...conn.args, ...args],
@@ -183,6 +202,7 @@ export default function mysql(
             server,
             databases,
             options: DUMP_OPTIONS,
+            rebatched: rebatch,
           },
           null,
           2,
@@ -204,6 +224,7 @@ export default function mysql(
             ...spec(dumper, [...DUMP_OPTIONS, db], `${dumper.split("/").pop()} of ${db}`),
             checkEnd: (tail) =>
               tail.includes(COMPLETED) ? null : `the dump ended without its '${COMPLETED}' line (cut short?)`,
+            transform: rebatch ? () => new InsertRebatcher() : undefined,
           },
           { path, mtime: Date.now() },
         );

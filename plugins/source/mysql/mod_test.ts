@@ -53,6 +53,13 @@ async function checksums(db: MariadbServer, database: string): Promise<Record<st
   return out;
 }
 
+async function textOf(engine: Engine, node: Parameters<Engine["readFile"]>[0]): Promise<string> {
+  const dec = new TextDecoder();
+  let text = "";
+  for await (const b of engine.readFile(node)) text += dec.decode(b, { stream: true });
+  return text + dec.decode();
+}
+
 async function snapshotCount(engine: Engine): Promise<number> {
   let n = 0;
   for await (const _ of internals(engine).repo.storage.list("snapshots/")) n++;
@@ -106,6 +113,11 @@ Deno.test({
         assertEquals(meta.databases, ["logs", "shop"]);
         const dumpNode = (await internals(engine).trees.find(snap.snapshot.tree, "/mysql/shop.sql"))!;
         assert((dumpNode.size ?? 0) > 2_000_000, `the dump's size is recorded (${dumpNode.size})`);
+        assertEquals(meta.rebatched, true);
+        // The 4 MB of items were regrouped into statements of ~256 KiB (the tool's are ~1 MB).
+        const dumpText = await textOf(engine, dumpNode);
+        const statements = dumpText.split("\nINSERT INTO `items` VALUES").length - 1;
+        assert(statements >= 8, `${statements} INSERT statements for items`);
 
         await db.sql("DROP DATABASE shop; DROP DATABASE logs;");
         await source().restore!(engine.restoreEntries(snap, "/mysql"), { warn: () => {} });
@@ -131,6 +143,22 @@ Deno.test({
           "the trigger was restored",
         );
         await db.sql("DELETE FROM items WHERE id = 9999; DELETE FROM audit WHERE item = 9999", "shop");
+      });
+
+      await t.step("rebatch: false stores the tool's statements as they were", async () => {
+        const r = await engine.backup(source({ databases: ["shop"], rebatch: false }));
+        const snap = engine.resolveSnapshot(r.snapshotId);
+        const node = (await internals(engine).trees.find(snap.snapshot.tree, "/mysql/shop.sql"))!;
+        const text = await textOf(engine, node);
+        const statements = text.split("\nINSERT INTO `items` VALUES").length - 1;
+        assert(statements >= 2 && statements <= 6, `${statements} INSERT statements of ~1 MB for items`);
+        const meta = JSON.parse(
+          await textOf(
+            engine,
+            (await internals(engine).trees.find(snap.snapshot.tree, "/mysql/_meta.json"))!,
+          ),
+        );
+        assertEquals(meta.rebatched, false);
       });
 
       await t.step("restores one database under another name", async () => {
