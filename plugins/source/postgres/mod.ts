@@ -5,6 +5,11 @@
  * `pg_dumpall --globals-only` at `/postgres/globals.sql` (`globals: false` leaves them out; they need a
  * superuser).
  *
+ * The custom format is written uncompressed (`-Z0`): pg_dump's own zlib compression would make each day's
+ * dump new bytes from its first change on, so nothing would deduplicate, and the repository compresses
+ * with zstd anyway (faster, and better). Its rows are framed one by one, so unchanged rows stay the same
+ * bytes from one day to the next.
+ *
  * Which databases: the one in the URL, else those of the `databases` option, else every database that
  * accepts connections except the templates. `/postgres/_meta.json` records the server's and pg_dump's
  * versions, the databases and the format: `{"format": 1, "tool": "pg_dump", "toolVersion": "pg_dump
@@ -205,7 +210,12 @@ export default function postgres(
               tail.includes(GLOBALS_COMPLETE) ? null : "the dump ended before its last line",
           }
           : {
-            ...spec("pg_dump", [format === "plain" ? "-Fp" : "-Fc"], `pg_dump of ${item.db}`, item.db!),
+            ...spec(
+              "pg_dump",
+              format === "plain" ? ["-Fp"] : ["-Fc", "-Z0"],
+              `pg_dump of ${item.db}`,
+              item.db!,
+            ),
             checkEnd: format === "plain"
               ? (tail) => tail.includes(PLAIN_COMPLETE) ? null : "the dump ended before its last line"
               : undefined,
