@@ -41,6 +41,8 @@ export const TARGET = 256 * 1024;
 export const CAP = 1024 * 1024;
 /** How many bytes of a row's start its hash covers (its primary key, mostly). */
 const HASHED = 32;
+/** A row ends a statement when its hash is below `length × CUT_SCALE`: probability length / TARGET. */
+const CUT_SCALE = 0x1_0000_0000 / TARGET;
 /** Longest line start buffered to recognise a data comment or an INSERT prefix. */
 const HEAD_MAX = 1024;
 
@@ -146,6 +148,7 @@ export class InsertRebatcher implements StreamTransform {
   #lines(buf: Uint8Array, i: number, end: number): number {
     const run = i;
     const sepLen = this.#rowSep.length;
+    let stmtBytes = this.#stmtBytes;
     while (i < end && buf[i] === 40) {
       const nl = buf.indexOf(10, i);
       if (nl < 0 || nl - i < 3 || buf[nl - 2] !== 41) break;
@@ -154,9 +157,10 @@ export class InsertRebatcher implements StreamTransform {
       const rowLen = nl - 1 - i;
       let h = 0x811c9dc5 | 0;
       for (let k = i, to = Math.min(i + HASHED, nl - 1); k < to; k++) h = Math.imul(h ^ buf[k], 16777619);
-      this.#stmtBytes += rowLen + sepLen;
-      const cut = (h >>> 0) < (rowLen / TARGET) * 0x1_0000_0000 || this.#stmtBytes >= CAP;
+      stmtBytes += rowLen + sepLen;
+      const cut = (h >>> 0) < rowLen * CUT_SCALE || stmtBytes >= CAP;
       if (cut || last === 59) {
+        this.#stmtBytes = stmtBytes;
         this.#emit(buf, run, nl - 1);
         this.#cut = cut;
         this.#state = AFTER_ROW;
@@ -164,6 +168,7 @@ export class InsertRebatcher implements StreamTransform {
       }
       i = nl + 1;
     }
+    this.#stmtBytes = stmtBytes;
     this.#emit(buf, run, i);
     if (i < end && buf[i] !== 40) {
       // The line after a row's ",\n" (copied as it was) is not a row: not the tools' form. Output and
@@ -204,7 +209,7 @@ export class InsertRebatcher implements StreamTransform {
       } else if (b === 40) depth++;
       else if (b === 41 && --depth === 0) {
         this.#stmtBytes += rowLen + this.#rowSep.length;
-        this.#cut = (h >>> 0) < (rowLen / TARGET) * 0x1_0000_0000 || this.#stmtBytes >= CAP;
+        this.#cut = (h >>> 0) < rowLen * CUT_SCALE || this.#stmtBytes >= CAP;
         state = AFTER_ROW;
         break;
       }
