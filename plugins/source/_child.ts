@@ -50,6 +50,12 @@ export interface ChildSpec {
    * per run. {@link checkEnd} still sees the tool's own last bytes.
    */
   transform?: () => StreamTransform;
+  /**
+   * Run the tool under `stdbuf -o SIZE` (coreutils) when it is installed: a tool that writes through a
+   * 4 KiB stdio buffer makes every read here a few KiB (mariadb-dump: 247,000 writes for 1 GB), and each
+   * read costs this thread a wake-up, a promise and an allocation; with `1M` the same dump is 970 writes.
+   */
+  stdoutBuffer?: string;
 }
 
 /** A byte-stream rewrite of a tool's output (see {@link ChildSpec.transform}). */
@@ -327,9 +333,10 @@ export function streamed(spec: ChildSpec, meta: StreamedMeta): Streamed {
     mode: meta.mode ?? 0o600,
     open(): ContentReader {
       let child: Deno.ChildProcess;
+      const stdbuf = spec.stdoutBuffer ? findTool(["stdbuf"]) : null;
       try {
-        child = new Deno.Command(spec.cmd, {
-          args: spec.args,
+        child = new Deno.Command(stdbuf ?? spec.cmd, {
+          args: stdbuf ? [`-o${spec.stdoutBuffer}`, spec.cmd, ...spec.args] : spec.args,
           env: spec.env,
           stdin: "null",
           stdout: "piped",

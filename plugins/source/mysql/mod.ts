@@ -225,6 +225,7 @@ export default function mysql(
             checkEnd: (tail) =>
               tail.includes(COMPLETED) ? null : `the dump ended without its '${COMPLETED}' line (cut short?)`,
             transform: rebatch ? () => new InsertRebatcher() : undefined,
+            stdoutBuffer: "1M",
           },
           { path, mtime: Date.now() },
         );
