@@ -219,6 +219,7 @@ export default function postgres(
             checkEnd: format === "plain"
               ? (tail) => tail.includes(PLAIN_COMPLETE) ? null : "the dump ended before its last line"
               : undefined,
+            stdoutBuffer: "1M", // pg_dump writes through a 4 KiB stdio buffer too (see ChildSpec)
           };
         const dump = streamed(dumpSpec, { path, mtime: Date.now() });
         yield dump.entry;
