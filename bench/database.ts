@@ -22,18 +22,11 @@
  * @module
  */
 import { startMariadb } from "../tests/fixtures/servers/mariadb.ts";
+import { DUMP_OPTIONS } from "../plugins/source/mysql/mod.ts";
 import { loadAvg } from "./measure.ts";
 import { renderTable } from "./table.ts";
 
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
-const DUMP_OPTIONS = [
-  "--single-transaction",
-  "--routines",
-  "--triggers",
-  "--events",
-  "--hex-blob",
-  "--default-character-set=utf8mb4",
-];
 
 function arg(name: string): string | undefined {
   const i = Deno.args.indexOf(name);
