@@ -10,7 +10,7 @@
  * @module
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { type CliResult, hashTree, randomBytes, runCli, tempDir } from "./helpers.ts";
+import { type CliResult, cliResult, hashTree, randomBytes, runCli, tempDir } from "./helpers.ts";
 import { sharedSwift, stopSharedSwift, swiftMissing } from "./fixtures/servers/swift.ts";
 import { sshdMissing, startSshd } from "./fixtures/servers/sshd.ts";
 
@@ -53,13 +53,7 @@ async function task(args: string[], env: Record<string, string>, cwd: string): P
     stdout: "piped",
     stderr: "piped",
   }).output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-    stdoutBytes: out.stdout,
-  };
+  return cliResult(out);
 }
 
 Deno.test({

@@ -114,7 +114,11 @@ export async function runCli(
     await w.write(options.input).catch(() => {}); // a CLI that stops reading early says why on stderr
     await w.close().catch(() => {});
   }
-  const out = await child.output();
+  return cliResult(await child.output());
+}
+
+/** A finished CLI process as a {@link CliResult}: exit code, and its output as text and as bytes. */
+export function cliResult(out: Deno.CommandOutput): CliResult {
   const dec = new TextDecoder();
   return {
     code: out.code,
