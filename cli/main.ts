@@ -86,7 +86,7 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 snapshot made but some entries unreadabl
   p.command("init").description("create a repository")
     .option("--compression <level>", "off|fastest|default|max", "default")
     .option("--cipher <name>", "chacha20-poly1305 (default, faster here) or aes-256-gcm", "chacha20-poly1305")
-    .option("--kdf <name>", "scrypt|argon2id", "scrypt")
+    .option("--kdf <name>", "argon2id|scrypt", "argon2id")
     .addHelpText(
       "after",
       "\nExamples:\n  floe --repo /srv/backup init\n  floe --repo s3:bucket/host1 init --compression max",
@@ -222,7 +222,7 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 snapshot made but some entries unreadabl
   );
   key.command("add").description("add a key for another password")
     .option("--new-password-file <file>", "the new password (or FLOE_NEW_PASSWORD; a prompt on a terminal)")
-    .option("--kdf <name>", "scrypt|argon2id", "scrypt")
+    .option("--kdf <name>", "argon2id|scrypt", "argon2id")
     .action(lazy(() => import("./commands/key.ts").then((m) => ({ default: m.add })), ctx));
   key.command("remove").description("remove a key (not the one in use)").argument("<id>", "key id or prefix")
     .action(lazy(() => import("./commands/key.ts").then((m) => ({ default: m.remove })), ctx));

@@ -1,8 +1,12 @@
 /**
- * Password-based key derivation: scrypt (node:crypto, default) or argon2id (hash-wasm, loaded on demand).
+ * Password-based key derivation: argon2id (hash-wasm, loaded on demand; the default for new keys) or
+ * scrypt (node:crypto).
  *
- * Defaults follow OWASP's password storage advice: scrypt N=2^17, r=8, p=1 (128 MiB); argon2id 64 MiB,
- * t=3, p=1. The parameters are stored in each key file, i.e. on the storage, so {@link checkKdfParams}
+ * Defaults follow OWASP's password storage advice: argon2id 64 MiB, t=3, p=1 (OWASP's first choice);
+ * scrypt N=2^17, r=8, p=1 (128 MiB). argon2id is the default because every command derives a key once:
+ * measured here, an unchanged re-backup of 5,633 files took 0.70 s and peaked at 155 MB with argon2id
+ * against 1.15 s and 210 MB with scrypt, whose 128 MiB is touched in full (`floe snapshots`: 0.46 s and
+ * 146 MB against 0.90 s and 195 MB). The parameters are stored in each key file, i.e. on the storage, so {@link checkKdfParams}
  * bounds what a key file may ask for before any derivation starts (see docs/repository_format.md).
  *
  * @example
@@ -133,7 +137,7 @@ export function checkKdfParams(params: unknown): string | null {
  * Fresh parameters with a random salt: the default cost of `name`, or `cost` when given (library callers
  * and tests; it must lie within {@link KDF_BOUNDS}).
  */
-export function newKdfParams(name: "scrypt" | "argon2id" = "scrypt", cost?: KdfCost): KdfParams {
+export function newKdfParams(name: "scrypt" | "argon2id" = "argon2id", cost?: KdfCost): KdfParams {
   const salt = encodeBase64(crypto.getRandomValues(new Uint8Array(32)));
   const params = { ...(cost ?? DEFAULT_KDF[name]), salt } as KdfParams;
   const problem = checkKdfParams(params);

@@ -126,14 +126,14 @@ async function gcmKey(raw: Uint8Array): Promise<CryptoKey> {
 }
 
 /**
- * Seals the master keys under a password, with the default cost of a KDF (`"scrypt"`, `"argon2id"`) or an
+ * Seals the master keys under a password, with the default cost of a KDF (`"argon2id"`, the default, or `"scrypt"`) or an
  * explicit {@link KdfCost} (library callers; tests use a cheap one).
  */
 export async function wrapMasterKeys(
   keys: MasterKeys,
   password: string,
   who: { host: string; username: string },
-  kdf: "scrypt" | "argon2id" | KdfCost = "scrypt",
+  kdf: "scrypt" | "argon2id" | KdfCost = "argon2id",
 ): Promise<KeyFile> {
   const params = typeof kdf === "string" ? newKdfParams(kdf) : newKdfParams(kdf.name, kdf);
   const wrapKey = await gcmKey(await deriveKey(password, params));
