@@ -1,6 +1,6 @@
 /**
- * Password-based key derivation: argon2id (hash-wasm, loaded on demand; the default for new keys) or
- * scrypt (node:crypto).
+ * Password-based key derivation: argon2id (hash-wasm, in a worker that is terminated afterwards, so its
+ * 64 MiB go with it; the default for new keys) or scrypt (node:crypto, on the thread pool).
  *
  * Defaults follow OWASP's password storage advice: argon2id 64 MiB, t=3, p=1 (OWASP's first choice);
  * scrypt N=2^17, r=8, p=1 (128 MiB). argon2id is the default because every command derives a key once:
@@ -19,6 +19,7 @@
  */
 import { scrypt } from "node:crypto";
 import { decodeBase64, encodeBase64 } from "../encoding.ts";
+import type { Argon2Reply, Argon2Request } from "./_argon2_worker.ts";
 
 /** KDF parameters, stored in each key file. */
 export type KdfParams =
@@ -161,13 +162,43 @@ export async function deriveKey(password: string, params: KdfParams): Promise<Ui
       )
     );
   }
-  const { argon2id } = await import("hash-wasm");
-  return await argon2id({
+  const request: Argon2Request = {
     password,
     salt,
     iterations: params.iterations,
-    memorySize: params.memoryKiB,
+    memoryKiB: params.memoryKiB,
     parallelism: params.parallelism,
+  };
+  let worker: Worker;
+  try {
+    worker = new Worker(new URL("./_argon2_worker.ts", import.meta.url), { type: "module" });
+  } catch {
+    return await argon2Here(request); // no workers where this runs
+  }
+  try {
+    const reply = await new Promise<Argon2Reply>((resolve, reject) => {
+      worker.onmessage = (e: MessageEvent<Argon2Reply>) => resolve(e.data);
+      worker.onerror = (e) => {
+        e.preventDefault();
+        reject(new Error(`argon2id: ${e.message}`));
+      };
+      worker.postMessage(request);
+    });
+    if ("error" in reply) throw new Error(`argon2id: ${reply.error}`);
+    return reply.key;
+  } finally {
+    worker.terminate(); // and its 64 MiB of WebAssembly memory with it
+  }
+}
+
+async function argon2Here(r: Argon2Request): Promise<Uint8Array> {
+  const { argon2id } = await import("hash-wasm");
+  return await argon2id({
+    password: r.password,
+    salt: r.salt,
+    iterations: r.iterations,
+    memorySize: r.memoryKiB,
+    parallelism: r.parallelism,
     hashLength: 32,
     outputType: "binary",
   });
