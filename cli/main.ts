@@ -119,12 +119,24 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 snapshot made but some entries unreadabl
     .option("--xattr-exclude <glob>", "do not record matching attribute names (repeatable)", collect)
     .option("--compression <level>", "off|fastest|default|max")
     .option("--fs-snapshot <kind>", "back up from a read-only snapshot of the paths (btrfs), deleted after")
+    .option(
+      "--fs-snapshot-lock <url>",
+      "hold FLUSH TABLES WITH READ LOCK on mysql://user@host:port while the snapshots are taken",
+    )
+    .option(
+      "--fs-snapshot-lock-option <key=value>",
+      "password-file=F for --fs-snapshot-lock (repeatable)",
+      collect,
+    )
+    .option("--fs-snapshot-lock-timeout <duration>", "fail when the lock is not had in time (default 60s)")
     .addHelpText(
       "after",
       "\nExamples:\n  floe backup /etc /home --tag nightly --exclude '*.tmp'\n" +
         "  floe backup --source ./examples/plugins/sqlite_source.ts /var/lib/app/app.db\n" +
         "  pg_dump -Fc shop | floe backup --stdin --stdin-filename shop.dump\n" +
-        "  floe backup --source mysql mysql://backup@127.0.0.1:3306 --hook-after 'touch /run/backup-ok'",
+        "  floe backup --source mysql mysql://backup@127.0.0.1:3306 --hook-after 'touch /run/backup-ok'\n" +
+        "  floe backup --fs-snapshot btrfs --fs-snapshot-lock 'mysql://backup@localhost?socket=/run/mysqld/mysqld.sock' \\\n" +
+        "    --fs-snapshot-lock-option password-file=/etc/floe/mysql.pw /var/lib/mysql",
     )
     .action(lazy(() => import("./commands/backup.ts"), ctx));
 

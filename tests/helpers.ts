@@ -92,7 +92,17 @@ export interface CliResult {
 
 const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
 
-function denoDir(): string {
+/**
+ * Deno's cache directory as this process sees it: a child run with another HOME must be given it
+ * (`DENO_DIR`), or it would look for the npm packages in an empty cache.
+ *
+ * @example
+ * ```ts
+ * import { denoDir } from "./helpers.ts";
+ * const env = { HOME: "/tmp/home", DENO_DIR: denoDir() };
+ * ```
+ */
+export function denoDir(): string {
   const explicit = Deno.env.get("DENO_DIR");
   if (explicit) return explicit;
   const xdg = Deno.env.get("XDG_CACHE_HOME");

@@ -26,7 +26,12 @@ import { compressionOf } from "./init.ts";
 import { type HookedResult, withHooks } from "../../jobs/hooks.ts";
 import type { HooksConfig } from "../../config/mod.ts";
 import { parseDurationMs } from "../../config/units.ts";
-import { fsSnapshotter, literalGlob } from "../../plugins/fs_snapshot/mod.ts";
+import {
+  fsSnapshotter,
+  literalGlob,
+  type SnapshotLock,
+  snapshotLock,
+} from "../../plugins/fs_snapshot/mod.ts";
 import { absolutePath } from "../../plugins/source/fs/mod.ts";
 
 /**
@@ -34,14 +39,14 @@ import { absolutePath } from "../../plugins/source/fs/mod.ts";
  * numbers, and a key given several times a list. A kebab-case KEY is handed over in camelCase, as plugin
  * options are named (`password-file=F` is `passwordFile`).
  */
-export function sourceOptions(pairs: readonly string[]): Record<string, unknown> {
+export function sourceOptions(pairs: readonly string[], flag = "--source-option"): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const pair of pairs) {
     const eq = pair.indexOf("=");
-    if (eq <= 0) throw new FloeError(`--source-option takes KEY=VALUE, got '${pair}'`, "usage");
+    if (eq <= 0) throw new FloeError(`${flag} takes KEY=VALUE, got '${pair}'`, "usage");
     const key = pair.slice(0, eq).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
     if (key === "__proto__" || key === "constructor" || key === "prototype") {
-      throw new FloeError(`--source-option: '${key}' is not an option name`, "usage");
+      throw new FloeError(`${flag}: '${key}' is not an option name`, "usage");
     }
     const raw = pair.slice(eq + 1);
     const value = raw === "true" ? true : raw === "false" ? false : /^-?\d+$/.test(raw) ? Number(raw) : raw;
@@ -132,6 +137,7 @@ export default async function backup(
 ): Promise<void> {
   checkStdin(args, opts);
   const hooks = hooksOf(opts);
+  const lock = await lockOf(opts);
   const facts = {
     job: "",
     repository: ctx.locations().locations.map(maskLocation).join(" , "),
@@ -139,17 +145,57 @@ export default async function backup(
   };
   // Hook output goes to stderr also under -q: it is the user's command speaking, not floe.
   const log = (line: string) => ctx.info(line, true);
-  await withHooks(hooks, facts, { signal: ctx.signal, log }, () => backupOnce(ctx, args, opts));
+  await withHooks(hooks, facts, { signal: ctx.signal, log }, () => backupOnce(ctx, args, opts, lock));
+}
+
+/** `--fs-snapshot-lock URL` with its `--fs-snapshot-lock-option`s and timeout, or undefined. */
+async function lockOf(opts: Record<string, unknown>): Promise<SnapshotLock | undefined> {
+  if (opts.fsSnapshotLock === undefined) {
+    for (const o of ["fsSnapshotLockOption", "fsSnapshotLockTimeout"]) {
+      if (opts[o] !== undefined) {
+        const flag = o.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+        throw new FloeError(`--${flag} goes with --fs-snapshot-lock`, "usage");
+      }
+    }
+    return undefined;
+  }
+  if (opts.fsSnapshot === undefined) {
+    throw new FloeError(
+      "--fs-snapshot-lock goes with --fs-snapshot (it is held across the snapshots)",
+      "usage",
+    );
+  }
+  const given = sourceOptions((opts.fsSnapshotLockOption as string[]) ?? [], "--fs-snapshot-lock-option");
+  for (const key of Object.keys(given)) {
+    if (key !== "passwordFile") {
+      throw new FloeError(`--fs-snapshot-lock-option: unknown key '${key}' (known: password-file)`, "usage");
+    }
+  }
+  let timeoutMs: number | undefined;
+  if (opts.fsSnapshotLockTimeout !== undefined) {
+    try {
+      timeoutMs = parseDurationMs(String(opts.fsSnapshotLockTimeout));
+    } catch (e) {
+      throw new FloeError(`--fs-snapshot-lock-timeout: ${(e as Error).message}`, "usage");
+    }
+  }
+  return await snapshotLock(String(opts.fsSnapshotLock), {
+    passwordFile: given.passwordFile === undefined ? undefined : String(given.passwordFile),
+    timeoutMs,
+  });
 }
 
 /**
  * Runs the backup; with `--fs-snapshot KIND`, from snapshots of the paths (plugins/fs_snapshot/) that are
- * deleted afterwards — also after a failure or SIGINT/SIGTERM; a kill -9 leaves them to the next run.
+ * deleted afterwards — also after a failure or SIGINT/SIGTERM; a kill -9 leaves them to the next run. With
+ * `--fs-snapshot-lock URL`, the server's lock is held across the snapshots only, and what it recorded
+ * (the binary log position) tags the snapshot.
  */
 async function backupOnce(
   ctx: Context,
   args: string[],
   opts: Record<string, unknown>,
+  lock: SnapshotLock | undefined,
 ): Promise<HookedResult> {
   if (opts.fsSnapshot === undefined) return await backupFrom(ctx, args, opts);
   if (String(opts.source ?? "fs") !== "fs") {
@@ -157,13 +203,21 @@ async function backupOnce(
   }
   const snapshotter = await fsSnapshotter(String(opts.fsSnapshot));
   const paths = args.map((p) => absolutePath(p));
+  const warn = (line: string) => ctx.info(`warning: ${line}`, true);
+  const tags: string[] = [];
   const set = await snapshotter.take(paths, {
     nested: !opts.oneFileSystem,
-    warn: (line) => ctx.info(`warning: ${line}`, true),
+    warn,
+    hold: lock && (async () => {
+      const held = await lock.acquire({ paths, signal: ctx.signal, warn, info: (line) => ctx.info(line) });
+      tags.push(...held.tags);
+      return held;
+    }),
   });
   try {
     return await backupFrom(ctx, paths, {
       ...opts,
+      tag: [...(opts.tag as string[] ?? []), ...tags],
       readAt: set.readAt,
       exclude: [...(opts.exclude as string[] ?? []), ...set.hide.map(literalGlob)],
     });

@@ -7,6 +7,9 @@
  * it can take — what a `kill -9` left. (Deno denies /proc to a process without --allow-all, so the lock,
  * not the PID, tells whether the owner still runs.)
  *
+ * With `hold` (`--fs-snapshot-lock`), the lock is taken once everything else is ready and released as
+ * soon as the last snapshot exists.
+ *
  * Nested subvolumes below a path appear in their parent's snapshot as empty directories, so each gets its
  * own snapshot too (unless `nested` is false: `--one-file-system` does not enter them anyway). Snapshots of
  * several subvolumes are taken one after the other, not atomically together.
@@ -178,21 +181,32 @@ function removeLock(at: string): void {
   }
 }
 
-/** Deletes the snapshots in `dir` that this host's runs no longer running left. */
+/**
+ * Deletes the snapshots in `dir` that this host's runs no longer running left, and their lock files — also
+ * one without its snapshot: a run killed before its snapshot (while it waited for `hold`) leaves only that.
+ */
 async function removeStale(dir: string, me: Owner, warn: (m: string) => void): Promise<void> {
-  let names: string[];
+  let entries: Deno.DirEntry[];
   try {
-    names = [...Deno.readDirSync(dir)].filter((e) => e.isDirectory).map((e) => e.name);
+    entries = [...Deno.readDirSync(dir)];
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return;
     throw e;
   }
-  for (const name of names) {
+  const snapshots = new Set(entries.filter((e) => e.isDirectory).map((e) => e.name));
+  for (const name of snapshots) {
     const owner = parseSnapshotName(name);
     if (!owner || owner.host !== me.host || !ownerGone(`${dir}/${name}`)) continue;
     await run(["subvolume", "delete", `${dir}/${name}`]);
     removeLock(`${dir}/${name}`);
     warn(`removed the btrfs snapshot ${dir}/${name} left by an interrupted run (pid ${owner.pid})`);
+  }
+  for (const e of entries) {
+    if (!e.isFile || !e.name.endsWith(".lock")) continue;
+    const name = e.name.slice(0, -".lock".length);
+    const owner = parseSnapshotName(name);
+    if (!owner || owner.host !== me.host || snapshots.has(name) || !ownerGone(`${dir}/${name}`)) continue;
+    removeLock(`${dir}/${name}`);
   }
 }
 
@@ -243,6 +257,7 @@ async function take(paths: string[], options: TakeOptions): Promise<FsSnapshotSe
     },
   };
   try {
+    const todo: { path: string; at: string }[] = [];
     for (const root of subvolumes.keys()) {
       const dir = `${root === "/" ? "" : root}/${SNAPSHOT_DIR}`;
       await removeStale(dir, me, options.warn);
@@ -252,9 +267,25 @@ async function take(paths: string[], options: TakeOptions): Promise<FsSnapshotSe
       const lock = Deno.openSync(`${at}.lock`, { write: true, createNew: true, mode: 0o600 });
       locks.set(at, lock);
       lock.lockSync(true);
-      await run(["subvolume", "snapshot", "-r", root, at]);
-      made.push({ path: root, at });
+      todo.push({ path: root, at });
     }
+    // Only the snapshots themselves happen under `hold` (a database's lock): nothing slower.
+    const held = await options.hold?.();
+    let failure: unknown;
+    try {
+      for (const t of todo) {
+        await run(["subvolume", "snapshot", "-r", t.path, t.at]);
+        made.push(t);
+      }
+    } catch (e) {
+      failure = e;
+    }
+    try {
+      await held?.release();
+    } catch (e) {
+      failure ??= e;
+    }
+    if (failure) throw failure;
   } catch (e) {
     await set.release().catch(() => {});
     throw e;

@@ -1,77 +1,24 @@
 /**
  * `floe backup --fs-snapshot btrfs` on a real btrfs: a sparse file formatted with mkfs.btrfs, attached
- * with losetup and mounted under a temporary directory (root only; skipped with the reason otherwise).
- * The loop device is detached and the file removed after every test, whatever happened.
+ * with losetup and mounted under a temporary directory (tests/fixtures/btrfs.ts; root only, skipped with
+ * the reason otherwise). The loop device is detached and the file removed after every test, whatever
+ * happened.
  */
 import { assert, assertEquals } from "../../tests/assert.ts";
-import { newEngine, runCli, scanTree, tempDir } from "../../tests/helpers.ts";
+import { denoDir, newEngine, runCli, scanTree, tempDir } from "../../tests/helpers.ts";
+import { btrfsMissing, sh, withBtrfs } from "../../tests/fixtures/btrfs.ts";
 import { parseSnapshotName, SNAPSHOT_DIR, snapshotName } from "./btrfs.ts";
 import { literalGlob } from "./mod.ts";
 
 const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
 const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
 
-function missing(): string | null {
-  if (Deno.uid() !== 0) return "not root (mount and losetup need it)";
-  for (const bin of ["/usr/bin/btrfs", "/usr/sbin/mkfs.btrfs", "/usr/sbin/losetup"]) {
-    try {
-      Deno.statSync(bin);
-    } catch {
-      try {
-        Deno.statSync(bin.replace("/usr", ""));
-      } catch {
-        return `${bin} missing (apt-get install btrfs-progs mount)`;
-      }
-    }
-  }
-  try {
-    if (!/\tbtrfs$/m.test(Deno.readTextFileSync("/proc/filesystems"))) return "the kernel has no btrfs";
-  } catch {
-    return "/proc/filesystems unreadable";
-  }
-  return null;
-}
-const why = missing();
+const why = btrfsMissing();
 if (why) console.error(`btrfs_test: skipping the loop-device tests: ${why}`);
-
-async function sh(cmd: string, args: string[]): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  if (!out.success) {
-    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr).trim()}`);
-  }
-  return text;
-}
-
-/** A btrfs on a loop device mounted at `mnt`, with a subvolume `mnt/vol`; torn down after `fn`. */
-async function withBtrfs(fn: (vol: string, dir: string) => Promise<void>): Promise<void> {
-  const d = await tempDir("floe-btrfs-");
-  const img = `${d.path}/fs.img`;
-  const mnt = `${d.path}/mnt`;
-  let dev = "";
-  let mounted = false;
-  try {
-    await sh("truncate", ["-s", "400M", img]);
-    await sh("mkfs.btrfs", ["-q", img]);
-    dev = (await sh("losetup", ["-f", "--show", img])).trim();
-    Deno.mkdirSync(mnt);
-    await sh("mount", [dev, mnt]);
-    mounted = true;
-    await sh("btrfs", ["subvolume", "create", `${mnt}/vol`]);
-    await fn(`${mnt}/vol`, d.path);
-  } finally {
-    if (mounted) await sh("umount", [mnt]).catch(() => sh("umount", ["-l", mnt]));
-    if (dev) await sh("losetup", ["-d", dev]).catch(() => {});
-    await d.cleanup();
-  }
-}
-
-const DENO_DIR = Deno.env.get("DENO_DIR") ||
-  `${Deno.env.get("XDG_CACHE_HOME") || `${Deno.env.get("HOME") ?? "/root"}/.cache`}/deno`;
 
 function env(dir: string): Record<string, string> {
   return {
-    DENO_DIR,
+    DENO_DIR: denoDir(),
     HOME: `${dir}/home`,
     FLOE_CACHE_DIR: `${dir}/cache`,
     FLOE_REPOSITORY: `${dir}/repo`,

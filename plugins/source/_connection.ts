@@ -5,7 +5,7 @@
  * @example
  * ```ts
  * import { databaseUrl } from "./_connection.ts";
- * const url = databaseUrl("postgres", "postgresql://backup@127.0.0.1:5432/app", {
+ * const url = databaseUrl("postgres source", "postgresql://backup@127.0.0.1:5432/app", {
  *   protocols: ["postgresql:", "postgres:"],
  *   form: "postgresql://user@host:port[/db]",
  *   passwordHint: "use passwordFile, PGPASSWORD or ~/.pgpass",
@@ -26,26 +26,29 @@ export interface Connection {
   secrets: string[];
 }
 
-/** Parses a source's database URL: one of `protocols`, no password; errors name the source and the form. */
+/**
+ * Parses a database URL: one of `protocols`, no password; errors begin with `who` (`mysql source`) and
+ * name the form.
+ */
 export function databaseUrl(
-  source: string,
+  who: string,
   raw: unknown,
   spec: { protocols: string[]; form: string; passwordHint: string },
 ): URL {
-  if (typeof raw !== "string") throw new Error(`${source} source: a url is required`);
+  if (typeof raw !== "string") throw new Error(`${who}: a url is required`);
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new Error(`${source} source: '${raw}' is not a URL (${spec.form})`);
+    throw new Error(`${who}: '${raw}' is not a URL (${spec.form})`);
   }
   if (!spec.protocols.includes(url.protocol)) {
     const starts = spec.protocols.map((p) => `${p}//`).join(" or ");
-    throw new Error(`${source} source: the URL must start with ${starts} (got ${url.protocol}//)`);
+    throw new Error(`${who}: the URL must start with ${starts} (got ${url.protocol}//)`);
   }
   if (url.password) {
     throw new Error(
-      `${source} source: no password in the URL (it would be visible to other users): ${spec.passwordHint}`,
+      `${who}: no password in the URL (it would be visible to other users): ${spec.passwordHint}`,
     );
   }
   return url;

@@ -91,8 +91,22 @@ export const DUMP_OPTIONS: readonly string[] = [
 
 const COMPLETED = "-- Dump completed";
 
-function connection(options: Options): Connection {
-  const url = databaseUrl("mysql", options?.url, {
+/**
+ * The connection arguments, environment and secrets for the MariaDB/MySQL tools: the URL's user, host and
+ * port or `?socket=`, the password of `passwordFile` in `MYSQL_PWD`. Errors begin with `who`. Shared with
+ * `--fs-snapshot-lock` (plugins/fs_snapshot/mysql_lock.ts).
+ *
+ * @example
+ * ```ts
+ * import { mysqlConnection } from "./mod.ts";
+ * mysqlConnection({ url: "mysql://backup@db1:3306" }).args; // ["--user=backup", "--host=db1", "--port=3306"]
+ * ```
+ */
+export function mysqlConnection(
+  options: Pick<Options, "url" | "databases" | "passwordFile">,
+  who = "mysql source",
+): Connection {
+  const url = databaseUrl(who, options?.url, {
     protocols: ["mysql:", "mariadb:"],
     form: "mysql://user@host:port[/db]",
     passwordHint: "use passwordFile, MYSQL_PWD or ~/.my.cnf",
@@ -100,14 +114,14 @@ function connection(options: Options): Connection {
   const args: string[] = [];
   if (url.username) args.push(`--user=${decodeURIComponent(url.username)}`);
   for (const key of url.searchParams.keys()) {
-    if (key !== "socket") throw new Error(`mysql source: unknown URL parameter '${key}' (known: socket)`);
+    if (key !== "socket") throw new Error(`${who}: unknown URL parameter '${key}' (known: socket)`);
   }
   const socket = url.searchParams.get("socket");
   if (socket) args.push(`--socket=${socket}`);
   else if (url.hostname) args.push(`--host=${url.hostname.replace(/^\[|\]$/g, "")}`);
   if (url.port && !socket) args.push(`--port=${url.port}`);
   const db = decodeURIComponent(url.pathname.replace(/^\/+/, ""));
-  if (db.includes("/")) throw new Error(`mysql source: '${db}' is not a database name`);
+  if (db.includes("/")) throw new Error(`${who}: '${db}' is not a database name`);
   const databases = db ? [db] : options.databases?.length ? [...options.databases] : null;
   let password: string | undefined;
   if (options.passwordFile) {
@@ -115,7 +129,7 @@ function connection(options: Options): Connection {
       password = Deno.readTextFileSync(options.passwordFile).split("\n")[0].replace(/\r$/, "");
     } catch (e) {
       throw new Error(
-        `mysql source: cannot read the password file ${options.passwordFile}: ${(e as Error).message}`,
+        `${who}: cannot read the password file ${options.passwordFile}: ${(e as Error).message}`,
       );
     }
   }
@@ -152,7 +166,7 @@ export default function mysql(
       ? extra.databases.split(",").filter(Boolean)
       : extra.databases,
   } as Options;
-  const conn = connection(options);
+  const conn = mysqlConnection(options);
   const rebatch = options.rebatch !== false;
   if (typeof options.rebatch !== "boolean" && options.rebatch !== undefined) {
     throw new Error(`mysql source: rebatch must be true or false (got ${JSON.stringify(options.rebatch)})`);

@@ -71,7 +71,7 @@ const PLAIN_COMPLETE = "-- PostgreSQL database dump complete";
 const GLOBALS_COMPLETE = "-- PostgreSQL database cluster dump complete";
 
 function connection(options: Options): Connection {
-  const url = databaseUrl("postgres", options?.url, {
+  const url = databaseUrl("postgres source", options?.url, {
     protocols: ["postgresql:", "postgres:"],
     form: "postgresql://user@host:port[/db]",
     passwordHint: "use passwordFile, PGPASSWORD or ~/.pgpass",
