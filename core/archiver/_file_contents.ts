@@ -30,8 +30,12 @@ const BATCH_FILES = 64;
 const BATCH_BYTES = 2 << 20;
 /** Jobs in flight per worker before the walk waits. */
 const JOBS_PER_WORKER = 4;
-/** The buffer content read here goes through. */
-const BUFFER_SIZE = 16 * 1024 * 1024;
+/**
+ * The buffer content read here (streams: dumps, remote objects) goes through. Streams are cut as they
+ * arrive (readChunks), so it needs only room for a maximum chunk ahead plus what a read brings; 16 MiB
+ * cost 7 MiB more peak RSS than 8 (300 MB through --stdin: 188 against 181 MB) for no speed.
+ */
+const BUFFER_SIZE = 8 * 1024 * 1024;
 /** Files from this size on are split across workers … */
 const SPLIT_AT = 64 << 20;
 /** … into parts of at least this size. */
