@@ -324,6 +324,9 @@ async function readPacks(
       paths: [],
       closing: [],
       sizes: [],
+      create: [],
+      meta: [],
+      times: [],
     });
     for (const [k] of result.damaged) lost.add(ids[k]);
     if (!named || lost.size) {

@@ -676,6 +676,53 @@ export function setTimes(
   if (libc().utimensat(AT_FDCWD, cpath(path), timesBuf, flags) !== 0) fail("utimensat", path);
 }
 
+/**
+ * `fchown(2)`: changes owner and group of the open file `fd` (no path is looked up again). Pass `-1` to
+ * leave the uid or gid unchanged. Like any chown, it clears the setuid and setgid bits: set the mode after.
+ *
+ * @example
+ * ```ts
+ * import { closeFd, fchownFd, openWrite } from "./libc.ts";
+ * const fd = openWrite("/tmp/owned", 0o644);
+ * try { fchownFd(fd, 1000, 1000); } finally { closeFd(fd); } // as root
+ * ```
+ */
+export function fchownFd(fd: number, uid: number, gid: number): void {
+  if (libc().fchown(fd, uid >>> 0, gid >>> 0) !== 0) fail("fchown", `fd ${fd}`);
+}
+
+/**
+ * `fchmod(2)`: sets the permission bits (0o7777, not filtered by the umask) of the open file `fd`.
+ *
+ * @example
+ * ```ts
+ * import { closeFd, fchmodFd, openWrite } from "./libc.ts";
+ * const fd = openWrite("/tmp/setuid-tool", 0o600);
+ * try { fchmodFd(fd, 0o4755); } finally { closeFd(fd); }
+ * ```
+ */
+export function fchmodFd(fd: number, mode: number): void {
+  if (libc().fchmod(fd, mode & 0o7777) !== 0) fail("fchmod", `fd ${fd}`);
+}
+
+/**
+ * `futimens(3)`: sets access and modification times of the open file `fd` with nanosecond precision, as
+ * {@link setTimes} does for a path. A `null` time is left unchanged (`UTIME_OMIT`).
+ *
+ * @example
+ * ```ts
+ * import { closeFd, futimensFd, lstatNs, openWrite } from "./libc.ts";
+ * const fd = openWrite("/tmp/timed", 0o644);
+ * try { futimensFd(fd, null, 1_700_000_000_987_654_321n); } finally { closeFd(fd); }
+ * lstatNs("/tmp/timed").mtimeNs; // 1700000000987654321n
+ * ```
+ */
+export function futimensFd(fd: number, atimeNs: bigint | null, mtimeNs: bigint | null): void {
+  putTime(0, atimeNs);
+  putTime(2, mtimeNs);
+  if (libc().futimens(fd, timesBuf) !== 0) fail("futimens", `fd ${fd}`);
+}
+
 // ---------------------------------------------------------------------------------------------
 // File descriptors
 // ---------------------------------------------------------------------------------------------

@@ -15,9 +15,12 @@ import {
   DT,
   errnoError,
   fallocateFd,
+  fchmodFd,
+  fchownFd,
   fstatNs,
   fsyncAsync,
   ftruncateFd,
+  futimensFd,
   isUtf8,
   joinBytes,
   keepMallocLean,
@@ -327,6 +330,35 @@ Deno.test(
     closeFd(openWrite(bad, 0o600));
     setTimes(bad, 5n, 999_999_999n, { noFollow: true });
     assertEquals([lstatNs(bad).atimeNs, lstatNs(bad).mtimeNs], [5n, 999_999_999n]);
+  }),
+);
+
+Deno.test(
+  "fchownFd, fchmodFd and futimensFd set owner, mode and ns times on an open file (setuid after chown)",
+  withTempDir((dir) => {
+    const path = joinBytes(dir, bytes([0x66, 0xfe])); // "f\xfe": no path is looked up by these calls
+    const fd = openNew(path, 0o600);
+    try {
+      writeFd(fd, enc.encode("content"));
+      if (isRoot) {
+        fchmodFd(fd, 0o6755);
+        fchownFd(fd, 1234, 5678); // clears setuid/setgid: the mode goes after the owner
+        assertEquals(lstatNs(path).mode & 0o7777, 0o755);
+        fchownFd(fd, -1, 42); // -1 leaves a field unchanged
+        assertEquals([lstatNs(path).uid, lstatNs(path).gid], [1234, 42]);
+      }
+      fchmodFd(fd, 0o104750); // type bits are ignored
+      futimensFd(fd, 1_600_000_000_123_456_789n, 1_700_000_000_987_654_321n);
+      futimensFd(fd, null, -1_500_000_000n); // null = UTIME_OMIT; before 1970 keeps its fraction
+    } finally {
+      closeFd(fd);
+    }
+    const st = lstatNs(path);
+    assertEquals(st.mode & 0o7777, 0o4750);
+    assertEquals([st.atimeNs, st.mtimeNs], [1_600_000_000_123_456_789n, -1_500_000_000n]);
+    assertThrows(() => fchmodFd(fd, 0o644), "EBADF");
+    assertThrows(() => futimensFd(-1, 1n, 1n), "EBADF");
+    assertThrows(() => fchownFd(-1, 0, 0), "EBADF");
   }),
 );
 

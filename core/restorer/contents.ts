@@ -31,7 +31,14 @@ import { isStorageError } from "../contracts.ts";
 import { IntegrityError } from "../errors.ts";
 import { packName, type Repository } from "../repository/repository.ts";
 import type { IndexEntry } from "../repository/types.ts";
-import { type BlobJob, createFiles, type RegionJob, type RegionResult, release } from "./decoder.ts";
+import {
+  type BlobJob,
+  createFiles,
+  type FileMeta,
+  type RegionJob,
+  type RegionResult,
+  release,
+} from "./decoder.ts";
 import { DecoderPool, type Decoders, InlineDecoders } from "./decoder_pool.ts";
 
 export { isZero, writeSparseAt } from "./decoder.ts";
@@ -49,8 +56,17 @@ export interface ContentOptions {
   workers?: number;
   /** A file could not be created or written, or its content is damaged; the restore goes on. */
   warn?: (path: string, message: string) => void;
-  /** File number `n` (as {@link ContentWriter.add} returned it) is complete; once per file that did not fail. */
-  onFileDone?: (n: number) => void;
+  /**
+   * File number `n` (as {@link ContentWriter.add} returned it) is complete; once per file that did not fail.
+   * `metaSet`: the metadata {@link metadata} gave for it was set (a failure was reported through `warn`).
+   */
+  onFileDone?: (n: number, metaSet: boolean) => void;
+  /**
+   * The metadata of file number `n`, to be set through its descriptor by the thread that writes its last
+   * byte, before it is closed (no path looked up again); undefined when the caller sets it by path. Asked
+   * for files whose every write goes in one pack region.
+   */
+  metadata?: (n: number) => FileMeta | undefined;
   /**
    * File `path` was not restored exactly (`message`: the first reason); once per such file, when its
    * creation failed or once the writing ended or stopped. `partial` is where the regions that could be
@@ -317,6 +333,10 @@ export class ContentWriter {
   readonly #undispatched: number[] = [];
   /** Each file's state: {@link WRITING}, {@link DAMAGED}, {@link STOPPED}, {@link ABSENT} or {@link DONE}. */
   readonly #state: number[] = [];
+  /** 1 for a file that the decoder writing its one blob creates (see {@link add}). */
+  readonly #deferred: number[] = [];
+  /** Files whose metadata a decoder set, not yet done. */
+  readonly #metaSet = new Set<number>();
   /** Why each file that is not restored exactly is not (the first reason). */
   readonly #why = new Map<number, string>();
   /** Set once the files not complete were set aside (see {@link #setAside}). */
@@ -405,7 +425,13 @@ export class ContentWriter {
       size += plan.rawLength[b];
     }
     const n = this.#dests.length;
-    if (this.#decoders instanceof DecoderPool) {
+    // A file of one blob is created by the decoder that writes that blob, with its first write: one open
+    // instead of two, on a worker. (A file of several blobs may be written by several decoders at once, so it
+    // exists before any of them writes.)
+    const deferred = blobs.length === 2 && !missing;
+    if (deferred) {
+      // created with its blob
+    } else if (this.#decoders instanceof DecoderPool) {
       this.#batch.push(n, size);
       this.#batchPaths.push(dest);
       if (this.#ready && this.#batchPaths.length >= CREATE_BATCH) this.#flush();
@@ -422,6 +448,7 @@ export class ContentWriter {
     this.#remaining.push(blobs.length / 2);
     this.#undispatched.push(blobs.length / 2);
     this.#state.push(WRITING);
+    this.#deferred.push(deferred ? 1 : 0);
     if (missing) this.#fail(n, missing, DAMAGED);
     for (let k = 0; k < blobs.length; k += 2) plan.target(blobs[k], n, blobs[k + 1]);
     this.#planned += size;
@@ -547,7 +574,7 @@ export class ContentWriter {
   #done(n: number): void {
     if (this.#state[n] !== WRITING) return;
     this.#state[n] = DONE;
-    this.#options.onFileDone?.(n);
+    this.#options.onFileDone?.(n, this.#metaSet.delete(n));
   }
 
   /**
@@ -680,6 +707,9 @@ export class ContentWriter {
       const paths = new Map<number, string>();
       const closing: number[] = [];
       const sizes: number[] = [];
+      const create: number[] = [];
+      /** Writes in this job per file. */
+      const writes = new Map<number, number>();
       for (let i = t.first; i < t.first + t.count; i++) {
         const b = order[i];
         const targets: number[] = [];
@@ -690,7 +720,11 @@ export class ContentWriter {
           }
           if (state[n] === STOPPED || state[n] === ABSENT) return;
           targets.push(n, offset);
-          if (!paths.has(n)) paths.set(n, dests[n]);
+          writes.set(n, (writes.get(n) ?? 0) + 1);
+          if (!paths.has(n)) {
+            paths.set(n, dests[n]);
+            if (this.#deferred[n]) create.push(n);
+          }
         });
         if (!targets.length) continue;
         blobs.push({
@@ -704,10 +738,36 @@ export class ContentWriter {
         });
       }
       if (!blobs.length) return null;
-      return { job: jobs++, pack: t.pack, data: new Uint8Array(0), blobs, paths: [...paths], closing, sizes };
+      // The metadata of a file goes with the job that writes all of it (none of its writes is elsewhere).
+      const meta: number[] = [];
+      const times: bigint[] = [];
+      if (options.metadata) {
+        for (const n of closing) {
+          if (state[n] !== WRITING || writes.get(n) !== remaining[n]) continue;
+          const m = options.metadata(n);
+          if (!m) continue;
+          meta.push(n, m.mode, m.uid, m.gid);
+          times.push(m.atimeNs, m.mtimeNs);
+        }
+      }
+      return {
+        job: jobs++,
+        pack: t.pack,
+        data: new Uint8Array(0),
+        blobs,
+        paths: [...paths],
+        closing,
+        sizes,
+        create,
+        meta,
+        times,
+      };
     };
     const finish = (job: RegionJob, r: RegionResult) => {
+      for (const [n, message] of r.absent) this.#fail(n, message, ABSENT);
       for (const [n, message] of r.failed) this.#fail(n, message, STOPPED);
+      for (const n of r.metaSet) this.#metaSet.add(n);
+      for (const [n, message] of r.metaFailed) options.warn?.(dests[n], `cannot set metadata: ${message}`);
       for (const [i, message] of r.damaged) damage(job.blobs[i], message);
       signal?.throwIfAborted();
       for (const b of job.blobs) {

@@ -55,6 +55,35 @@ export interface RegionJob {
   closing: number[];
   /** The full size of each `closing` file: one that ends in a hole is extended to it. */
   sizes: number[];
+  /**
+   * Files that do not exist yet: each is created (never through anything already at its path) when it is
+   * first written, so that a small file costs one `open` instead of two.
+   */
+  create: number[];
+  /**
+   * Metadata to set through the descriptor of `closing` files whose every write is in this job, before
+   * they are closed: (file index, mode, uid, gid) quadruples, uid and gid -1 to leave the owner alone.
+   */
+  meta: number[];
+  /** (atime, mtime) in ns since the epoch for each quadruple of `meta`. */
+  times: bigint[];
+}
+
+/**
+ * The metadata of a restored file that a decoder sets through its open descriptor (`fchown`, `fchmod`,
+ * `futimens`) rather than by path afterwards: uid and gid -1 leave the owner as it is.
+ */
+export interface FileMeta {
+  /** Permission bits, setuid/setgid/sticky included. */
+  mode: number;
+  /** Owner, or -1. */
+  uid: number;
+  /** Group, or -1. */
+  gid: number;
+  /** Access time, ns since the epoch. */
+  atimeNs: bigint;
+  /** Modification time, ns since the epoch. */
+  mtimeNs: bigint;
 }
 
 /** What became of a {@link RegionJob}. */
@@ -70,6 +99,12 @@ export interface RegionResult {
    * message). Their targets were not written; the job's other blobs were.
    */
   damaged: [number, string][];
+  /** Files of `create` that could not be created, with the reason: nothing of them exists. */
+  absent: [number, string][];
+  /** Files whose `meta` was set through their descriptor (or tried: see `metaFailed`). */
+  metaSet: number[];
+  /** Files of `metaSet` whose metadata could not all be set, with the reason. */
+  metaFailed: [number, string][];
   /** The region's buffer, handed back for the next read (see {@link RegionDecoder.run}). */
   buffer?: ArrayBuffer;
 }
@@ -97,6 +132,8 @@ export function isZero(data: Uint8Array): boolean {
 
 /** A restored file open for writing. */
 export interface OutputFile {
+  /** Its libc descriptor, or -1 when it was opened through Deno (metadata is then set by path). */
+  readonly fd: number;
   /** Writes all of `data` at `pos`. */
   writeAt(data: Uint8Array, pos: number): void;
   /** Sets the file's size. */
@@ -121,6 +158,7 @@ class FdFile implements OutputFile {
 
 /** A file opened through Deno's fs API (where libc cannot be loaded). */
 class DenoFile implements OutputFile {
+  readonly fd = -1;
   #pos = 0;
   constructor(readonly file: Deno.FsFile) {}
   writeAt(data: Uint8Array, pos: number): void {
@@ -150,13 +188,13 @@ function useLibc(): boolean {
 
 /** Creates `path` empty (mode 0600); fails when anything, a symlink included, is there. */
 function createNew(path: string): void {
-  if (useLibc()) libc.closeFd(libc.openNew(path, 0o600));
-  else Deno.openSync(path, { write: true, createNew: true, mode: 0o600 }).close();
+  openOutput(path, true).close();
 }
 
 /**
- * Opens an existing file to write into it. Through libc a symlink at `path` is refused (nothing but this
- * restore's own files is ever written).
+ * Opens an existing file to write into it, or with `create` creates it (mode 0600), failing when anything,
+ * a symlink included, is at `path`. Through libc a symlink at `path` is refused either way (nothing but
+ * this restore's own files is ever written).
  *
  * @example
  * ```ts
@@ -166,8 +204,11 @@ function createNew(path: string): void {
  * out.close();
  * ```
  */
-export function openOutput(path: string): OutputFile {
-  return useLibc() ? new FdFile(libc.openExisting(path)) : new DenoFile(Deno.openSync(path, { write: true }));
+export function openOutput(path: string, create = false): OutputFile {
+  if (useLibc()) return new FdFile(create ? libc.openNew(path, 0o600) : libc.openExisting(path));
+  return new DenoFile(
+    Deno.openSync(path, create ? { write: true, createNew: true, mode: 0o600 } : { write: true }),
+  );
 }
 
 /**
@@ -235,6 +276,21 @@ export function createFiles(files: number[], paths: string[]): [number, string][
 const SCRATCH_SIZE = (2 << 20) + 64;
 /** Free buffers kept per decoder (a blob being opened needs two: opened and decompressed). */
 const SCRATCH_KEEP = 4;
+
+/** What {@link RegionDecoder.run} keeps about the job it runs. */
+interface Run {
+  job: RegionJob;
+  paths: Map<number, string>;
+  /** Files still to be created (see {@link RegionJob.create}). */
+  create: Set<number>;
+  /** Position in `job.closing` of each closing file not finished yet. */
+  closing: Map<number, number>;
+  /** Where each file's quadruple starts in `job.meta`. */
+  meta: Map<number, number>;
+  /** Closing files that lost a blob in this job: they get no metadata. */
+  spoiled: Set<number>;
+  result: RegionResult;
+}
 
 /** Decodes regions and writes their blobs; one per thread. */
 export class RegionDecoder {
@@ -311,7 +367,8 @@ export class RegionDecoder {
     else release(plain);
   }
 
-  #file(index: number, paths: Map<number, string>): OutputFile {
+  /** File `index`, opened (or created, when it is in `create`: then taken out of it) unless it is open. */
+  #file(index: number, paths: Map<number, string>, create: Set<number>): OutputFile {
     let f = this.#open.get(index);
     if (f) {
       this.#open.delete(index); // most recently used goes last
@@ -319,7 +376,8 @@ export class RegionDecoder {
       if (this.#open.size >= OPEN_FILES) this.#close(this.#open.keys().next().value!);
       const path = paths.get(index);
       if (path === undefined) throw new Error(`no path for file ${index}`);
-      f = openOutput(path);
+      f = openOutput(path, create.has(index));
+      create.delete(index);
     }
     this.#open.set(index, f);
     return f;
@@ -336,60 +394,121 @@ export class RegionDecoder {
 
   /**
    * Decodes a region and writes every blob wherever it belongs. `job.data` is left as it is: the caller
-   * reuses (or releases) the region's buffer.
+   * reuses (or releases) the region's buffer. A `closing` file is finished (extended to its size, given its
+   * metadata, closed) as soon as its last write of the job is done, while it is still open.
    */
   async run(job: RegionJob): Promise<RegionResult> {
-    const result: RegionResult = { job: job.job, bytes: 0, failed: [], damaged: [] };
-    const paths = new Map(job.paths);
+    const run: Run = {
+      job,
+      paths: new Map(job.paths),
+      create: new Set(job.create),
+      closing: new Map(),
+      meta: new Map(),
+      spoiled: new Set(),
+      result: { job: job.job, bytes: 0, failed: [], damaged: [], absent: [], metaSet: [], metaFailed: [] },
+    };
+    const { closing, result } = run;
+    job.closing.forEach((index, i) => closing.set(index, i));
+    for (let k = 0; k < job.meta.length; k += 4) run.meta.set(job.meta[k], k);
+    /** Writes of this job still to come for each closing file. */
+    const left = new Map<number, number>();
+    for (const b of job.blobs) {
+      for (let k = 0; k < b.targets.length; k += 2) {
+        const index = b.targets[k];
+        if (closing.has(index)) left.set(index, (left.get(index) ?? 0) + 1);
+      }
+    }
+    const wrote = (index: number) => {
+      const n = left.get(index);
+      if (n === undefined) return;
+      if (n > 1) left.set(index, n - 1);
+      else {
+        left.delete(index);
+        this.#finish(index, run);
+      }
+    };
     try {
       for (let i = 0; i < job.blobs.length; i++) {
         const b = job.blobs[i];
+        const t = b.targets;
         const plain = await this.#decode(job.pack, b, job.data.subarray(b.offset, b.offset + b.length));
         if (typeof plain === "string") {
           // One damaged blob spoils only the files that use it: the region's other blobs are good.
           result.damaged.push([i, plain]);
+          for (let k = 0; k < t.length; k += 2) {
+            run.spoiled.add(t[k]);
+            wrote(t[k]);
+          }
           continue;
         }
-        const t = b.targets;
         for (let k = 0; k < t.length; k += 2) {
           const index = t[k];
-          if (this.#failed.has(index)) continue;
-          try {
-            const end = writeSparseAt(this.#file(index, paths), plain, t[k + 1]);
-            if (end > (this.#ends.get(index) ?? -1)) this.#ends.set(index, end);
-            result.bytes += plain.length;
-          } catch (e) {
-            this.#failed.add(index);
-            this.#close(index);
-            result.failed.push([index, (e as Error).message]);
+          if (!this.#failed.has(index)) {
+            try {
+              const end = writeSparseAt(this.#file(index, run.paths, run.create), plain, t[k + 1]);
+              if (end > (this.#ends.get(index) ?? -1)) this.#ends.set(index, end);
+              result.bytes += plain.length;
+            } catch (e) {
+              this.#fault(index, e, run);
+            }
           }
+          wrote(index);
         }
         this.#done(plain);
       }
     } finally {
-      job.closing.forEach((index, i) => {
-        // A file whose end this thread did not write (a trailing hole, or written elsewhere) is extended
-        // to its size; one that is already that long is left as it is.
-        const size = job.sizes[i];
-        if (!this.#failed.has(index) && (this.#ends.get(index) ?? -1) < size) {
-          try {
-            const open = this.#open.get(index);
-            const out = open ?? openOutput(paths.get(index)!);
-            try {
-              out.truncate(size);
-            } finally {
-              if (!open) out.close();
-            }
-          } catch (e) {
-            result.failed.push([index, (e as Error).message]);
-          }
-        }
-        this.#ends.delete(index);
-        this.#close(index);
-        this.#failed.delete(index);
-      });
+      for (const index of [...closing.keys()]) this.#finish(index, run);
     }
     return result;
+  }
+
+  /** Writing file `index` failed (or creating it, when it is still in `create`): it gets no more writes. */
+  #fault(index: number, e: unknown, run: Run): void {
+    this.#failed.add(index);
+    this.#close(index);
+    (run.create.has(index) ? run.result.absent : run.result.failed).push([index, (e as Error).message]);
+  }
+
+  /**
+   * Finishes closing file `index`: a file whose end this thread did not write (a trailing hole, or written
+   * elsewhere) is extended to its size (one that is already that long is left as it is), its metadata is
+   * set through its descriptor when the job carries it and nothing of the file was lost, and it is closed.
+   */
+  #finish(index: number, run: Run): void {
+    const i = run.closing.get(index);
+    if (i === undefined) return;
+    run.closing.delete(index);
+    if (!this.#failed.has(index)) {
+      try {
+        const size = run.job.sizes[i];
+        if ((this.#ends.get(index) ?? -1) < size) this.#file(index, run.paths, run.create).truncate(size);
+        const q = run.meta.get(index);
+        if (q !== undefined && !run.spoiled.has(index)) this.#setMeta(index, q, run);
+      } catch (e) {
+        this.#fault(index, e, run);
+      }
+    }
+    this.#ends.delete(index);
+    this.#close(index);
+    this.#failed.delete(index);
+  }
+
+  /**
+   * Sets owner, mode (after the owner: a chown clears setuid and setgid) and times of file `index` through
+   * its descriptor (`job.meta` from `q` on), when it is open through libc.
+   */
+  #setMeta(index: number, q: number, run: Run): void {
+    const fd = this.#file(index, run.paths, run.create).fd;
+    if (fd < 0) return;
+    const { meta, times } = run.job;
+    run.result.metaSet.push(index);
+    try {
+      if (meta[q + 2] >= 0 && meta[q + 3] >= 0) libc.fchownFd(fd, meta[q + 2], meta[q + 3]);
+      libc.fchmodFd(fd, meta[q + 1]);
+      libc.futimensFd(fd, times[q / 2], times[q / 2 + 1]);
+    } catch (e) {
+      run.result.metaFailed.push([index, (e as Error).message]);
+    }
   }
 
   /** Closes every file still open. */

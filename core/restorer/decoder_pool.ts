@@ -169,6 +169,9 @@ export class DecoderPool implements Decoders {
         bytes: msg.bytes,
         failed: msg.failed,
         damaged: msg.damaged,
+        absent: msg.absent,
+        metaSet: msg.metaSet,
+        metaFailed: msg.metaFailed,
         buffer: msg.buffer,
       });
     }
@@ -213,6 +216,9 @@ export class DecoderPool implements Decoders {
         paths: job.paths,
         closing: job.closing,
         sizes: job.sizes,
+        create: job.create,
+        meta: job.meta,
+        times: job.times,
       };
       this.#workers[worker].postMessage(msg, [buffer]);
     });

@@ -58,6 +58,12 @@ export interface RegionMessage {
   closing: number[];
   /** Their full sizes. */
   sizes: number[];
+  /** Files to create with their first write. */
+  create: number[];
+  /** Metadata to set through descriptors: (file index, mode, uid, gid) quadruples. */
+  meta: number[];
+  /** (atime, mtime) in ns for each quadruple of `meta`. */
+  times: bigint[];
 }
 
 /** Files to create (empty); answered with a {@link CreatedMessage}. */
@@ -108,7 +114,7 @@ let queue: Promise<void> = Promise.resolve();
 async function region(msg: RegionMessage): Promise<ResultMessage> {
   try {
     const d = await decoder;
-    const { job, pack, blobs, paths, closing, sizes } = msg;
+    const { job, pack, blobs, paths, closing, sizes, create, meta, times } = msg;
     return {
       kind: "result",
       ...await d.run({
@@ -119,6 +125,9 @@ async function region(msg: RegionMessage): Promise<ResultMessage> {
         paths,
         closing,
         sizes,
+        create,
+        meta,
+        times,
       }),
     };
   } catch (e) {
@@ -128,6 +137,9 @@ async function region(msg: RegionMessage): Promise<ResultMessage> {
       bytes: 0,
       failed: [],
       damaged: [],
+      absent: [],
+      metaSet: [],
+      metaFailed: [],
       error: (e as Error).message ?? String(e),
     };
   }

@@ -212,7 +212,9 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
         }
         Deno.removeSync(dest, { recursive: true });
       }
-      Deno.mkdirSync(dest, { mode: 0o700 });
+      // libc takes the path as it is (Deno's mkdir resolves each of its components first).
+      if (fineIO) libc.mkdirBytes(dest, 0o700);
+      else Deno.mkdirSync(dest, { mode: 0o700 });
     } catch (e) {
       // A name too long for the file system, say: what is beneath is not restored, the rest is.
       incomplete(dest, `directory not restored: ${(e as Error).message}`, false);
@@ -253,8 +255,8 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
       }
       if (fine?.xattrs) setXattrs(dest, fine.xattrs, shown);
       if (fineIO) {
-        const m = fine?.mtimeNs !== undefined ? BigInt(fine.mtimeNs) : BigInt(Math.round(mtime)) * 1_000_000n;
-        libc.setTimes(dest, fine?.atimeNs !== undefined ? BigInt(fine.atimeNs) : m, m, { noFollow: true });
+        const [a, m] = timesNs(mtime, fine);
+        libc.setTimes(dest, a, m, { noFollow: true });
       } else if (symlink) {
         platform.setSymlinkTimes(dest as string, mtime);
       } else {
@@ -264,6 +266,12 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
     } catch (e) {
       warn(shown, `cannot set metadata: ${(e as Error).message}`);
     }
+  }
+
+  /** Access and modification times in ns: the node's own when it has them, else its ms mtime for both. */
+  function timesNs(mtime: number, fine?: Fine): [bigint, bigint] {
+    const m = fine?.mtimeNs !== undefined ? BigInt(fine.mtimeNs) : BigInt(Math.round(mtime)) * 1_000_000n;
+    return [fine?.atimeNs !== undefined ? BigInt(fine.atimeNs) : m, m];
   }
 
   /** Each attribute on its own: one the target refuses (not supported, not permitted, no room) is a warning. */
@@ -301,8 +309,25 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
       lost.add(path);
       incomplete(path, message, true, partial);
     },
-    onFileDone: (n) => {
+    // Owner, mode and times of a file are set through its descriptor by the thread that writes it, before it
+    // closes it: not by path afterwards on this thread (3 path lookups per file). Not for a file with extended
+    // attributes, which go between the mode and the times.
+    metadata: (n) => {
+      if (!fineIO || fileFine[n]?.xattrs) return undefined;
+      const m = 4 * n;
+      const owned = asRoot && fileMeta[m + 2] >= 0 && fileMeta[m + 3] >= 0;
+      const [atimeNs, mtimeNs] = timesNs(fileMeta[m + 1], fileFine[n]);
+      return {
+        mode: fileMeta[m] & 0o7777,
+        uid: owned ? fileMeta[m + 2] : -1,
+        gid: owned ? fileMeta[m + 3] : -1,
+        atimeNs,
+        mtimeNs,
+      };
+    },
+    onFileDone: (n, metaSet) => {
       result.files++;
+      if (metaSet) return;
       const m = 4 * n;
       applyMeta(
         fileDests[n],
