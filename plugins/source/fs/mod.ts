@@ -367,7 +367,7 @@ export default function fs(options: Options): SourcePlugin {
 
   /** A directory's entries: raw names through libc (shown quoted when not plain), else Deno's names. */
   function list(path: string, at: Uint8Array | null): { name: string; bytes?: Uint8Array }[] {
-    if (fine) return libc.readDirRaw(at ?? real(path)).map((d) => nameOf(d.name));
+    if (fine) return libc.readDirNames(at ?? real(path));
     const names: { name: string }[] = [];
     for (const d of Deno.readDirSync(real(path))) names.push({ name: d.name });
     return names;
