@@ -74,7 +74,8 @@ export const DATASET_NAMES = ["mixed", "small"] as const;
 /** A dataset name accepted by `--datasets`. */
 export type DatasetName = (typeof DATASET_NAMES)[number];
 
-const USAGE = `usage: deno task bench [--scale N] [--only floe,restic,borg] [--skip-scaling] [--skip-s3] [--skip-cost]
+const USAGE =
+  `usage: deno task bench [--scale N] [--only floe,restic,borg] [--skip-scaling] [--skip-s3] [--skip-cost]
                        [--workdir DIR] [--keep] [--seed N] [--timeout SECONDS] [--floe-main PATH]
                        [--datasets mixed,small]`;
 
