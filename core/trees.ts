@@ -53,9 +53,20 @@ const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
  * ```
  */
 export function parseTree(plain: Uint8Array, id: string): Tree {
+  let text: string;
+  try {
+    text = strict.decode(plain);
+  } catch {
+    throw new IntegrityError(`tree ${id.slice(0, 12)} is not valid JSON`);
+  }
+  return parseTreeText(text, id);
+}
+
+/** {@link parseTree} of the text of a tree's bytes. */
+function parseTreeText(text: string, id: string): Tree {
   let tree: Tree;
   try {
-    tree = JSON.parse(strict.decode(plain));
+    tree = JSON.parse(text);
   } catch {
     throw new IntegrityError(`tree ${id.slice(0, 12)} is not valid JSON`);
   }
@@ -93,7 +104,9 @@ export function cachedTree(
     });
     return undefined;
   }
-  return parseTree(plain, id);
+  // A well-formed string (no lone surrogate) is exactly the UTF-8 decoding of its encoding `plain`, which
+  // was just authenticated: parsed as it is, without decoding `plain` again. Otherwise the bytes decide.
+  return json.isWellFormed() ? parseTreeText(json, id) : parseTree(plain, id);
 }
 
 /**

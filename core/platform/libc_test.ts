@@ -37,6 +37,8 @@ import {
   openRead,
   openWrite,
   pwriteAsync,
+  quoteName,
+  readDirNames,
   readDirRaw,
   readFd,
   readlinkBytes,
@@ -217,6 +219,38 @@ Deno.test(
     unlinkBytes(link);
     rmdirBytes(sub);
     assertEquals(readDirRaw(dir).map((e) => dec.decode(e.name)), ["long"]);
+  }),
+);
+
+Deno.test(
+  "readDirNames gives each name as quoteName shows it, with its bytes only when quoted",
+  withTempDir((dir) => {
+    const raws = [
+      bytes("plain.txt"),
+      bytes("bad", [0xff], "name"),
+      enc.encode("été"),
+      enc.encode('"quoted'),
+      enc.encode("tab\there"),
+      enc.encode("del\x7f"),
+      enc.encode("~ !#$%&'()*+,-.0123456789:;<=>?@AZ[]^_`az{|}"),
+    ];
+    for (const raw of raws) closeFd(openWrite(joinBytes(dir, raw), 0o600));
+    for (let i = 0; i < 3000; i++) {
+      Deno.writeFileSync(`${dir}/n-${i}-${"x".repeat(i % 60)}`, new Uint8Array(0));
+    }
+    const got = readDirNames(dir);
+    const want = readDirRaw(dir).map((e) => {
+      const name = quoteName(e.name);
+      return name.startsWith('"') ? { name, bytes: e.name } : { name };
+    });
+    assertEquals(got.length, raws.length + 3000);
+    assertEquals(got, want);
+    assertEquals(got.filter((n) => n.bytes).map((n) => n.name).sort(), [
+      '"\\"quoted"',
+      '"bad\\xffname"',
+      '"del\\x7f"',
+      '"tab\\x09here"',
+    ]);
   }),
 );
 

@@ -307,10 +307,41 @@ export default function fs(options: Options): SourcePlugin {
         targetBytes = t.bytes;
       } else linkTarget = Deno.readLinkSync(where as string);
     }
-    const e: SourceEntry = {
+    const open = type !== "file"
+      ? undefined
+      : at
+      ? () => new FdReader(libc.openRead(at, { noFollow: true }))
+      : () => new FileReader(Deno.openSync(where as string, { read: true }));
+    const localPath = type === "file" && !at ? where as string : undefined;
+    const rdev = type === "chardev" || type === "blockdev" ? st.rdev : undefined;
+    const size = type === "file" ? st.size : 0;
+    // One object literal per entry, with or without the fine fields (no copy of a first one): the walk makes
+    // one per entry and the scan-ahead keeps them all until the backup takes them.
+    const ns = st.ns;
+    if (!ns) {
+      return {
+        path,
+        type,
+        size,
+        mtime: st.mtime,
+        atime: st.atime,
+        ctime: st.ctime,
+        mode: st.mode & 0o7777,
+        uid: st.uid,
+        gid: st.gid,
+        inode: st.ino,
+        device: st.dev,
+        links: st.nlink,
+        rdev,
+        linkTarget,
+        open,
+        localPath,
+      };
+    }
+    return {
       path,
       type,
-      size: type === "file" ? st.size : 0,
+      size,
       mtime: st.mtime,
       atime: st.atime,
       ctime: st.ctime,
@@ -320,31 +351,23 @@ export default function fs(options: Options): SourcePlugin {
       inode: st.ino,
       device: st.dev,
       links: st.nlink,
-      rdev: type === "chardev" || type === "blockdev" ? st.rdev : undefined,
+      rdev,
       linkTarget,
-      open: type !== "file"
-        ? undefined
-        : at
-        ? () => new FdReader(libc.openRead(at, { noFollow: true }))
-        : () => new FileReader(Deno.openSync(where as string, { read: true })),
-      localPath: type === "file" && !at ? where as string : undefined,
-    };
-    if (!st.ns) return e;
-    return {
-      ...e,
+      open,
+      localPath,
       nameBytes,
       targetBytes,
-      mtimeNs: st.ns.mtime,
-      atimeNs: st.ns.atime,
-      ctimeNs: st.ns.ctime,
-      btimeNs: st.ns.btime ?? undefined,
+      mtimeNs: ns.mtime,
+      atimeNs: ns.atime,
+      ctimeNs: ns.ctime,
+      btimeNs: ns.btime ?? undefined,
       attributes: attributesOf(where, type, knownFlags),
     };
   }
 
   /** A directory's entries: raw names through libc (shown quoted when not plain), else Deno's names. */
   function list(path: string, at: Uint8Array | null): { name: string; bytes?: Uint8Array }[] {
-    if (fine) return libc.readDirRaw(at ?? real(path)).map((d) => nameOf(d.name));
+    if (fine) return libc.readDirNames(at ?? real(path));
     const names: { name: string }[] = [];
     for (const d of Deno.readDirSync(real(path))) names.push({ name: d.name });
     return names;
