@@ -10,16 +10,9 @@
  * ```
  * @module
  */
-import { argon2id } from "hash-wasm";
+import { argon2Derive, type Argon2Request } from "./_argon2.ts";
 
-/** What the worker is asked. */
-export interface Argon2Request {
-  password: string;
-  salt: Uint8Array;
-  iterations: number;
-  memoryKiB: number;
-  parallelism: number;
-}
+export type { Argon2Request };
 
 /** What it answers. */
 export type Argon2Reply = { key: Uint8Array } | { error: string };
@@ -29,15 +22,7 @@ const scope = self as any;
 scope.onmessage = async (e: MessageEvent<Argon2Request>) => {
   const r = e.data;
   try {
-    const key = await argon2id({
-      password: r.password,
-      salt: r.salt,
-      iterations: r.iterations,
-      memorySize: r.memoryKiB,
-      parallelism: r.parallelism,
-      hashLength: 32,
-      outputType: "binary",
-    });
+    const key = await argon2Derive(r);
     scope.postMessage({ key } satisfies Argon2Reply);
   } catch (err) {
     scope.postMessage({ error: (err as Error).message } satisfies Argon2Reply);

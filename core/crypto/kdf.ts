@@ -19,7 +19,8 @@
  */
 import { scrypt } from "node:crypto";
 import { decodeBase64, encodeBase64 } from "../encoding.ts";
-import type { Argon2Reply, Argon2Request } from "./_argon2_worker.ts";
+import type { Argon2Reply } from "./_argon2_worker.ts";
+import { argon2Derive, type Argon2Request } from "./_argon2.ts";
 
 /** KDF parameters, stored in each key file. */
 export type KdfParams =
@@ -173,7 +174,7 @@ export async function deriveKey(password: string, params: KdfParams): Promise<Ui
   try {
     worker = new Worker(new URL("./_argon2_worker.ts", import.meta.url), { type: "module" });
   } catch {
-    return await argon2Here(request); // no workers where this runs
+    return await argon2Derive(request); // no workers where this runs
   }
   try {
     const reply = await new Promise<Argon2Reply>((resolve, reject) => {
@@ -189,17 +190,4 @@ export async function deriveKey(password: string, params: KdfParams): Promise<Ui
   } finally {
     worker.terminate(); // and its 64 MiB of WebAssembly memory with it
   }
-}
-
-async function argon2Here(r: Argon2Request): Promise<Uint8Array> {
-  const { argon2id } = await import("hash-wasm");
-  return await argon2id({
-    password: r.password,
-    salt: r.salt,
-    iterations: r.iterations,
-    memorySize: r.memoryKiB,
-    parallelism: r.parallelism,
-    hashLength: 32,
-    outputType: "binary",
-  });
 }
