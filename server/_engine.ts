@@ -344,7 +344,7 @@ export class EngineAdapter {
         `snapshot ${result.snapshotId.slice(0, 8)} saved: ${s.total_files_processed} files, ` +
           `${s.total_bytes_processed} bytes processed, ${s.data_added} bytes added`,
       );
-      for (const w of result.warnings) ctx.log(`warning: ${w.path}: ${w.message}`);
+      // Warnings are in the log already: the scheduler writes each warning event as it comes.
       const summary: Record<string, unknown> = { ...s };
       if (job.keep) {
         const { snapshot } = result;
@@ -391,7 +391,6 @@ export class EngineAdapter {
         overwrite: req.overwrite ?? "always",
         signal: ctx.signal,
       });
-      for (const w of r.warnings) ctx.log(`warning: ${w.path}: ${w.message}`);
       for (const w of r.incomplete) ctx.log(`not restored exactly: ${w.path}: ${w.message}`);
       ctx.log(`restored ${snap.id.slice(0, 8)} to ${req.target}: ${r.files} files, ${r.bytes} bytes`);
       return {

@@ -192,6 +192,11 @@ uiTest("run a job from the jobs page and watch its progress reach done", async (
   await page.waitForFunction(() =>
     /snapshot [0-9a-f]{8} saved/.test(document.querySelector("pre.log")?.textContent ?? "")
   );
+  // Once done, the figures are the run's summary (not the last progress event), and each warning is
+  // in the log once.
+  await page.locator(".p-stats").filter({ hasText: "100 %" }).waitFor();
+  const log = (await page.locator("pre.log").textContent()) ?? "";
+  assertEquals(log.split("does not exist").length - 1, 1, `each warning once in the log:\n${log}`);
   await t.shot("run-done");
 });
 

@@ -22,6 +22,20 @@ export function progressView(label) {
     if (e.type === "done") {
       bar.value = 1;
       file.textContent = "";
+      // The end: what the run did (its summary), not the last progress event, which may be seconds old.
+      const s = e.summary && typeof e.summary === "object" ? e.summary : {};
+      const f = num(s.total_files_processed) ?? num(s.files),
+        by = num(s.total_bytes_processed) ?? num(s.bytes);
+      if (f !== undefined || by !== undefined) {
+        const parts = [];
+        if (f !== undefined) parts.push(`${count(f)} files`);
+        if (by !== undefined) parts.push(bytes(by));
+        parts.push("100 %");
+        const secs = num(s.total_duration);
+        if (secs !== undefined && secs >= 1) parts.push(`in ${duration(secs)}`);
+        stats.textContent = parts.join(" · ");
+        return;
+      }
     }
     const files = num(e.files), b = num(e.bytes), ft = num(e.filesTotal), bt = num(e.bytesTotal);
     if (files === undefined && b === undefined) return;
