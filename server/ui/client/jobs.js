@@ -89,8 +89,11 @@ export async function jobsPage(ctx) {
   await load();
 }
 
+const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
+
 function value(v) {
   if (v === null || v === undefined) return "–";
+  if (typeof v === "string" && ISO.test(v)) return time(v); // shown as every other time on the pages
   if (Array.isArray(v)) {
     return v.every((x) => typeof x !== "object") ? v.join(", ") || "–" : h("code", null, JSON.stringify(v));
   }
