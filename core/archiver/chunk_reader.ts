@@ -83,21 +83,14 @@ export async function* readChunks(
     }
     while (!eof && end < buf.length) {
       const r = read(buf.subarray(end));
-      let n: number | null;
-      if (typeof r === "number" || r === null) n = r;
-      else {
-        n = await r;
-        if (n !== null && n !== 0 && end + n - start < ahead && end + n < buf.length) {
-          end += n; // a stream: cut once a whole chunk may be pending, not once the buffer is full
-          continue;
-        }
-        if (n !== null && n !== 0) {
-          end += n;
-          break;
-        }
-      }
+      const stream = typeof r !== "number" && r !== null;
+      const n = stream ? await r : r;
       if (n === null || n === 0) eof = true;
-      else end += n;
+      else {
+        end += n;
+        // A stream is cut once a whole chunk may be pending, not once the buffer is full.
+        if (stream && end - start >= ahead) break;
+      }
     }
     while (start < end) {
       const len = chunker.cut(buf, start, end, eof);

@@ -315,29 +315,9 @@ export default function fs(options: Options): SourcePlugin {
     const localPath = type === "file" && !at ? where as string : undefined;
     const rdev = type === "chardev" || type === "blockdev" ? st.rdev : undefined;
     const size = type === "file" ? st.size : 0;
-    // One object literal per entry, with or without the fine fields (no copy of a first one): the walk makes
-    // one per entry and the scan-ahead keeps them all until the backup takes them.
+    // One object literal per entry, of one shape whether or not the fine fields are known (no copy of a
+    // first one): the walk makes one per entry and the scan-ahead keeps them all until the backup takes them.
     const ns = st.ns;
-    if (!ns) {
-      return {
-        path,
-        type,
-        size,
-        mtime: st.mtime,
-        atime: st.atime,
-        ctime: st.ctime,
-        mode: st.mode & 0o7777,
-        uid: st.uid,
-        gid: st.gid,
-        inode: st.ino,
-        device: st.dev,
-        links: st.nlink,
-        rdev,
-        linkTarget,
-        open,
-        localPath,
-      };
-    }
     return {
       path,
       type,
@@ -357,11 +337,11 @@ export default function fs(options: Options): SourcePlugin {
       localPath,
       nameBytes,
       targetBytes,
-      mtimeNs: ns.mtime,
-      atimeNs: ns.atime,
-      ctimeNs: ns.ctime,
-      btimeNs: ns.btime ?? undefined,
-      attributes: attributesOf(where, type, knownFlags),
+      mtimeNs: ns?.mtime,
+      atimeNs: ns?.atime,
+      ctimeNs: ns?.ctime,
+      btimeNs: ns?.btime ?? undefined,
+      attributes: ns ? attributesOf(where, type, knownFlags) : undefined,
     };
   }
 
