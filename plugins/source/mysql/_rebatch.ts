@@ -35,14 +35,23 @@
  * @module
  */
 
+import type { StreamTransform } from "../_child.ts";
+
 /** Average statement size the content-defined breaks aim at, bytes. */
 export const TARGET = 256 * 1024;
 /** A statement ends after the row that brings it to this size at the latest (the tools' own 1 MB). */
 export const CAP = 1024 * 1024;
 /** How many bytes of a row's start its hash covers (its primary key, mostly). */
 const HASHED = 32;
-/** A row ends a statement when its hash is below `length × CUT_SCALE`: probability length / TARGET. */
 const CUT_SCALE = 0x1_0000_0000 / TARGET;
+
+/**
+ * Whether the row just read ends its statement: when its hash (FNV-1a of its first {@link HASHED} bytes) is
+ * below `length / TARGET` of the hash space, or once the statement holds {@link CAP} bytes.
+ */
+function endsStatement(hash: number, rowLen: number, stmtBytes: number): boolean {
+  return (hash >>> 0) < rowLen * CUT_SCALE || stmtBytes >= CAP;
+}
 /** Longest line start buffered to recognise a data comment or an INSERT prefix. */
 const HEAD_MAX = 1024;
 
@@ -55,8 +64,6 @@ const LINE_START = 0,
   AFTER_ROW = 6,
   STMT_END = 7,
   RAW = 8;
-
-import type { StreamTransform } from "../_child.ts";
 
 const enc = new TextEncoder();
 const DATA_COMMENT = enc.encode("-- Dumping data for table `");
@@ -158,7 +165,7 @@ export class InsertRebatcher implements StreamTransform {
       let h = 0x811c9dc5 | 0;
       for (let k = i, to = Math.min(i + HASHED, nl - 1); k < to; k++) h = Math.imul(h ^ buf[k], 16777619);
       stmtBytes += rowLen + sepLen;
-      const cut = (h >>> 0) < rowLen * CUT_SCALE || stmtBytes >= CAP;
+      const cut = endsStatement(h, rowLen, stmtBytes);
       if (cut || last === 59) {
         this.#stmtBytes = stmtBytes;
         this.#emit(buf, run, nl - 1);
@@ -209,7 +216,7 @@ export class InsertRebatcher implements StreamTransform {
       } else if (b === 40) depth++;
       else if (b === 41 && --depth === 0) {
         this.#stmtBytes += rowLen + this.#rowSep.length;
-        this.#cut = (h >>> 0) < rowLen * CUT_SCALE || this.#stmtBytes >= CAP;
+        this.#cut = endsStatement(h, rowLen, this.#stmtBytes);
         state = AFTER_ROW;
         break;
       }
