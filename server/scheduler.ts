@@ -22,15 +22,13 @@ import { FloeError } from "../mod.ts";
 import { type Config, type HooksConfig, nextRun } from "../config/mod.ts";
 import {
   ApiError,
-  apiErrorOf,
   type EngineAdapter,
   type OperationEvent,
   type OperationResult,
   type RunContext,
 } from "./_engine.ts";
 import type { RunKind, RunRecord, RunsDb } from "./runs_db.ts";
-import { HookError } from "../jobs/hooks.ts";
-import { runJob } from "./runner.ts";
+import { failureOf, type OperationRequest, perform } from "./operation.ts";
 
 /** An event as stored and streamed: its sequence number and data. */
 export interface RunEvent {
@@ -48,6 +46,11 @@ export interface SchedulerOptions {
   config: Config;
   /** The engine adapter. */
   engine: EngineAdapter;
+  /**
+   * Carries out a run's request (`floe serve`: on the thread that started the server, while this one
+   * answers HTTP; see server/serve.ts). Default: on this thread, through `engine`.
+   */
+  perform?: (request: OperationRequest, ctx: RunContext) => Promise<OperationResult>;
   /** The runs database. */
   db: RunsDb;
   /** Server log lines (never secrets). */
@@ -58,7 +61,7 @@ interface Active {
   record: RunRecord;
   controller: AbortController;
   writer: boolean;
-  work: (ctx: RunContext) => Promise<OperationResult>;
+  request: OperationRequest;
   done?: Promise<void>;
   lastProgressMs: number;
 }
@@ -74,7 +77,7 @@ const HEARTBEAT_MS = 60_000;
 /** Runs jobs on their schedules and on request. */
 export class Scheduler {
   readonly #config: Config;
-  readonly #engine: EngineAdapter;
+  readonly #perform: (request: OperationRequest, ctx: RunContext) => Promise<OperationResult>;
   readonly #db: RunsDb;
   readonly #log: (line: string) => void;
   readonly #timers = new Map<string, ReturnType<typeof setTimeout>>();
@@ -89,7 +92,8 @@ export class Scheduler {
   /** Build one (nothing runs before {@link start}). */
   constructor(options: SchedulerOptions) {
     this.#config = options.config;
-    this.#engine = options.engine;
+    const { engine } = options;
+    this.#perform = options.perform ?? ((request, ctx) => perform(engine, this.#config, request, ctx));
     this.#db = options.db;
     this.#log = options.log ?? (() => {});
     this.#paused = this.#db.paused();
@@ -192,35 +196,29 @@ export class Scheduler {
         `job ${name} already has run ${busy.record.id} ${busy.record.status}`,
       );
     }
-    return this.#submit(
-      name,
-      job.kind,
-      job.repository,
-      (ctx) => runJob(this.#engine, this.#config, name, ctx, hooks),
-    );
+    return this.#submit(name, job.kind, job.repository, {
+      op: "job",
+      job: name,
+      ...(hooks ? { hooks } : {}),
+    });
   }
 
   /** Queues a one-off operation on a repository (restore, check, prune, forget from the API). */
-  submit(kind: RunKind, repository: string, work: (ctx: RunContext) => Promise<OperationResult>): RunRecord {
-    if (!Object.hasOwn(this.#config.repositories, repository)) {
-      throw new ApiError(404, "not-found", `no repository '${repository}' in the config`);
+  submit(request: Exclude<OperationRequest, { op: "job" }>): RunRecord {
+    if (!Object.hasOwn(this.#config.repositories, request.repository)) {
+      throw new ApiError(404, "not-found", `no repository '${request.repository}' in the config`);
     }
-    return this.#submit(null, kind, repository, work);
+    return this.#submit(null, request.op, request.repository, request);
   }
 
-  #submit(
-    job: string | null,
-    kind: RunKind,
-    repository: string,
-    work: (ctx: RunContext) => Promise<OperationResult>,
-  ): RunRecord {
+  #submit(job: string | null, kind: RunKind, repository: string, request: OperationRequest): RunRecord {
     if (this.#stopping) throw new ApiError(503, "stopping", "the server is stopping");
     const record = this.#db.create({ job, kind, repository });
     const active: Active = {
       record,
       controller: new AbortController(),
       writer: WRITERS.has(kind),
-      work,
+      request,
       lastProgressMs: 0,
     };
     this.#queue.push(active);
@@ -285,7 +283,7 @@ export class Scheduler {
       log: (line) => this.#db.log(id, line),
     };
     try {
-      const result = await a.work(ctx);
+      const result = await this.#perform(a.request, ctx);
       if (result.snapshotCount !== undefined) {
         this.#db.setSnapshotCount(a.record.repository, result.snapshotCount);
       }
@@ -298,8 +296,9 @@ export class Scheduler {
       });
     } catch (e) {
       const cancelled = a.controller.signal.aborted;
-      const err = cancelled ? new ApiError(499, "cancelled", this.#cancelReason(a)) : apiErrorOf(e);
-      const snapshotId = e instanceof HookError ? e.snapshotId : undefined;
+      const failure = failureOf(e);
+      const err = cancelled ? new ApiError(499, "cancelled", this.#cancelReason(a)) : failure;
+      const snapshotId = failure.snapshotId;
       this.#db.log(id, `${cancelled ? "cancelled" : "failed"}: ${err.message}`);
       this.#db.finished(id, {
         status: cancelled ? "cancelled" : "failed",

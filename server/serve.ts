@@ -3,6 +3,15 @@
  * (TLS from `[server] tls-cert`/`tls-key`; listening beyond loopback without TLS needs `insecure`), and
  * returns a handle whose `stop` drains runs within a grace period.
  *
+ * {@link startServer} puts the HTTP side (app, scheduler, runs database, the engine that answers reads)
+ * on a worker and carries the runs out on the calling thread. A backup's own work on its thread (packing,
+ * catalog writes through synchronous node:sqlite, tree building, collecting its garbage) then never sits
+ * between two requests: measured with 1,000 snapshots, p99 of GET …/snapshots during backups 53–99 ms
+ * with everything on one thread, 13–20 ms split. The split is this way round, not runs on workers,
+ * because a backup starts workers of its own and a worker started by a worker takes 0.5–1 s to start in
+ * Deno 2.9 (16–28 ms from the main thread): every backup on a worker took twice as long.
+ * {@link startServerHere} runs everything on the calling thread (the HTTP worker's own use).
+ *
  * @example
  * ```ts
  * import { startServer } from "./serve.ts";
@@ -13,11 +22,13 @@
  */
 import { FloeError } from "../mod.ts";
 import type { Config, ListenAddress } from "../config/mod.ts";
-import { EngineAdapter } from "./_engine.ts";
+import { EngineAdapter, type OperationResult, type RunContext } from "./_engine.ts";
 import { createApp } from "./app.ts";
 import { RunsDb } from "./runs_db.ts";
 import { Scheduler } from "./scheduler.ts";
 import type { Services } from "./_services.ts";
+import { failureOf, type OperationRequest, perform } from "./operation.ts";
+import type { FromHttp, ToHttp } from "./_threads.ts";
 
 /** Options of {@link startServer}. */
 export interface ServeOptions {
@@ -41,10 +52,12 @@ export interface RunningServer {
   url: string;
   /** The port it listens on. */
   port: number;
-  /** Its parts (tests look inside). */
-  services: Services;
+  /** Its parts, when they live on this thread ({@link startServerHere}). */
+  services?: Services;
   /** Stops taking requests and runs; running runs get `graceMs` to finish, then are cancelled. */
   stop(graceMs?: number): Promise<void>;
+  /** Settles (with the error) only if the server fails on its own: its HTTP worker died. */
+  failure: Promise<Error>;
 }
 
 /** Whether a host name is a loopback address. */
@@ -58,8 +71,12 @@ export function runsDbPath(configPath: string): string {
   return `${slash > 0 ? configPath.slice(0, slash) : "."}/floe-server.db`;
 }
 
-/** Starts the server. */
-export async function startServer(options: ServeOptions): Promise<RunningServer> {
+/** Starts the whole server on this thread; runs go to `perform` (default: carried out here too). */
+export async function startServerHere(
+  options: ServeOptions & {
+    perform?: (request: OperationRequest, ctx: RunContext) => Promise<OperationResult>;
+  },
+): Promise<RunningServer> {
   const { config } = options;
   const listen = options.listen ?? config.server.listen;
   const tls = config.server.tlsCert && config.server.tlsKey;
@@ -71,7 +88,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   }
   const db = RunsDb.open(runsDbPath(options.configPath));
   const engine = new EngineAdapter(config);
-  const scheduler = new Scheduler({ config, engine, db, log: options.log });
+  const scheduler = new Scheduler({
+    config,
+    engine,
+    db,
+    log: options.log,
+    perform: options.perform,
+  });
   const services: Services = { config, engine, scheduler, db };
   const app = createApp(services, { token: options.token });
   const ready = Promise.withResolvers<Deno.NetAddr>();
@@ -100,6 +123,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     url: `${tls ? "https" : "http"}://${host}:${addr.port}`,
     port: addr.port,
     services,
+    failure: new Promise<Error>(() => {}),
     stop: (graceMs = 30_000) =>
       stopping ??= (async () => {
         const shutdown = server.shutdown(); // stops accepting; open streams end with their runs
@@ -107,6 +131,93 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         await Promise.race([shutdown, new Promise((r) => setTimeout(r, 2_000))]);
         await engine.close();
         db.close();
+      })(),
+  };
+}
+
+/**
+ * Starts the server with its HTTP side on a worker; the runs its scheduler starts are carried out on
+ * this thread (see the module's note for why).
+ */
+export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  const { config, log } = options;
+  const engine = new EngineAdapter(config);
+  const worker = new Worker(new URL("./_http_worker.ts", import.meta.url), { type: "module" });
+  const send = (m: ToHttp) => worker.postMessage(m);
+  const runs = new Map<number, AbortController>();
+  const listening = Promise.withResolvers<{ url: string; port: number }>();
+  const stopped = Promise.withResolvers<void>();
+  const failure = Promise.withResolvers<Error>();
+
+  const carryOut = async (run: number, request: OperationRequest) => {
+    const controller = new AbortController();
+    runs.set(run, controller);
+    try {
+      const result = await perform(engine, config, request, {
+        signal: controller.signal,
+        onEvent: (event) => send({ type: "event", run, event }),
+        log: (line) => send({ type: "log", run, line }),
+      });
+      send({ type: "result", run, result });
+    } catch (e) {
+      send({ type: "failure", run, failure: failureOf(e) });
+    } finally {
+      runs.delete(run);
+    }
+  };
+  worker.onmessage = (e: MessageEvent<FromHttp>) => {
+    const m = e.data;
+    switch (m.type) {
+      case "listening":
+        return listening.resolve(m);
+      case "start-failed":
+        return listening.reject(new FloeError(m.message, m.code as FloeError["code"]));
+      case "stopped":
+        return stopped.resolve();
+      case "server-log":
+        return log?.(m.line);
+      case "perform":
+        return void carryOut(m.run, m.request);
+      case "cancel":
+        return runs.get(m.run)?.abort(new FloeError(m.message, "cancelled"));
+    }
+  };
+  worker.onerror = (e) => {
+    e.preventDefault();
+    const error = new FloeError(`the server's HTTP worker failed: ${e.message}`);
+    // Nobody is left to hear how the runs end: cancel them (nothing partial is kept).
+    for (const c of runs.values()) c.abort(error);
+    listening.reject(error);
+    stopped.resolve();
+    failure.resolve(error);
+  };
+  send({
+    type: "start",
+    config,
+    configPath: options.configPath,
+    token: options.token,
+    listen: options.listen,
+    insecure: options.insecure,
+  });
+  let addr: { url: string; port: number };
+  try {
+    addr = await listening.promise;
+  } catch (e) {
+    worker.terminate();
+    throw e;
+  }
+  let stopping: Promise<void> | undefined;
+  return {
+    ...addr,
+    failure: failure.promise,
+    stop: (graceMs = 30_000) =>
+      stopping ??= (async () => {
+        send({ type: "stop", graceMs });
+        await stopped.promise;
+        // The scheduler has cancelled what outlived the grace period; those runs end here.
+        while (runs.size) await new Promise((r) => setTimeout(r, 20));
+        worker.terminate();
+        await engine.close();
       })(),
   };
 }

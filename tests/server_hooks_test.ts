@@ -101,6 +101,16 @@ Deno.test(
       assertEquals(run.error, "before hook exited with 3");
       assertEquals(run.snapshot_id, null);
 
+      // A failing after hook fails the run but keeps the snapshot it came after (its id crosses from the
+      // thread that ran the backup to the HTTP worker with the failure).
+      res = await f.api("/api/v1/jobs/home/runs", { method: "POST", json: { hooks: { after: "exit 4" } } });
+      run = await f.waitRun((await res.json()).id);
+      assertEquals(run.status, "failed");
+      assertEquals(run.error, "after hook exited with 4");
+      assert(/^[0-9a-f]{64}$/.test(String(run.snapshot_id)), String(run.snapshot_id));
+      const snaps = await (await f.api("/api/v1/repositories/main/snapshots")).json();
+      assert(snaps.some((x: { id: string }) => x.id === run.snapshot_id), "the snapshot is kept");
+
       // Hooks that do not parse are a 400, not a run.
       res = await f.api("/api/v1/jobs/home/runs", { method: "POST", json: { hooks: { bogus: "x" } } });
       assertEquals(res.status, 400);

@@ -1,6 +1,6 @@
 /**
  * `floe serve [--config F] [--listen HOST:PORT] [--insecure]`: the HTTP control API, the scheduler and
- * the UI in one process. SIGTERM or SIGINT stops taking requests, lets running runs finish within the
+ * the UI in one process (HTTP on a worker, runs on the main thread: server/serve.ts). SIGTERM or SIGINT stops taking requests, lets running runs finish within the
  * grace period, cancels the rest (no partial snapshot) and exits 0.
  *
  * @example
@@ -53,9 +53,14 @@ export default async function serve(
   const signals: Deno.Signal[] = ["SIGTERM", "SIGINT"];
   const handlers = signals.map((sig) => [sig, () => stop.resolve(sig)] as const);
   for (const [sig, h] of handlers) Deno.addSignalListener(sig, h);
-  const sig = await stop.promise;
+  const sig = await Promise.race([stop.promise, server.failure]).finally(() => {
+    for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
+  });
+  if (sig instanceof Error) {
+    await server.stop(0);
+    throw sig;
+  }
   ctx.info(`floe serve: ${sig}: stopping (running runs get ${graceMs / 1000} s)`, true);
   await server.stop(graceMs);
-  for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
   ctx.info("floe serve: stopped", true);
 }

@@ -124,11 +124,7 @@ export default function repositories(s: Services) {
       const req = c.req.valid("json");
       const target = restoreTarget(req.target, s.config.server.restoreRoots);
       const path = snapshotPath(req.path);
-      const run = s.scheduler.submit(
-        "restore",
-        name,
-        (ctx) => s.engine.restore(name, { ...req, path, target }, ctx),
-      );
+      const run = s.scheduler.submit({ op: "restore", repository: name, restore: { ...req, path, target } });
       return c.json({ id: run.id, status: run.status }, 202);
     },
   );
@@ -143,21 +139,11 @@ export default function repositories(s: Services) {
     async (c) => {
       const { name } = c.req.valid("param");
       const req = CheckSchema.parse(await c.req.json().catch(() => ({})));
-      const run = s.scheduler.submit(
-        "check",
-        name,
-        (ctx) =>
-          s.engine.check(
-            name,
-            { readData: req.read_data, readDataSubset: subsetOf(req.read_data_subset) },
-            ctx,
-          ).then(
-            (r) => {
-              if (r.exitCode) throw new Error(`check found ${r.summary.problems} problem(s)`);
-              return r;
-            },
-          ),
-      );
+      const run = s.scheduler.submit({
+        op: "check",
+        repository: name,
+        check: { readData: req.read_data, readDataSubset: subsetOf(req.read_data_subset) },
+      });
       return c.json({ id: run.id, status: run.status }, 202);
     },
   );
@@ -172,11 +158,11 @@ export default function repositories(s: Services) {
     async (c) => {
       const { name } = c.req.valid("param");
       const req = PruneSchema.parse(await c.req.json().catch(() => ({})));
-      const run = s.scheduler.submit(
-        "prune",
-        name,
-        (ctx) => s.engine.prune(name, { maxUnused: req.max_unused / 100 }, ctx),
-      );
+      const run = s.scheduler.submit({
+        op: "prune",
+        repository: name,
+        prune: { maxUnused: req.max_unused / 100 },
+      });
       return c.json({ id: run.id, status: run.status }, 202);
     },
   );
@@ -204,11 +190,11 @@ export default function repositories(s: Services) {
       if (!req.snapshots?.length && !keep) {
         throw new ApiError(400, "invalid-request", "give snapshots or keep");
       }
-      const run = s.scheduler.submit(
-        "forget",
-        name,
-        (ctx) => s.engine.forget(name, { snapshots: req.snapshots, keep }, ctx),
-      );
+      const run = s.scheduler.submit({
+        op: "forget",
+        repository: name,
+        forget: { snapshots: req.snapshots, keep },
+      });
       return c.json({ id: run.id, status: run.status }, 202);
     },
   );
