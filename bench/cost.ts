@@ -126,11 +126,25 @@ export async function fidelityCost(c: CostContext): Promise<string[]> {
       notes.push(`pre-fidelity floe left out: ${e instanceof Error ? e.message : e}`);
     }
   }
-  variants.push({ label: "floe (fidelity)", tool: c.floe, repo: c.floeRepo, args: [], runs: [] });
+  // This floe makes argon2id keys by default, the pre-fidelity one scrypt keys; every run derives its key,
+  // so the comparison gets a repository of this floe with a scrypt key: the KDF is the same on both sides.
+  let repo = c.floeRepo;
+  if (variants.length) {
+    repo = join(dir, "repo-floe-scrypt");
+    c.log("fidelity cost: this floe, a repository with a scrypt key: init and initial backup …");
+    for (
+      const spec of [withArgs(c.floe.init(repo), ["--kdf", "scrypt"]), c.floe.backup(repo, c.data, "cost")]
+    ) {
+      const m = await run(spec);
+      if (!m.ok) throw new Error(`exit ${m.code}: ${m.error ?? ""}`.slice(0, 300));
+    }
+    notes.push("both floes' repositories have scrypt keys (the pre-fidelity floe knows no other KDF)");
+  }
+  variants.push({ label: "floe (fidelity)", tool: c.floe, repo, args: [], runs: [] });
   variants.push({
     label: "floe --no-xattrs",
     tool: c.floe,
-    repo: c.floeRepo,
+    repo,
     args: ["--no-xattrs"],
     runs: [],
   });
