@@ -13,7 +13,8 @@
 import { FloeError } from "../mod.ts";
 import type { OperationResult, RunContext } from "./_engine.ts";
 import { OperationError, type OperationRequest } from "./operation.ts";
-import { type RunningServer, startServerHere } from "./serve.ts";
+import type { RunningServer } from "./serve.ts";
+import { startServerHere } from "./_serve_here.ts";
 import type { FromHttp, ToHttp } from "./_threads.ts";
 
 const post = (m: FromHttp) => self.postMessage(m);

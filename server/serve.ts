@@ -10,7 +10,8 @@
  * with everything on one thread, 13–20 ms split. The split is this way round, not runs on workers,
  * because a backup starts workers of its own and a worker started by a worker takes 0.5–1 s to start in
  * Deno 2.9 (16–28 ms from the main thread): every backup on a worker took twice as long.
- * {@link startServerHere} runs everything on the calling thread (the HTTP worker's own use).
+ * The HTTP side itself is started by `startServerHere` (server/_serve_here.ts) on the worker; this module
+ * does not load the app (Hono, the routes, their schemas) into the thread that runs backups.
  *
  * @example
  * ```ts
@@ -22,10 +23,7 @@
  */
 import { FloeError } from "../mod.ts";
 import type { Config, ListenAddress } from "../config/mod.ts";
-import { EngineAdapter, type OperationResult, type RunContext } from "./_engine.ts";
-import { createApp } from "./app.ts";
-import { RunsDb } from "./runs_db.ts";
-import { Scheduler } from "./scheduler.ts";
+import { EngineAdapter } from "./_engine.ts";
 import type { Services } from "./_services.ts";
 import { failureOf, type OperationRequest, perform } from "./operation.ts";
 import type { FromHttp, ToHttp } from "./_threads.ts";
@@ -52,7 +50,7 @@ export interface RunningServer {
   url: string;
   /** The port it listens on. */
   port: number;
-  /** Its parts, when they live on this thread ({@link startServerHere}). */
+  /** Its parts, when they live on this thread (`startServerHere`). */
   services?: Services;
   /** Stops taking requests and runs; running runs get `graceMs` to finish, then are cancelled. */
   stop(graceMs?: number): Promise<void>;
@@ -69,70 +67,6 @@ export function isLoopback(host: string): boolean {
 export function runsDbPath(configPath: string): string {
   const slash = configPath.lastIndexOf("/");
   return `${slash > 0 ? configPath.slice(0, slash) : "."}/floe-server.db`;
-}
-
-/** Starts the whole server on this thread; runs go to `perform` (default: carried out here too). */
-export async function startServerHere(
-  options: ServeOptions & {
-    perform?: (request: OperationRequest, ctx: RunContext) => Promise<OperationResult>;
-  },
-): Promise<RunningServer> {
-  const { config } = options;
-  const listen = options.listen ?? config.server.listen;
-  const tls = config.server.tlsCert && config.server.tlsKey;
-  if (!tls && !isLoopback(listen.hostname) && !options.insecure) {
-    throw new FloeError(
-      `listening on ${listen.hostname} needs TLS ([server] tls-cert and tls-key) or --insecure`,
-      "usage",
-    );
-  }
-  const db = RunsDb.open(runsDbPath(options.configPath));
-  const engine = new EngineAdapter(config);
-  const scheduler = new Scheduler({
-    config,
-    engine,
-    db,
-    log: options.log,
-    perform: options.perform,
-  });
-  const services: Services = { config, engine, scheduler, db };
-  const app = createApp(services, { token: options.token });
-  const ready = Promise.withResolvers<Deno.NetAddr>();
-  const server = Deno.serve({
-    hostname: listen.hostname,
-    port: listen.port,
-    ...(tls
-      ? {
-        cert: await Deno.readTextFile(config.server.tlsCert!),
-        key: await Deno.readTextFile(config.server.tlsKey!),
-      }
-      : {}),
-    onListen: (addr) => ready.resolve(addr as Deno.NetAddr),
-    onError: (e) => {
-      options.log?.(`request failed: ${(e as Error)?.message}`);
-      return new Response(JSON.stringify({ error: { code: "internal", message: "internal error" } }), {
-        status: 500,
-      });
-    },
-  }, app.fetch);
-  const addr = await ready.promise;
-  scheduler.start();
-  let stopping: Promise<void> | undefined;
-  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-  return {
-    url: `${tls ? "https" : "http"}://${host}:${addr.port}`,
-    port: addr.port,
-    services,
-    failure: new Promise<Error>(() => {}),
-    stop: (graceMs = 30_000) =>
-      stopping ??= (async () => {
-        const shutdown = server.shutdown(); // stops accepting; open streams end with their runs
-        await scheduler.stop(graceMs);
-        await Promise.race([shutdown, new Promise((r) => setTimeout(r, 2_000))]);
-        await engine.close();
-        db.close();
-      })(),
-  };
 }
 
 /**
