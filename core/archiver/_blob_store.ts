@@ -109,6 +109,10 @@ export class BlobStore {
     const p: Promise<void> = encoded.then(async (blob) => {
       this.#count(blob);
       await this.#packer.add(blob);
+      // The pack holds a copy now. A worker's sealed bytes are this blob's alone: detaching their buffer
+      // frees it at once, where waiting for a collection let tens of MiB of them pile up (a 512 MiB
+      // object from a bucket, in process: peak RSS 222–231 → 200–214 MiB).
+      if (pool) (blob.sealed.buffer as ArrayBuffer).transfer(0);
     }).catch(state.fail).finally(() => this.#inflight.delete(p));
     this.#inflight.add(p);
     while (this.#inflight.size >= this.#window) await Promise.race(this.#inflight);

@@ -20,6 +20,8 @@ import { keepMallocLean } from "../platform/libc.ts";
  * garbage of a megabyte per blob until the next collection.
  */
 const KEEP_FREE = 32;
+/** Input buffers are allocated in multiples of this size. */
+const ROUND = 128 * 1024;
 
 interface Pending {
   resolve: (b: EncodedBlob) => void;
@@ -30,18 +32,33 @@ interface Pending {
   worker: number;
 }
 
+/**
+ * A worker is added to the pool only once every started one has this many jobs queued: it cannot keep up.
+ * Each worker costs about 30 MiB (its isolate, the compressor's state, its allocations), and a stream read
+ * at the network's speed (a bucket's object, a dump) keeps one busy at most: a 512 MiB object from a
+ * bucket peaked at 184 MiB RSS with one and about 215 with two, in the same time. Three quarters of the
+ * archiver's window of 16 encodes in flight: at 8, a pause of the one worker (a loaded machine) started
+ * the second one during a 2 GiB bucket backup.
+ */
+const GROW_AT = 12;
+
 /** A pool of encoder workers; `encode` has the same contract as `Repository.encodeBlob`. */
 export class EncoderPool {
   readonly #workers: Worker[] = [];
   readonly #load: number[] = [];
   readonly #pending = new Map<number, Pending>();
   readonly #free: ArrayBuffer[] = [];
+  readonly #init: InitMessage;
+  readonly #size: number;
   #job = 0;
 
-  /** Starts `size` workers (default: one per core). */
+  /**
+   * A pool of up to `size` workers (default: one per core): one starts now, the others when the started
+   * ones fall behind (see {@link GROW_AT}).
+   */
   constructor(repo: Repository, size = Math.max(1, navigator.hardwareConcurrency || 2), level?: number) {
     keepMallocLean(); // sealed blobs are allocated on the workers and freed here
-    const init: InitMessage = {
+    this.#init = {
       kind: "init",
       cipher: repo.modules.cipher,
       key: repo.keys.encryption,
@@ -50,29 +67,47 @@ export class EncoderPool {
         ? { level: level ?? repo.settings.compressionLevel }
         : {},
     };
-    for (let i = 0; i < size; i++) {
-      const w = new Worker(new URL("./encoder_worker.ts", import.meta.url), { type: "module" });
-      w.onmessage = (e: MessageEvent<ResultMessage>) => this.#done(e.data);
-      w.onerror = (e) => {
-        e.preventDefault();
-        for (const [job, p] of this.#pending) {
-          if (p.worker === i) {
-            this.#pending.delete(job);
-            p.reject(new Error(`encoder worker failed: ${e.message}`));
-          }
-        }
-      };
-      w.postMessage(init);
-      this.#workers.push(w);
-      this.#load.push(0);
-    }
+    this.#size = Math.max(1, size);
+    this.#start();
   }
 
+  /** Workers started so far. */
+  get started(): number {
+    return this.#workers.length;
+  }
+
+  #start(): number {
+    const i = this.#workers.length;
+    const w = new Worker(new URL("./encoder_worker.ts", import.meta.url), { type: "module" });
+    w.onmessage = (e: MessageEvent<ResultMessage>) => this.#done(e.data);
+    w.onerror = (e) => {
+      e.preventDefault();
+      for (const [job, p] of this.#pending) {
+        if (p.worker === i) {
+          this.#pending.delete(job);
+          p.reject(new Error(`encoder worker failed: ${e.message}`));
+        }
+      }
+    };
+    w.postMessage(this.#init);
+    this.#workers.push(w);
+    this.#load.push(0);
+    return i;
+  }
+
+  /**
+   * The smallest free buffer that holds `size` bytes, or a new one of `size` rounded up to {@link ROUND}:
+   * chunks average 256 KiB by default, and buffers of at least 1 MiB each, taken first-fit, held 16 MiB
+   * for a window of 16 encodes.
+   */
   #buffer(size: number): ArrayBuffer {
-    for (let i = this.#free.length - 1; i >= 0; i--) {
-      if (this.#free[i].byteLength >= size) return this.#free.splice(i, 1)[0];
+    let best = -1;
+    for (let i = 0; i < this.#free.length; i++) {
+      const n = this.#free[i].byteLength;
+      if (n >= size && (best < 0 || n < this.#free[best].byteLength)) best = i;
     }
-    return new ArrayBuffer(Math.max(size, 1 << 20));
+    if (best >= 0) return this.#free.splice(best, 1)[0];
+    return new ArrayBuffer(Math.max(ROUND, Math.ceil(size / ROUND) * ROUND));
   }
 
   #done(msg: ResultMessage) {
@@ -101,6 +136,7 @@ export class EncoderPool {
     new Uint8Array(buffer, 0, plain.length).set(plain);
     let worker = 0;
     for (let i = 1; i < this.#load.length; i++) if (this.#load[i] < this.#load[worker]) worker = i;
+    if (this.#load[worker] >= GROW_AT && this.#workers.length < this.#size) worker = this.#start();
     this.#load[worker]++;
     const job = ++this.#job;
     return new Promise((resolve, reject) => {

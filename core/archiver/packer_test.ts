@@ -38,3 +38,30 @@ Deno.test("packer: packs of many sizes (one blob larger than a pack) hold every 
     await dir.cleanup();
   }
 });
+
+Deno.test("packer: adds made at once take turns: every blob lands once, in the order added, readable", async () => {
+  const dir = await tempDir("floe-packer-");
+  try {
+    const repo = await Repository.init(local({ path: `${dir.path}/repo` }), "pw", {
+      packSize: 64 * 1024,
+      chunker: { min: 1024, avg: 4096, max: 16384 },
+      kdfParams: TEST_KDF,
+    });
+    const packer = new Packer(repo, { concurrency: 1 });
+    const plains = Array.from({ length: 60 }, (_, i) => randomBytes(5_000 + 997 * i, i + 1));
+    const blobs = await Promise.all(plains.map((p) => repo.encodeBlob("data", repo.hasher.id(p), p, false)));
+    await Promise.all(blobs.map((b) => packer.add(b)));
+    await packer.flush();
+    // Taking turns, the blobs land in the order they were added, each once (one upload at a time: the
+    // packs are stored in order).
+    assertEquals(packer.packs.flatMap((p) => p.blobs.map((b) => b.id)), blobs.map((b) => b.id));
+    for (const pack of packer.packs) {
+      const header = await repo.readPackHeader(pack.id, pack.size);
+      for (const e of header) {
+        assertEquals(await repo.loadBlob(e), plains[blobs.findIndex((b) => b.id === e.id)]);
+      }
+    }
+  } finally {
+    await dir.cleanup();
+  }
+});
