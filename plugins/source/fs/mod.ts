@@ -259,43 +259,30 @@ export default function fs(options: Options): SourcePlugin {
   const keepXattr = options.xattrs === false ? null : xattrFilter(options.xattrInclude, options.xattrExclude);
   const nodump = !!options.excludeNodump && fine;
 
-  /** Attributes of `at`: extended attributes as filtered, and restorable flags. */
-  function readAttributes(
-    at: string | Uint8Array,
-    type: EntryType,
-    knownFlags: number | null | undefined,
-    warn: (message: string) => void,
-  ): EntryAttributes {
-    const out: { xattrs?: [Uint8Array, Uint8Array][]; flags?: number } = {};
-    if (keepXattr) {
-      try {
-        const list = lgetxattrs(at).filter(([n]) => keepXattr(n));
-        if (list.length) out.xattrs = list;
-      } catch (e) {
-        if (!(e instanceof Deno.errors.NotSupported)) {
-          warn(`cannot read extended attributes: ${(e as Error).message}`);
+  /** Attributes of `at` (extended attributes as filtered, and restorable flags), for the engine to ask. */
+  function attributesOf(at: string | Uint8Array, type: EntryType, knownFlags: number | null | undefined) {
+    return (warn: (message: string) => void): EntryAttributes => {
+      const out: { xattrs?: [Uint8Array, Uint8Array][]; flags?: number } = {};
+      if (keepXattr) {
+        try {
+          const list = lgetxattrs(at).filter(([n]) => keepXattr(n));
+          if (list.length) out.xattrs = list;
+        } catch (e) {
+          if (!(e instanceof Deno.errors.NotSupported)) {
+            warn(`cannot read extended attributes: ${(e as Error).message}`);
+          }
         }
       }
-    }
-    if (type === "file" || type === "dir") {
-      try {
-        const flags = (knownFlags === undefined ? lgetflags(at) : knownFlags) ?? 0;
-        if (flags & RESTORABLE_FLAGS) out.flags = flags & RESTORABLE_FLAGS;
-      } catch (e) {
-        warn(`cannot read inode flags: ${(e as Error).message}`);
+      if (type === "file" || type === "dir") {
+        try {
+          const flags = (knownFlags === undefined ? lgetflags(at) : knownFlags) ?? 0;
+          if (flags & RESTORABLE_FLAGS) out.flags = flags & RESTORABLE_FLAGS;
+        } catch (e) {
+          warn(`cannot read inode flags: ${(e as Error).message}`);
+        }
       }
-    }
-    return out;
-  }
-
-  // The entries' `open` and `attributes` where the path is text and nothing is known ahead: one function
-  // for every entry, reading the entry it is called on, instead of a closure and its context per entry
-  // (~0.2 KiB of the ~0.75 an entry held; the scan-ahead buffers tens of thousands while the key derives).
-  function openLocal(this: SourceEntry): ContentReader {
-    return new FileReader(Deno.openSync(this.localPath!, { read: true }));
-  }
-  function attributesHere(this: SourceEntry, warn: (message: string) => void): EntryAttributes {
-    return readAttributes(this.localPath ?? real(this.path), this.type, undefined, warn);
+      return out;
+    };
   }
 
   /**
@@ -324,7 +311,7 @@ export default function fs(options: Options): SourcePlugin {
       ? undefined
       : at
       ? () => new FdReader(libc.openRead(at, { noFollow: true }))
-      : openLocal;
+      : () => new FileReader(Deno.openSync(where as string, { read: true }));
     const localPath = type === "file" && !at ? where as string : undefined;
     const rdev = type === "chardev" || type === "blockdev" ? st.rdev : undefined;
     const size = type === "file" ? st.size : 0;
@@ -354,11 +341,7 @@ export default function fs(options: Options): SourcePlugin {
       atimeNs: ns?.atime,
       ctimeNs: ns?.ctime,
       btimeNs: ns?.btime ?? undefined,
-      attributes: !ns
-        ? undefined
-        : at || knownFlags !== undefined
-        ? (warn: (message: string) => void) => readAttributes(where, type, knownFlags, warn)
-        : attributesHere,
+      attributes: ns ? attributesOf(where, type, knownFlags) : undefined,
     };
   }
 
