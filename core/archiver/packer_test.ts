@@ -4,14 +4,19 @@ import local from "../../plugins/storage/local/mod.ts";
 import { Repository } from "../repository/repository.ts";
 import { Packer } from "./packer.ts";
 
+/** A repository of 64 KiB packs, so that a few blobs fill several. */
+function smallPackRepo(dir: string): Promise<Repository> {
+  return Repository.init(local({ path: `${dir}/repo` }), "pw", {
+    packSize: 64 * 1024,
+    chunker: { min: 1024, avg: 4096, max: 16384 },
+    kdfParams: TEST_KDF,
+  });
+}
+
 Deno.test("packer: packs of many sizes (one blob larger than a pack) hold every blob, each readable", async () => {
   const dir = await tempDir("floe-packer-");
   try {
-    const repo = await Repository.init(local({ path: `${dir.path}/repo` }), "pw", {
-      packSize: 64 * 1024,
-      chunker: { min: 1024, avg: 4096, max: 16384 },
-      kdfParams: TEST_KDF,
-    });
+    const repo = await smallPackRepo(dir.path);
     const packer = new Packer(repo);
     const plains = [10, 40_000, 3, 30_000, 2_000_000, 20_000, 64 * 1024, 1].map((n, i) =>
       randomBytes(n, i + 1)
@@ -42,11 +47,7 @@ Deno.test("packer: packs of many sizes (one blob larger than a pack) hold every 
 Deno.test("packer: adds made at once take turns: every blob lands once, in the order added, readable", async () => {
   const dir = await tempDir("floe-packer-");
   try {
-    const repo = await Repository.init(local({ path: `${dir.path}/repo` }), "pw", {
-      packSize: 64 * 1024,
-      chunker: { min: 1024, avg: 4096, max: 16384 },
-      kdfParams: TEST_KDF,
-    });
+    const repo = await smallPackRepo(dir.path);
     const packer = new Packer(repo, { concurrency: 1 });
     const plains = Array.from({ length: 60 }, (_, i) => randomBytes(5_000 + 997 * i, i + 1));
     const blobs = await Promise.all(plains.map((p) => repo.encodeBlob("data", repo.hasher.id(p), p, false)));
