@@ -219,6 +219,21 @@ async function withServerOnBtrfs(
   }, "600M");
 }
 
+/** `backup --fs-snapshot btrfs --fs-snapshot-lock URL --fs-snapshot-lock-option password-file=F [extra…] PATH`. */
+function lockedBackup(url: string, passwordFile: string, path: string, extra: string[] = []): string[] {
+  return [
+    "backup",
+    "--fs-snapshot",
+    "btrfs",
+    "--fs-snapshot-lock",
+    url,
+    "--fs-snapshot-lock-option",
+    `password-file=${passwordFile}`,
+    ...extra,
+    path,
+  ];
+}
+
 for (const flushAtCommit of ["1", "0"]) {
   Deno.test({
     name:
@@ -237,18 +252,7 @@ for (const flushAtCommit of ["1", "0"]) {
         try {
           await until("the writer's first orders", 10_000, () => writer.inserted >= 20);
           running = true;
-          child = task([
-            "--limit-upload",
-            "4M",
-            "backup",
-            "--fs-snapshot",
-            "btrfs",
-            "--fs-snapshot-lock",
-            db.url,
-            "--fs-snapshot-lock-option",
-            `password-file=${pwFile}`,
-            datadir,
-          ], env(dir));
+          child = task(["--limit-upload", "4M", ...lockedBackup(db.url, pwFile, datadir)], env(dir));
           const result = outputOf(child).finally(() => running = false);
           const watch = (async () => {
             while (running) {
@@ -369,18 +373,8 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     await withServerOnBtrfs(async ({ db, vol, dir, datadir, pwFile }) => {
-      const lockArgs = (timeout: string) => [
-        "backup",
-        "--fs-snapshot",
-        "btrfs",
-        "--fs-snapshot-lock",
-        db.url,
-        "--fs-snapshot-lock-option",
-        `password-file=${pwFile}`,
-        "--fs-snapshot-lock-timeout",
-        timeout,
-        datadir,
-      ];
+      const lockArgs = (timeout: string) =>
+        lockedBackup(db.url, pwFile, datadir, ["--fs-snapshot-lock-timeout", timeout]);
       const holder = new Client(db);
       try {
         await holder.query("LOCK TABLES shop.orders WRITE");
@@ -431,16 +425,7 @@ Deno.test({
 
       // Wrong password: one line, nothing made, the password not shown.
       Deno.writeTextFileSync(`${dir}/wrong.pw`, "not-the-password-123\n");
-      const wrong = await runCli([
-        "backup",
-        "--fs-snapshot",
-        "btrfs",
-        "--fs-snapshot-lock",
-        db.url,
-        "--fs-snapshot-lock-option",
-        `password-file=${dir}/wrong.pw`,
-        datadir,
-      ], env(dir));
+      const wrong = await runCli(lockedBackup(db.url, `${dir}/wrong.pw`, datadir), env(dir));
       assertEquals(wrong.code, 1, wrong.stderr);
       assertMatch(
         wrong.stderr,
@@ -451,16 +436,7 @@ Deno.test({
 
       // A path that does not hold the server's files: a warning (is it the right server?), the backup made.
       Deno.mkdirSync(`${vol}/elsewhere`);
-      const elsewhere = await runCli([
-        "backup",
-        "--fs-snapshot",
-        "btrfs",
-        "--fs-snapshot-lock",
-        db.url,
-        "--fs-snapshot-lock-option",
-        `password-file=${pwFile}`,
-        `${vol}/elsewhere`,
-      ], env(dir));
+      const elsewhere = await runCli(lockedBackup(db.url, pwFile, `${vol}/elsewhere`), env(dir));
       assertEquals(elsewhere.code, 0, elsewhere.stderr);
       assertStringIncludes(
         elsewhere.stderr,
