@@ -10,18 +10,21 @@
  * @module
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { type CliResult, cliResult, hashTree, randomBytes, runCli, tempDir } from "./helpers.ts";
+import {
+  cliCommand,
+  type CliResult,
+  cliResult,
+  denoDir,
+  hashTree,
+  randomBytes,
+  runCli,
+  tempDir,
+} from "./helpers.ts";
 import { sharedSwift, stopSharedSwift, swiftMissing } from "./fixtures/servers/swift.ts";
 import { sshdMissing, startSshd } from "./fixtures/servers/sshd.ts";
 
-const CONFIG = new URL("../deno.json", import.meta.url).pathname;
 const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
 const show = (r: CliResult) => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
-
-function denoDir(): string {
-  return Deno.env.get("DENO_DIR") ||
-    `${Deno.env.get("XDG_CACHE_HOME") || `${Deno.env.get("HOME") ?? "/root"}/.cache`}/deno`;
-}
 
 async function setup() {
   const d = await tempDir("floe-hygiene-");
@@ -44,16 +47,7 @@ async function setup() {
 
 /** `deno task --config …/deno.json floe ARGS` from `cwd`: the task's own flags, INIT_CWD set by deno task. */
 async function task(args: string[], env: Record<string, string>, cwd: string): Promise<CliResult> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "--quiet", "--config", CONFIG, "floe", ...args],
-    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", NO_COLOR: "1", DENO_DIR: denoDir(), ...env },
-    clearEnv: true,
-    cwd,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return cliResult(out);
+  return cliResult(await cliCommand(args, env, { cwd, task: true }).output());
 }
 
 Deno.test({

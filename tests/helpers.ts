@@ -91,6 +91,7 @@ export interface CliResult {
 }
 
 const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
+const CONFIG = new URL("../deno.json", import.meta.url).pathname;
 
 /**
  * Deno's cache directory as this process sees it: a child run with another HOME must be given it
@@ -138,14 +139,20 @@ export function cliResult(out: Deno.CommandOutput): CliResult {
   };
 }
 
-/** The CLI as a command to spawn (stdout and stderr piped), with the env as {@link runCli} gives it. */
+/**
+ * The CLI as a command to spawn (stdout and stderr piped), with the env as {@link runCli} gives it. With
+ * `task`, it is `deno task --config …/deno.json floe ARGS`: the task's own, narrowed permissions (what a
+ * user runs), where the default is `deno run -A`.
+ */
 export function cliCommand(
   args: string[],
   env: Record<string, string>,
-  options: { cwd?: string; stdin?: "null" | "piped" } = {},
+  options: { cwd?: string; stdin?: "null" | "piped"; task?: boolean } = {},
 ): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", MAIN, ...args],
+    args: options.task
+      ? ["task", "--quiet", "--config", CONFIG, "floe", ...args]
+      : ["run", "-A", "--quiet", MAIN, ...args],
     env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", NO_COLOR: "1", DENO_DIR: denoDir(), ...env },
     clearEnv: true,
     cwd: options.cwd,

@@ -5,12 +5,11 @@
  * happened.
  */
 import { assert, assertEquals } from "../../tests/assert.ts";
-import { denoDir, newEngine, runCli, scanTree, tempDir } from "../../tests/helpers.ts";
+import { cliCommand, cliResult, denoDir, newEngine, runCli, scanTree, tempDir } from "../../tests/helpers.ts";
 import { btrfsMissing, sh, withBtrfs } from "../../tests/fixtures/btrfs.ts";
 import { parseSnapshotName, SNAPSHOT_DIR, snapshotName } from "./btrfs.ts";
 import { literalGlob } from "./mod.ts";
 
-const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
 const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
 
 const why = btrfsMissing();
@@ -32,16 +31,7 @@ async function initRepo(dir: string): Promise<void> {
 
 /** `deno task floe …`: the task's narrowed permissions (btrfs must be in its --allow-run). */
 async function task(args: string[], e: Record<string, string>) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "--quiet", "--config", CONFIG, "floe", ...args],
-    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", NO_COLOR: "1", ...e },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  return cliResult(await cliCommand(args, e, { task: true }).output());
 }
 
 function snapshotsIn(vol: string): string[] {

@@ -18,7 +18,6 @@ import { mariadbMissing, type MariadbServer, startMariadb } from "../../tests/fi
 import { cmdlinesWith } from "../../tests/fixtures/proc.ts";
 import { parseSnapshotName, SNAPSHOT_DIR } from "./btrfs.ts";
 
-const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
 const why = btrfsMissing() ?? mariadbMissing();
 if (why) console.error(`mysql_lock_test: skipping the real-server tests: ${why}`);
 
@@ -61,14 +60,7 @@ function env(dir: string): Record<string, string> {
 
 /** `deno task floe …` (the task's narrowed permissions: mariadb and btrfs must be in its --allow-run). */
 function task(args: string[], e: Record<string, string>): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["task", "--quiet", "--config", CONFIG, "floe", ...args],
-    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", NO_COLOR: "1", ...e },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  return cliCommand(args, e, { task: true }).spawn();
 }
 
 async function outputOf(child: Deno.ChildProcess) {
