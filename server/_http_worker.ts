@@ -22,12 +22,12 @@ const runs = new Map<
   number,
   { ctx: RunContext; resolve(r: OperationResult): void; reject(e: Error): void }
 >();
-let nextRun = 0;
+let lastRunId = 0;
 let server: RunningServer | undefined;
 
 /** Hands a run to the starting thread; settles when it says the run ended. */
 function performThere(request: OperationRequest, ctx: RunContext): Promise<OperationResult> {
-  const run = nextRun++;
+  const run = ++lastRunId;
   return new Promise<OperationResult>((resolve, reject) => {
     const cancel = () => {
       const reason = ctx.signal.reason;

@@ -20,10 +20,10 @@ import type { Services } from "./_services.ts";
 import type { OperationRequest } from "./operation.ts";
 import { isLoopback, type RunningServer, runsDbPath, type ServeOptions } from "./serve.ts";
 
-/** Starts the whole server on this thread; runs go to `perform` (default: carried out here too). */
+/** Starts the HTTP side on this thread; the runs its scheduler starts go to `perform`. */
 export async function startServerHere(
   options: ServeOptions & {
-    perform?: (request: OperationRequest, ctx: RunContext) => Promise<OperationResult>;
+    perform: (request: OperationRequest, ctx: RunContext) => Promise<OperationResult>;
   },
 ): Promise<RunningServer> {
   const { config } = options;
@@ -37,13 +37,7 @@ export async function startServerHere(
   }
   const db = RunsDb.open(runsDbPath(options.configPath));
   const engine = new EngineAdapter(config);
-  const scheduler = new Scheduler({
-    config,
-    engine,
-    db,
-    log: options.log,
-    perform: options.perform,
-  });
+  const scheduler = new Scheduler({ config, db, log: options.log, perform: options.perform });
   const services: Services = { config, engine, scheduler, db };
   const app = createApp(services, { token: options.token });
   const ready = Promise.withResolvers<Deno.NetAddr>();

@@ -12,7 +12,7 @@
  * @example
  * ```ts
  * import { Scheduler } from "./scheduler.ts";
- * // const scheduler = new Scheduler({ config, engine, db });
+ * // const scheduler = new Scheduler({ config, db, perform: (request, ctx) => perform(adapter, config, request, ctx) });
  * // scheduler.start();
  * // const run = scheduler.submitJob("home");
  * ```
@@ -20,15 +20,9 @@
  */
 import { FloeError } from "../mod.ts";
 import { type Config, type HooksConfig, nextRun } from "../config/mod.ts";
-import {
-  ApiError,
-  type EngineAdapter,
-  type OperationEvent,
-  type OperationResult,
-  type RunContext,
-} from "./_engine.ts";
+import { ApiError, type OperationEvent, type OperationResult, type RunContext } from "./_engine.ts";
 import type { RunKind, RunRecord, RunsDb } from "./runs_db.ts";
-import { failureOf, type OperationRequest, perform } from "./operation.ts";
+import { failureOf, type OperationRequest } from "./operation.ts";
 
 /** An event as stored and streamed: its sequence number and data. */
 export interface RunEvent {
@@ -44,13 +38,11 @@ export interface RunEvent {
 export interface SchedulerOptions {
   /** The config. */
   config: Config;
-  /** The engine adapter. */
-  engine: EngineAdapter;
   /**
    * Carries out a run's request (`floe serve`: on the thread that started the server, while this one
-   * answers HTTP; see server/serve.ts). Default: on this thread, through `engine`.
+   * answers HTTP; see server/serve.ts; `perform` of server/operation.ts does it on the calling thread).
    */
-  perform?: (request: OperationRequest, ctx: RunContext) => Promise<OperationResult>;
+  perform: (request: OperationRequest, ctx: RunContext) => Promise<OperationResult>;
   /** The runs database. */
   db: RunsDb;
   /** Server log lines (never secrets). */
@@ -92,8 +84,7 @@ export class Scheduler {
   /** Build one (nothing runs before {@link start}). */
   constructor(options: SchedulerOptions) {
     this.#config = options.config;
-    const { engine } = options;
-    this.#perform = options.perform ?? ((request, ctx) => perform(engine, this.#config, request, ctx));
+    this.#perform = options.perform;
     this.#db = options.db;
     this.#log = options.log ?? (() => {});
     this.#paused = this.#db.paused();

@@ -78,26 +78,29 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const engine = new EngineAdapter(config);
   const worker = new Worker(new URL("./_http_worker.ts", import.meta.url), { type: "module" });
   const send = (m: ToHttp) => worker.postMessage(m);
-  const runs = new Map<number, AbortController>();
+  /** The runs carried out here: how to cancel each, and its end. */
+  const runs = new Map<number, { controller: AbortController; done: Promise<void> }>();
   const listening = Promise.withResolvers<{ url: string; port: number }>();
   const stopped = Promise.withResolvers<void>();
   const failure = Promise.withResolvers<Error>();
 
-  const carryOut = async (run: number, request: OperationRequest) => {
+  const carryOut = (run: number, request: OperationRequest) => {
     const controller = new AbortController();
-    runs.set(run, controller);
-    try {
-      const result = await perform(engine, config, request, {
-        signal: controller.signal,
-        onEvent: (event) => send({ type: "event", run, event }),
-        log: (line) => send({ type: "log", run, line }),
-      });
-      send({ type: "result", run, result });
-    } catch (e) {
-      send({ type: "failure", run, failure: failureOf(e) });
-    } finally {
-      runs.delete(run);
-    }
+    const done = (async () => {
+      try {
+        const result = await perform(engine, config, request, {
+          signal: controller.signal,
+          onEvent: (event) => send({ type: "event", run, event }),
+          log: (line) => send({ type: "log", run, line }),
+        });
+        send({ type: "result", run, result });
+      } catch (e) {
+        send({ type: "failure", run, failure: failureOf(e) });
+      } finally {
+        runs.delete(run);
+      }
+    })();
+    runs.set(run, { controller, done });
   };
   worker.onmessage = (e: MessageEvent<FromHttp>) => {
     const m = e.data;
@@ -111,16 +114,16 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       case "server-log":
         return log?.(m.line);
       case "perform":
-        return void carryOut(m.run, m.request);
+        return carryOut(m.run, m.request);
       case "cancel":
-        return runs.get(m.run)?.abort(new FloeError(m.message, "cancelled"));
+        return runs.get(m.run)?.controller.abort(new FloeError(m.message, "cancelled"));
     }
   };
   worker.onerror = (e) => {
     e.preventDefault();
     const error = new FloeError(`the server's HTTP worker failed: ${e.message}`);
     // Nobody is left to hear how the runs end: cancel them (nothing partial is kept).
-    for (const c of runs.values()) c.abort(error);
+    for (const r of runs.values()) r.controller.abort(error);
     listening.reject(error);
     stopped.resolve();
     failure.resolve(error);
@@ -148,8 +151,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       stopping ??= (async () => {
         send({ type: "stop", graceMs });
         await stopped.promise;
-        // The scheduler has cancelled what outlived the grace period; those runs end here.
-        while (runs.size) await new Promise((r) => setTimeout(r, 20));
+        // The scheduler waited for its runs (cancelling what outlived the grace period); a dead HTTP worker
+        // did not: its runs, cancelled, end here.
+        await Promise.all([...runs.values()].map((r) => r.done));
         worker.terminate();
         await engine.close();
       })(),

@@ -1,7 +1,8 @@
 /**
  * `floe serve [--config F] [--listen HOST:PORT] [--insecure]`: the HTTP control API, the scheduler and
- * the UI in one process (HTTP on a worker, runs on the main thread: server/serve.ts). SIGTERM or SIGINT stops taking requests, lets running runs finish within the
- * grace period, cancels the rest (no partial snapshot) and exits 0.
+ * the UI in one process (HTTP on a worker, runs on the main thread: server/serve.ts). SIGTERM or SIGINT
+ * stops taking requests, lets running runs finish within the grace period, cancels the rest (no partial
+ * snapshot) and exits 0; a failure of the HTTP worker cancels the runs and exits with its error.
  *
  * @example
  * ```sh
