@@ -10,7 +10,7 @@
  *   MiB/s = the packs' bytes (`du -sb data/`) per wall second, floe/restic judged against ≥ 1.
  *
  * `deno task bench` runs both after its check step; `deno task bench:cost` runs only them: dataset, init
- * and initial backups, then the two tables (options: `--scale N` (default 1), `--rounds N` (default 5),
+ * and initial backups, then the two tables (options: `--scale N` (default 1), `--rounds N` (default 9: the runs are ~1 s, and single runs spread ±5 %),
  * `--read-rounds N` (default 2), `--base REV|none`, `--workdir DIR` (must be empty or absent; default a
  * new temporary dir), `--keep`, `--seed N`, `--timeout SECONDS`).
  *
@@ -300,7 +300,7 @@ export async function costSection(o: {
     restic: r,
     resticRepo: r && o.repo(r),
     home: o.home,
-    rounds: o.rounds ?? 5,
+    rounds: o.rounds ?? 9,
     readRounds: o.readRounds ?? 2,
     baseRev: o.baseRev === undefined ? PRE_FIDELITY_REV : o.baseRev,
     log: o.log,
@@ -318,7 +318,7 @@ export async function costSection(o: {
 }
 
 async function main(): Promise<void> {
-  const opt = { scale: 1, rounds: 5, readRounds: 2, base: PRE_FIDELITY_REV as string | null, seed: 1 };
+  const opt = { scale: 1, rounds: 9, readRounds: 2, base: PRE_FIDELITY_REV as string | null, seed: 1 };
   let workdir = "";
   let keep = false;
   let timeout = 3600;

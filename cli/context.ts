@@ -15,6 +15,7 @@ import {
   Engine,
   FloeError,
   openDefaultRepository,
+  type OpenOptions,
   openStorage,
   readDefaultKey,
   type StorageOpenOptions,
@@ -265,12 +266,13 @@ export class Context {
   }
 
   /** Opens the repository (exit 10 when there is none). */
-  async open(): Promise<Engine> {
+  async open(more: Pick<OpenOptions, "readAheadFor"> = {}): Promise<Engine> {
     const { isDefault } = this.location();
     const password = await this.password(isDefault);
     const storage = await this.storage();
     try {
       return await Engine.open({
+        ...more,
         storage,
         password,
         catalogPath: this.globals.catalog,
@@ -286,15 +288,16 @@ export class Context {
    * Opens the repository, creating the embedded default on first use when nothing is configured and no
    * terminal is attached (the README's one-command start).
    */
-  async openOrCreateDefault(): Promise<Engine> {
+  async openOrCreateDefault(more: Pick<OpenOptions, "readAheadFor"> = {}): Promise<Engine> {
     const { location, isDefault } = this.location();
     const hasPassword = !!(Deno.env.get("FLOE_PASSWORD") || this.globals.passwordFile ||
       Deno.env.get("FLOE_PASSWORD_FILE"));
-    if (!isDefault || hasPassword) return await this.open();
+    if (!isDefault || hasPassword) return await this.open(more);
     const known = readDefaultKey();
     if (known !== null) rememberSecret(known);
     this.openedLocations.push(location);
     const { engine, created, keyPath } = await openDefaultRepository({
+      ...more,
       create: true,
       catalogPath: this.globals.catalog,
       onEvent: this.onEvent,

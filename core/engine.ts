@@ -36,9 +36,10 @@ import { fromUtf8 } from "./encoding.ts";
 import { picked, restoreEntries } from "./restore_entries.ts";
 import { type InitOptions, Repository, type TrustedTransforms } from "./repository/repository.ts";
 import { acquireLock, type LockOptions, removeLocks } from "./repository/locks.ts";
-import { backup, type BackupResult, type BackupSettings } from "./archiver/archiver.ts";
+import { backup, type BackupResult, type BackupSettings, findParent } from "./archiver/archiver.ts";
 import { restore, type RestoreResult, type RestoreSettings } from "./restorer/restorer.ts";
 import { TreeLoader } from "./trees.ts";
+import { TreeReadAhead } from "./tree_read_ahead.ts";
 import type { Node } from "./repository/types.ts";
 import { openLocation, type StorageOpenOptions } from "./registry.ts";
 export type { StorageOpenOptions } from "./registry.ts";
@@ -79,6 +80,12 @@ export interface OpenOptions {
    * read from the repository): see {@link Repository.open}.
    */
   transforms?: TrustedTransforms;
+  /**
+   * The backup this engine is opened for (its host and paths): as soon as the repository's config is read,
+   * the catalog opens and the trees of that backup's likely parent are read while the key is derived (see
+   * `tree_read_ahead.ts`); the next {@link Engine.backup} uses them.
+   */
+  readAheadFor?: { host: string; paths: readonly string[]; after?: Promise<unknown> };
 }
 
 /** Where floe keeps its per-user cache. */
@@ -168,16 +175,23 @@ export class Engine {
   readonly #catalog: Catalog;
   readonly #trees: TreeLoader;
   readonly #onEvent?: (e: EngineEvent) => void;
+  #readAhead: TreeReadAhead | null;
 
   static {
     partsOf = (e) => ({ repo: e.#repo, catalog: e.#catalog, trees: e.#trees });
   }
 
-  private constructor(repo: Repository, catalog: Catalog, onEvent?: (e: EngineEvent) => void) {
+  private constructor(
+    repo: Repository,
+    catalog: Catalog,
+    onEvent?: (e: EngineEvent) => void,
+    readAhead: TreeReadAhead | null = null,
+  ) {
     this.#repo = repo;
     this.#catalog = catalog;
     this.#trees = new TreeLoader(repo, catalog, { onEvent: (e) => this.#stepWarning(e) });
     this.#onEvent = onEvent;
+    this.#readAhead = readAhead;
   }
 
   #stepWarning(e: StepEvent): void {
@@ -206,8 +220,12 @@ export class Engine {
     return await openStorage(options.location, options.storageOptions);
   }
 
+  static #catalogPath(id: string, options: OpenOptions): string {
+    return options.catalogPath ?? `${cacheDir()}/${id}/catalog.db`;
+  }
+
   static #openCatalog(repo: Repository, options: OpenOptions): Catalog {
-    return Catalog.open(options.catalogPath ?? `${cacheDir()}/${repo.id}/catalog.db`);
+    return Catalog.open(Engine.#catalogPath(repo.id, options));
   }
 
   /**
@@ -235,14 +253,49 @@ export class Engine {
     const storage = await Engine.#storage(options);
     try {
       return await operate("open", options, async (ctx) => {
-        const repo = await Repository.open(storage, options.password, { transforms: options.transforms });
-        const catalog = Engine.#openCatalog(repo, options);
-        await syncCatalog(repo, catalog, { onEvent: ctx.step });
-        return new Engine(repo, catalog, options.onEvent);
+        const early: { catalog?: Catalog; ahead?: TreeReadAhead } = {};
+        const onConfig = options.readAheadFor
+          ? (config: { id: string }) => Object.assign(early, Engine.#openReadAhead(config.id, options))
+          : undefined;
+        try {
+          const repo = await Repository.open(storage, options.password, {
+            transforms: options.transforms,
+            onConfig,
+          });
+          const catalog = early.catalog ?? Engine.#openCatalog(repo, options);
+          await syncCatalog(repo, catalog, { onEvent: ctx.step });
+          return new Engine(repo, catalog, options.onEvent, early.ahead);
+        } catch (e) {
+          early.ahead?.close();
+          early.catalog?.close();
+          throw e;
+        }
       });
     } catch (e) {
       if (!options.storage) await storage.close?.().catch(() => {});
       throw e;
+    }
+  }
+
+  /**
+   * The catalog of repository `id` opened before its key is known, and the read-ahead of the trees of the
+   * parent that a backup of `options.readAheadFor` would pick from it now; nothing when the catalog does
+   * not exist yet (a first backup has no parent) or does not open (the normal open then reports why).
+   */
+  static #openReadAhead(id: string, options: OpenOptions): { catalog?: Catalog; ahead?: TreeReadAhead } {
+    const path = Engine.#catalogPath(id, options);
+    const { host, paths, after } = options.readAheadFor!;
+    let catalog: Catalog | undefined;
+    try {
+      if (path === ":memory:") return {};
+      Deno.statSync(path); // throws when there is no catalog yet (then there is no parent either)
+      catalog = Catalog.open(path);
+      const parent = findParent(catalog, host, paths);
+      const root = parent ? catalog.snapshots().find((s) => s.id === parent)?.snapshot.tree : undefined;
+      return { catalog, ahead: root ? new TreeReadAhead(catalog, root, { after }) : undefined };
+    } catch {
+      catalog?.close();
+      return {};
     }
   }
 
@@ -262,6 +315,8 @@ export class Engine {
 
   /** Releases the catalog and storage connections. */
   async close(): Promise<void> {
+    this.#readAhead?.close();
+    this.#readAhead = null;
     this.#catalog.close();
     await this.#repo.storage.close?.();
   }
@@ -274,7 +329,7 @@ export class Engine {
       this.#catalog.transaction(() => {
         this.#catalog.clearIndex();
         for (const id of this.#catalog.snapshotIds()) this.#catalog.removeSnapshot(id);
-        this.#catalog.db.exec("DELETE FROM trees");
+        this.#catalog.clearTrees();
       });
       await syncCatalog(this.#repo, this.#catalog, { onEvent: ctx.step });
       const seen = new Set<string>();
@@ -314,18 +369,23 @@ export class Engine {
         // Sync again under the lock: a concurrent prune then either sees this lock or has already removed
         // the index entries of the packs it drops (see "Prune and concurrent writers" in the format doc).
         await syncCatalog(this.#repo, this.#catalog, { onEvent: ctx.step });
+        // From here the thread is busy: the backup reads what it needs itself, taking what was read ahead.
+        this.#readAhead?.stop();
         const result = await backup({
           ...rest,
           lock,
           repo: this.#repo,
           catalog: this.#catalog,
           source,
+          readAhead: this.#readAhead ?? undefined,
           onEvent: ctx.step,
         });
         const { indexMarkedBlobs } = await import("./prune.ts");
         await indexMarkedBlobs(this.#repo, this.#catalog, [result.snapshot.tree], ctx.step);
         return result;
       } finally {
+        this.#readAhead?.close();
+        this.#readAhead = null;
         await lock.release();
       }
     }, (r) => ({ snapshot_id: r.snapshotId, warnings: r.warnings.length, ...r.snapshot.summary }));

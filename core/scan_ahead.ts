@@ -16,6 +16,7 @@
  * @module
  */
 import type { ScanContext, SourceEntry, SourcePlugin, SourceWarning } from "./contracts.ts";
+import { nextTurn } from "./event_loop.ts";
 
 /** Options of {@link scanAhead}. */
 export interface ScanAheadOptions {
@@ -34,6 +35,11 @@ export interface ScanningSource extends SourcePlugin {
   stop(): void;
   /** Files and bytes the walk has found so far, and whether it is done: the backup's totals. */
   scanned(): { files: number; bytes: number; done: boolean };
+  /**
+   * Resolves when the early walk stops: done, paused at its cap, stopped or failed. Other work meant for the
+   * same idle wait (reading the parent's trees) starts then, so that the walk goes first.
+   */
+  readonly walked: Promise<void>;
 }
 
 /** Wraps `source` and starts its walk now. */
@@ -89,7 +95,7 @@ export function scanAhead(source: SourcePlugin, options: ScanAheadOptions = {}):
             count(r.value);
           }
         }
-        await new Promise((r) => setTimeout(r, 0));
+        await nextTurn();
       }
     } catch (e) {
       failure = e;
@@ -104,6 +110,7 @@ export function scanAhead(source: SourcePlugin, options: ScanAheadOptions = {}):
       if (!done) abort.abort();
     },
     scanned: () => ({ ...found, done }),
+    walked: filling,
     async *scan(context: ScanContext): AsyncGenerator<SourceEntry> {
       stopped = true;
       taken = true;

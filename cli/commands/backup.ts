@@ -243,7 +243,13 @@ async function backupFrom(
   const scanning = scanAhead(source);
   let engine;
   try {
-    engine = await ctx.openOrCreateDefault();
+    // Without --parent or --force the parent is found in the catalog: its trees are read during the KDF.
+    const readAheadFor = opts.parent || opts.force ? undefined : {
+      host: (opts.host as string | undefined) ?? Deno.hostname(),
+      paths: source.paths,
+      after: scanning.walked,
+    };
+    engine = await ctx.openOrCreateDefault({ readAheadFor });
   } catch (e) {
     scanning.stop();
     throw e;

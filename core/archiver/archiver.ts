@@ -21,14 +21,14 @@ import { FloeError } from "../errors.ts";
 import type { Repository } from "../repository/repository.ts";
 import { VERSION } from "../repository/repository.ts";
 import type { IndexFile, Node, Snapshot } from "../repository/types.ts";
-import { TreeLoader } from "../trees.ts";
+import { type ReadAhead, TreeLoader } from "../trees.ts";
 import { loadPlugin } from "../registry.ts";
 import type { StepEvent } from "../events.ts";
 import { formatTime } from "../dates.ts";
 import type { Lock } from "../repository/locks.ts";
 import { BlobStore, INDEX_EVERY } from "./_blob_store.ts";
 import { FileContents } from "./_file_contents.ts";
-import { nodeOf, unchanged, withAttributes } from "./_nodes.ts";
+import { nodeOf, sameAsOld, unchanged, withAttributes } from "./_nodes.ts";
 import { RunState } from "./_run_state.ts";
 import { type Slot, TreeBuilder } from "./_tree_builder.ts";
 
@@ -76,6 +76,8 @@ export interface BackupOptions extends BackupSettings {
    * are not written once it went stale (a prune may have deleted what the run relies on meanwhile).
    */
   lock?: Pick<Lock, "assertFresh">;
+  /** Trees read from the catalog before the key was derived (see `tree_read_ahead.ts`). */
+  readAhead?: ReadAhead;
   /** Progress and warnings. */
   onEvent?: (event: StepEvent) => void;
 }
@@ -162,7 +164,7 @@ async function run(options: BackupOptions, parts: Parts): Promise<BackupResult> 
     compressionLevel: options.compressionLevel,
     signal,
   });
-  const trees = new TreeLoader(repo, catalog, { onEvent: state.emit });
+  const trees = new TreeLoader(repo, catalog, { onEvent: state.emit, readAhead: options.readAhead });
   const builder = new TreeBuilder({ repo, catalog, store, state, trees, parentRoot, signal });
 
   for await (const e of source.scan({ signal, warn: state.warn })) {
@@ -211,12 +213,17 @@ function fileNode(
   builder: TreeBuilder,
   contents: FileContents,
 ): Slot {
-  const node = nodeOf(e, name);
-  withAttributes(node, e, old, state.warn);
   const summary = state.summary;
   summary.total_files_processed++;
   summary.total_bytes_processed += e.size;
-  if (unchanged(old, e) && old.content.every(builder.stored)) {
+  const same = unchanged(old, e) && old.content.every(builder.stored);
+  if (same && sameAsOld(old, e, name)) {
+    summary.files_unmodified++;
+    return old;
+  }
+  const node = nodeOf(e, name);
+  withAttributes(node, e, old, state.warn);
+  if (same) {
     node.content = old.content;
     const meta = e.changeToken !== undefined ? old.meta ?? e.meta : e.meta;
     if (meta) node.meta = { ...meta };

@@ -3,7 +3,8 @@ import { newEngine, randomBytes, tempDir } from "../../tests/helpers.ts";
 import { Engine, internals } from "../engine.ts";
 import { loadPlugin } from "../registry.ts";
 import type { IndexFile, Snapshot } from "../repository/types.ts";
-import { Catalog } from "./catalog.ts";
+import { Catalog, treeCachePath } from "./catalog.ts";
+import { DatabaseSync } from "node:sqlite";
 import { syncCatalog } from "./sync.ts";
 
 const snapshot = (time: string, tree: string): Snapshot => ({
@@ -211,7 +212,9 @@ Deno.test("catalog: a deleted catalog is rebuilt by Engine.open; ls and restore 
       await reopened.rebuildCatalog();
       assertEquals(reopened.snapshots().map((s) => s.id), [snapshotId]);
       const treeCount =
-        (internals(reopened).catalog.db.prepare("SELECT count(*) AS n FROM trees").get() as { n: number }).n;
+        (internals(reopened).catalog.treesDb.prepare("SELECT count(*) AS n FROM trees").get() as {
+          n: number;
+        }).n;
       assert(treeCount >= 3, `trees cached: ${treeCount}`);
     } finally {
       await reopened.close();
@@ -276,5 +279,60 @@ Deno.test("catalog: missingBlobs answers for a whole list; complete-tree marks a
     assert(!c.isComplete("t1"));
   } finally {
     c.close();
+  }
+});
+
+Deno.test("catalog: the tree cache is a private file of 64 KiB pages; a schema-2 catalog keeps its index", async () => {
+  const dir = await tempDir("floe-catalog-trees-");
+  try {
+    // A catalog as schema 2 left it: the tree cache a table of the catalog's own file.
+    const path = `${dir.path}/catalog.db`;
+    const old = new DatabaseSync(path);
+    old.exec(`
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
+      CREATE TABLE index_files (id TEXT PRIMARY KEY) WITHOUT ROWID;
+      CREATE TABLE blobs (
+        id TEXT PRIMARY KEY, type INTEGER NOT NULL, pack TEXT NOT NULL, offset INTEGER NOT NULL,
+        length INTEGER NOT NULL, raw_length INTEGER NOT NULL, compressed INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX blobs_pack ON blobs(pack);
+      CREATE TABLE snapshots (
+        id TEXT PRIMARY KEY, time_ms INTEGER NOT NULL, host TEXT NOT NULL, paths TEXT NOT NULL,
+        tags TEXT NOT NULL, tree TEXT NOT NULL, json TEXT NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX snapshots_time ON snapshots(time_ms);
+      CREATE TABLE trees (id TEXT PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TABLE complete_trees (id TEXT PRIMARY KEY) WITHOUT ROWID;
+      INSERT INTO blobs VALUES ('${"01".repeat(32)}', 0, '${"aa".repeat(32)}', 0, 10, 10, 0);
+      INSERT INTO trees VALUES ('t0', '{"nodes":[]}');
+      PRAGMA user_version = 2;
+    `);
+    old.close();
+    const c = Catalog.open(path);
+    try {
+      assert(c.hasBlob("01".repeat(32)), "the index is kept");
+      assertEquals(c.getTreeJson("t0"), undefined, "the old tree cache is dropped");
+      const left = c.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'trees'").get() as {
+        n: number;
+      };
+      assertEquals(left.n, 0, "no trees table left in the catalog's file");
+      assertEquals(treeCachePath(path), `${dir.path}/catalog-trees.db`);
+      assertEquals(Deno.statSync(treeCachePath(path)).mode! & 0o777, 0o600);
+      assertEquals((c.treesDb.prepare("PRAGMA page_size").get() as { page_size: number }).page_size, 65536);
+      // Trees cached in a transaction that fails are not kept; in one that commits, they are.
+      try {
+        c.transaction(() => {
+          c.putTree("t1", "{}");
+          throw new Error("failed");
+        });
+      } catch { /* expected */ }
+      assertEquals(c.getTreeJson("t1"), undefined);
+      c.transaction(() => c.putTree("t2", "{}"));
+      assertEquals(c.getTreeJson("t2"), "{}");
+    } finally {
+      c.close();
+    }
+  } finally {
+    await dir.cleanup();
   }
 });

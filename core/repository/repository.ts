@@ -54,6 +54,11 @@ export interface OpenRepositoryOptions {
    * names transform ids; this is the one way to make it use a third-party transform.
    */
   transforms?: TrustedTransforms;
+  /**
+   * Called with the config once it is read, before the key is derived (which takes a while on another
+   * thread): what needs only the repository's id can start then.
+   */
+  onConfig?: (config: ConfigFile) => void;
 }
 
 /** Options of {@link Repository.init}. */
@@ -293,6 +298,7 @@ export class Repository {
     options: OpenRepositoryOptions = {},
   ): Promise<Repository> {
     const config = await Repository.readConfig(storage);
+    options.onConfig?.(config);
     const trusted = options.transforms ?? {};
     const cipherModule = transformModule(config.cipher, trusted, "cipher");
     const keyObjects: { name: string; size: number }[] = [];

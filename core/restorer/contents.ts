@@ -29,6 +29,7 @@
 import type { Catalog } from "../catalog/catalog.ts";
 import { isStorageError } from "../contracts.ts";
 import { IntegrityError } from "../errors.ts";
+import { nextTurn } from "../event_loop.ts";
 import { packName, type Repository } from "../repository/repository.ts";
 import type { IndexEntry } from "../repository/types.ts";
 import {
@@ -474,7 +475,7 @@ export class ContentWriter {
     if (!this.#writing) return;
     const now = performance.now();
     if (now - this.#lastYield < YIELD_MS) return;
-    await new Promise((r) => setTimeout(r, 0));
+    await nextTurn();
     this.#lastYield = performance.now();
   }
 

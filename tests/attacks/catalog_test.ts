@@ -9,6 +9,7 @@ import { newEngine, randomBytes, tempDir } from "../helpers.ts";
 import { loadPlugin } from "../../core/registry.ts";
 import { Engine, internals } from "../../core/engine.ts";
 import { check } from "../../core/checker.ts";
+import { treeCachePath } from "../../core/catalog/catalog.ts";
 import type { StoragePlugin } from "../../core/contracts.ts";
 import type { EngineEvent } from "../../core/events.ts";
 import type { Tree } from "../../core/repository/types.ts";
@@ -44,27 +45,29 @@ function open(dir: string, events: EngineEvent[], storage?: StoragePlugin): Prom
   });
 }
 
-/** Edits the catalog file directly, as an attacker would. */
-function edit(path: string, fn: (db: DatabaseSync) => void) {
+/** Edits the catalog's files directly, as an attacker would: `trees` is its tree cache's file. */
+function edit(path: string, fn: (db: DatabaseSync, trees: DatabaseSync) => void) {
   const db = new DatabaseSync(path);
+  const trees = new DatabaseSync(treeCachePath(path));
   try {
-    fn(db);
+    fn(db, trees);
   } finally {
+    trees.close();
     db.close();
   }
 }
 
 /** Rewrites the cached tree `id`: setuid on `tool`, `link` pointing elsewhere. */
 function tamperTree(path: string, id: string) {
-  edit(path, (db) => {
-    const row = db.prepare("SELECT json FROM trees WHERE id = ?").get(id) as { json: string } | undefined;
+  edit(path, (_db, trees) => {
+    const row = trees.prepare("SELECT json FROM trees WHERE id = ?").get(id) as { json: string } | undefined;
     assert(row, "the backup cached the tree");
     const tree = JSON.parse(row.json) as Tree;
     for (const n of tree.nodes) {
       if (n.name === "tool") n.mode = 0o4755;
       if (n.name === "link") n.linkTarget = "/etc/evil";
     }
-    db.prepare("UPDATE trees SET json = ? WHERE id = ?").run(JSON.stringify(tree), id);
+    trees.prepare("UPDATE trees SET json = ? WHERE id = ?").run(JSON.stringify(tree), id);
   });
 }
 
@@ -98,6 +101,45 @@ Deno.test("attack: an edited cached tree does not change what restore writes; a 
   }
 });
 
+Deno.test("attack: an edited cached tree read ahead of the key is not reused by the next backup", async () => {
+  const dir = await tempDir("floe-attack-catalog-");
+  try {
+    const { src, treeId, toolBlob, catalog } = await setup(dir.path);
+    // Content a backup would take over for the unchanged file, were it to trust the catalog.
+    edit(catalog, (_db, trees) => {
+      const row = trees.prepare("SELECT json FROM trees WHERE id = ?").get(treeId) as { json: string };
+      const tree = JSON.parse(row.json) as Tree;
+      tree.nodes.find((n) => n.name === "tool")!.content = ["ee".repeat(32)];
+      trees.prepare("UPDATE trees SET json = ? WHERE id = ?").run(JSON.stringify(tree), treeId);
+    });
+    const events: EngineEvent[] = [];
+    // As `floe backup` opens it: the parent's trees are read from the catalog while the key is derived.
+    const engine = await Engine.open({
+      location: `${dir.path}/repo`,
+      password: PASSWORD,
+      catalogPath: catalog,
+      onEvent: (e) => events.push(e),
+      readAheadFor: { host: Deno.hostname(), paths: [src] },
+    });
+    try {
+      const { snapshot } = await engine.backup(await loadPlugin("source", "fs", { paths: [src] }), {
+        onEvent: (e) => events.push(e),
+      });
+      const tree = await internals(engine).trees.load(
+        (await internals(engine).trees.find(snapshot.tree, src))!.subtree!,
+      );
+      assertEquals(tree.nodes.find((n) => n.name === "tool")!.content, [toolBlob], "the true content");
+      const w = warnings(events);
+      assertEquals(w.length, 1, w.join("\n"));
+      assert(w[0].includes(treeId.slice(0, 12)) && w[0].includes("does not match its id"), w[0]);
+    } finally {
+      await engine.close();
+    }
+  } finally {
+    await dir.cleanup();
+  }
+});
+
 Deno.test("attack: check reads index, snapshots and trees from the repository, not the edited catalog", async () => {
   const dir = await tempDir("floe-attack-catalog-");
   try {
@@ -105,11 +147,11 @@ Deno.test("attack: check reads index, snapshots and trees from the repository, n
     // A catalog that lies every way check could be misled: a cached tree naming content that does not
     // exist (re-hashed would not help: the attacker has no id key), a blob missing from its index, a
     // snapshot (well-formed) whose tree does not exist.
-    edit(catalog, (db) => {
-      const row = db.prepare("SELECT json FROM trees WHERE id = ?").get(treeId) as { json: string };
+    edit(catalog, (db, trees) => {
+      const row = trees.prepare("SELECT json FROM trees WHERE id = ?").get(treeId) as { json: string };
       const tree = JSON.parse(row.json) as Tree;
       tree.nodes.find((n) => n.name === "tool")!.content = ["ee".repeat(32)];
-      db.prepare("UPDATE trees SET json = ? WHERE id = ?").run(JSON.stringify(tree), treeId);
+      trees.prepare("UPDATE trees SET json = ? WHERE id = ?").run(JSON.stringify(tree), treeId);
       db.prepare("DELETE FROM blobs WHERE id = ?").run(toolBlob);
     });
     // Counts the ranged reads (tree blobs; check reads index files, snapshots and whole packs unranged).
