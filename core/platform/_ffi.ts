@@ -61,6 +61,8 @@ const SYMBOLS = {
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   // glibc's; optional so that a C library without it still loads.
   mallopt: { parameters: ["i32", "i32"], result: "i32", optional: true },
+  gettid: { parameters: [], result: "i32", optional: true },
+  setpriority: { parameters: ["i32", "u32", "i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The loaded symbols. */

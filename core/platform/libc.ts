@@ -1123,3 +1123,24 @@ export function keepMallocLean(): boolean {
   mallocPinned = mallopt !== null && mallopt(M_MMAP_THRESHOLD, MMAP_FROM) === 1;
   return mallocPinned;
 }
+
+const PRIO_PROCESS = 0;
+
+/**
+ * Lowers the calling thread's CPU priority to nice value `nice` (0–19). Linux keeps a nice value per
+ * thread: `setpriority(PRIO_PROCESS, gettid(), nice)` changes this thread's alone, and threads it starts
+ * later inherit it. Any process may lower its own priority. False when libc or `gettid` (glibc 2.30) is not
+ * reachable or the call fails; the thread then keeps its priority.
+ *
+ * @example
+ * ```ts
+ * import { niceThisThread } from "./libc.ts";
+ * niceThisThread(10); // this thread yields to the process's other threads when the cores are busy
+ * ```
+ */
+export function niceThisThread(nice: number): boolean {
+  if (!available()) return false;
+  const { gettid, setpriority } = libc();
+  if (gettid === null) return false;
+  return setpriority(PRIO_PROCESS, gettid(), nice) === 0;
+}

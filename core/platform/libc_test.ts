@@ -657,3 +657,21 @@ Deno.test(
     if (!mount) assertNotEquals(lstatNs(d).atimeNs, atime);
   }),
 );
+
+Deno.test("niceThisThread() lowers the priority of the calling thread only", async () => {
+  const niceOf = (stat: string) => Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+  const before = niceOf(Deno.readTextFileSync("/proc/self/stat"));
+  const worker = new Worker(new URL("../../tests/fixtures/nice_worker.ts", import.meta.url), {
+    type: "module",
+  });
+  try {
+    const got = await new Promise<{ ok: boolean; mine: number; process: number }>((resolve, reject) => {
+      worker.onmessage = (e) => resolve(e.data);
+      worker.onerror = (e) => reject(e.error ?? e.message);
+    });
+    assertEquals(got, { ok: true, mine: 7, process: before });
+    assertEquals(niceOf(Deno.readTextFileSync("/proc/self/stat")), before, "the main thread keeps its own");
+  } finally {
+    worker.terminate();
+  }
+});
