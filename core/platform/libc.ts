@@ -320,6 +320,18 @@ export function lstatMs(path: string | Uint8Array): StatMs {
   }
   const v = statxView;
   const ctimeUs = secAt(96) * 1e6 + Math.floor(v.getUint32(104, true) / 1000);
+  // One string for equal instants: a file written once has mtime = ctime (= birth time), and a walk makes
+  // these for every entry, which it keeps until the backup takes them.
+  const mtimeNs = nsAt(112);
+  const ctimeNs = sameTs(96, 112) ? mtimeNs : nsAt(96);
+  const atimeNs = sameTs(64, 112) ? mtimeNs : nsAt(64);
+  const btimeNs = (v.getUint32(0, true) & STATX_BTIME) === 0
+    ? null
+    : sameTs(80, 112)
+    ? mtimeNs
+    : sameTs(80, 64)
+    ? atimeNs
+    : nsAt(80);
   return {
     mode: v.getUint16(28, true),
     size: u64At(40),
@@ -332,11 +344,19 @@ export function lstatMs(path: string | Uint8Array): StatMs {
     uid: v.getUint32(20, true),
     gid: v.getUint32(24, true),
     rdev: devAt(128),
-    mtimeNs: nsAt(112),
-    atimeNs: nsAt(64),
-    ctimeNs: nsAt(96),
-    btimeNs: (v.getUint32(0, true) & STATX_BTIME) !== 0 ? nsAt(80) : null,
+    mtimeNs,
+    atimeNs,
+    ctimeNs,
+    btimeNs,
   };
+}
+
+/** Whether the statx timestamps at offsets `a` and `b` of the buffer are the same instant. */
+function sameTs(a: number, b: number): boolean {
+  const v = statxView;
+  return v.getUint32(a + 8, true) === v.getUint32(b + 8, true) &&
+    v.getUint32(a, true) === v.getUint32(b, true) &&
+    v.getInt32(a + 4, true) === v.getInt32(b + 4, true);
 }
 
 /**
