@@ -3,7 +3,7 @@
  * backup, 999 snapshot objects written through the engine with other times), `floe serve` as a child
  * process, a backup job of fresh random files (`BENCH_FILES` × 256 KiB, default 1200: 300 MiB, rewritten
  * before each run). Measures `GET /repositories/{name}/snapshots` latency while that backup runs, the
- * backup's slowdown with 100 SSE clients following it (median of `BENCH_ROUNDS` runs each way,
+ * backup's slowdown with 100 SSE clients following it (median of `BENCH_ROUNDS` (default 7) runs each way,
  * interleaved), failed requests, and the server's idle RSS; prints the load (`uptime`) before and after.
  * `BENCH_SERVER_ARGS` adds flags to the server's `deno run`, `BENCH_SERVER_MAIN` replaces its main
  * module (a wrapper that loads a profiler first, say).
@@ -28,7 +28,7 @@ const PASSWORD = "bench-password";
 const MAIN = Deno.env.get("BENCH_SERVER_MAIN") ?? new URL("../cli/main.ts", import.meta.url).pathname;
 const FILES = Number(Deno.env.get("BENCH_FILES") ?? 1200);
 const SIZE = 256 * 1024;
-const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 3);
+const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 7);
 
 const dir = await Deno.makeTempDir({ prefix: "floe-bench-server-" });
 const env = { FLOE_CACHE_DIR: `${dir}/cache`, FLOE_SERVER_TOKEN: TOKEN };
