@@ -285,24 +285,13 @@ Deno.test("catalog: missingBlobs answers for a whole list; complete-tree marks a
 Deno.test("catalog: the tree cache is a private file of 64 KiB pages; a schema-2 catalog keeps its index", async () => {
   const dir = await tempDir("floe-catalog-trees-");
   try {
-    // A catalog as schema 2 left it: the tree cache a table of the catalog's own file.
+    // A catalog as schema 2 left it: the same tables, and the tree cache a table of the catalog's own file.
     const path = `${dir.path}/catalog.db`;
+    Catalog.open(path).close();
+    Deno.removeSync(treeCachePath(path));
     const old = new DatabaseSync(path);
     old.exec(`
-      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
-      CREATE TABLE index_files (id TEXT PRIMARY KEY) WITHOUT ROWID;
-      CREATE TABLE blobs (
-        id TEXT PRIMARY KEY, type INTEGER NOT NULL, pack TEXT NOT NULL, offset INTEGER NOT NULL,
-        length INTEGER NOT NULL, raw_length INTEGER NOT NULL, compressed INTEGER NOT NULL
-      ) WITHOUT ROWID;
-      CREATE INDEX blobs_pack ON blobs(pack);
-      CREATE TABLE snapshots (
-        id TEXT PRIMARY KEY, time_ms INTEGER NOT NULL, host TEXT NOT NULL, paths TEXT NOT NULL,
-        tags TEXT NOT NULL, tree TEXT NOT NULL, json TEXT NOT NULL
-      ) WITHOUT ROWID;
-      CREATE INDEX snapshots_time ON snapshots(time_ms);
       CREATE TABLE trees (id TEXT PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID;
-      CREATE TABLE complete_trees (id TEXT PRIMARY KEY) WITHOUT ROWID;
       INSERT INTO blobs VALUES ('${"01".repeat(32)}', 0, '${"aa".repeat(32)}', 0, 10, 10, 0);
       INSERT INTO trees VALUES ('t0', '{"nodes":[]}');
       PRAGMA user_version = 2;
