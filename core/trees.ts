@@ -21,14 +21,25 @@ import { checkTreeFormat } from "./repository/tree_format.ts";
 /** Rejects names that could escape a restore target or that a file system cannot hold. */
 export function validateTree(tree: Tree, id: string): Tree {
   if (!tree || !Array.isArray(tree.nodes)) throw new IntegrityError(`tree ${id.slice(0, 12)} is malformed`);
-  const seen = new Set<string>();
-  for (const n of tree.nodes) {
-    const name = n?.name;
+  // floe writes nodes sorted by name: strictly increasing names are unique without a set of them (a backup
+  // validates every tree of its parent). Any other order is checked with one.
+  let seen: Set<string> | null = null;
+  let previous = "";
+  const nodes = tree.nodes;
+  for (let i = 0; i < nodes.length; i++) {
+    const name = nodes[i]?.name;
     if (
       typeof name !== "string" || !name || name === "." || name === ".." || name.includes("/") ||
       name.includes("\0")
     ) {
       throw new IntegrityError(`tree ${id.slice(0, 12)} holds an unsafe name ${JSON.stringify(name)}`);
+    }
+    if (seen === null) {
+      if (name > previous) {
+        previous = name;
+        continue;
+      }
+      seen = new Set(nodes.slice(0, i).map((m) => m.name));
     }
     if (seen.has(name)) {
       throw new IntegrityError(`tree ${id.slice(0, 12)} holds ${JSON.stringify(name)} twice`);
