@@ -1,6 +1,9 @@
 /**
- * The bucket source's S3 backend, on the s3 storage's client (../../storage/s3/_client.ts): the SDK
- * signs, floe's transport sends (GET bodies streamed through the shared downloader).
+ * The bucket source's S3 backend. With explicit keys (options or `AWS_*` variables) its reads go the lean
+ * way (./_s3_lean.ts: signed here, no AWS SDK loaded unless a restore writes); with a profile or none
+ * (the SDK's credential chain: config files, instance metadata) all of it goes through the s3 storage's
+ * client (../../storage/s3/_client.ts): the SDK signs, floe's transport sends (GET bodies streamed
+ * through the shared downloader). Writes always go through the SDK.
  *
  * @example
  * ```ts
@@ -23,6 +26,7 @@ import {
   writableMeta,
 } from "./_backend.ts";
 import { compareBytes } from "./_names.ts";
+import { leanCredentials, leanS3Backend } from "./_s3_lean.ts";
 
 const unquote = (etag: string | undefined) => (etag ?? "").replace(/^(W\/)?"|"$/g, "");
 
@@ -41,6 +45,13 @@ export function s3Backend(
   location: string,
   run: RetryRunner = retrying(),
 ): Backend {
+  const sdk = sdkBackend(options, location, run);
+  const credentials = leanCredentials(options);
+  return credentials ? leanS3Backend(options, location, run, credentials, sdk) : sdk;
+}
+
+/** The backend on the SDK's client (loaded on first use). */
+function sdkBackend(options: S3ClientOptions, location: string, run: RetryRunner): Backend {
   const connection = connectS3(options, location);
   const { load } = connection;
   function fail(e: unknown, what: string, signal?: AbortSignal, bucket?: string): never {
