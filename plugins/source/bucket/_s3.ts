@@ -45,13 +45,24 @@ export function s3Backend(
   location: string,
   run: RetryRunner = retrying(),
 ): Backend {
-  const sdk = sdkBackend(options, location, run);
+  const sdk = sdkS3Backend(options, location, run);
   const credentials = leanCredentials(options);
   return credentials ? leanS3Backend(options, location, run, credentials, sdk) : sdk;
 }
 
-/** The backend on the SDK's client (loaded on first use). */
-function sdkBackend(options: S3ClientOptions, location: string, run: RetryRunner): Backend {
+/**
+ * The backend on the SDK's client (loaded on first use): for credentials only the SDK's chain finds, and
+ * for the writes of the lean backend.
+ *
+ * @example
+ * ```ts
+ * import { sdkS3Backend } from "./_s3.ts";
+ * import { retrying } from "../../storage/retry/mod.ts";
+ * const backend = sdkS3Backend({ profile: "backup" }, "s3:my-bucket", retrying());
+ * await backend.close();
+ * ```
+ */
+export function sdkS3Backend(options: S3ClientOptions, location: string, run: RetryRunner): Backend {
   const connection = connectS3(options, location);
   const { load } = connection;
   function fail(e: unknown, what: string, signal?: AbortSignal, bucket?: string): never {

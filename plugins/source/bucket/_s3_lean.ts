@@ -37,7 +37,7 @@ const unquote = (etag: string | null | undefined) => (etag ?? "").replace(/^(W\/
 /**
  * The credentials the lean path signs with: explicit keys (options, else `AWS_ACCESS_KEY_ID` /
  * `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`); undefined when only the SDK's chain can find them (a
- * profile, config files, instance metadata).
+ * profile, config files, instance metadata) or would choose other ones (`AWS_PROFILE` is set).
  *
  * @example
  * ```ts
@@ -53,7 +53,8 @@ export function leanCredentials(options: S3ClientOptions): Credentials | undefin
       ...(options.sessionToken ? { sessionToken: options.sessionToken } : {}),
     };
   }
-  if (options.profile) return undefined;
+  // A profile (also `AWS_PROFILE`) outranks the environment's keys in the SDK's chain.
+  if (options.profile || Deno.env.get("AWS_PROFILE")) return undefined;
   const accessKeyId = Deno.env.get("AWS_ACCESS_KEY_ID");
   const secretAccessKey = Deno.env.get("AWS_SECRET_ACCESS_KEY");
   if (!accessKeyId || !secretAccessKey) return undefined;
