@@ -1,9 +1,8 @@
 /**
- * The bucket source's S3 backend. With explicit keys (options or `AWS_*` variables) its reads go the lean
- * way (./_s3_lean.ts: signed here, no AWS SDK loaded unless a restore writes); with a profile or none
- * (the SDK's credential chain: config files, instance metadata) all of it goes through the s3 storage's
- * client (../../storage/s3/_client.ts): the SDK signs, floe's transport sends (GET bodies streamed
- * through the shared downloader). Writes always go through the SDK.
+ * The bucket source's S3 backend. With explicit keys (options or `AWS_*` variables) it goes the lean way
+ * (./_s3_lean.ts: signed here, no AWS SDK loaded); with a profile or none (the SDK's credential chain:
+ * config files, instance metadata) through the s3 storage's client (../../storage/s3/_client.ts): the
+ * SDK signs, floe's transport sends (GET bodies streamed through the shared downloader).
  *
  * @example
  * ```ts
@@ -45,14 +44,14 @@ export function s3Backend(
   location: string,
   run: RetryRunner = retrying(),
 ): Backend {
-  const sdk = sdkS3Backend(options, location, run);
   const credentials = leanCredentials(options);
-  return credentials ? leanS3Backend(options, location, run, credentials, sdk) : sdk;
+  return credentials
+    ? leanS3Backend(options, location, run, credentials)
+    : sdkS3Backend(options, location, run);
 }
 
 /**
- * The backend on the SDK's client (loaded on first use): for credentials only the SDK's chain finds, and
- * for the writes of the lean backend.
+ * The backend on the SDK's client (loaded on first use), for credentials only the SDK's chain finds.
  *
  * @example
  * ```ts

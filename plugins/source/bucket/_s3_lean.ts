@@ -1,9 +1,9 @@
 /**
- * The bucket source's S3 reads without the AWS SDK: listings, GETs and HEADs signed here (./_sigv4.ts),
- * their XML read by ./_xml.ts, sent through the s3 storage's fetch transport (its CA handling, timeouts,
- * stall watch and downloader), failures mapped to StorageError codes as the SDK's are. Importing and
- * running the SDK costs a process about 35 MiB of RSS, which a bucket backup's bound cannot spare.
- * Writes (a restore's) are handed to `writer`, the SDK backend, which loads the SDK only then.
+ * The bucket source's S3 backend without the AWS SDK: requests signed here (./_sigv4.ts), their XML
+ * answers read by ./_xml.ts, sent through the s3 storage's fetch transport (its CA handling, timeouts,
+ * stall watch, downloader and uploader), failures mapped to StorageError codes as the SDK's are.
+ * Importing and running the SDK costs a process about 35 MiB of RSS, which a bucket backup's bound
+ * cannot spare.
  *
  * @example
  * ```ts
@@ -12,7 +12,8 @@
  * ```
  * @module
  */
-import { StorageError } from "../../../core/contracts.ts";
+import { createHash } from "node:crypto";
+import { isStorageError, StorageError } from "../../../core/contracts.ts";
 import {
   openTransport,
   type S3ClientOptions,
@@ -22,7 +23,14 @@ import {
 } from "../../storage/s3/_client.ts";
 import { bodyProgress, type FetchTransport } from "../../storage/s3/transport.ts";
 import type { RetryRunner } from "../../storage/retry/mod.ts";
-import { type Backend, type Fetched, type Listed, ObjectChangedError, USER_META } from "./_backend.ts";
+import {
+  type Backend,
+  type Fetched,
+  type Listed,
+  ObjectChangedError,
+  USER_META,
+  writableMeta,
+} from "./_backend.ts";
 import { compareBytes } from "./_names.ts";
 import { type Credentials, EMPTY_SHA256, encodePath, signV4 } from "./_sigv4.ts";
 import { child, children, parseXml, text, type XmlElement } from "./_xml.ts";
@@ -132,19 +140,42 @@ const timeOf = (t: string | undefined) => {
   return Number.isFinite(ms) ? ms : 0;
 };
 
+/** Fails unless the answer is a 200 (its body dropped). */
+async function ok(res: Answer): Promise<void> {
+  if (res.statusCode !== 200) throw await errorOf(res);
+  await discard(res);
+}
+
+const escapeXml = (s: string) =>
+  s.replace(
+    /[<>&"']/g,
+    (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&apos;" })[c]!,
+  );
+
+/** S3 request headers of an object's content headers and user metadata. */
+function headersOf(meta: Record<string, string>): Record<string, string> {
+  const { headers, user } = writableMeta(meta);
+  const out: Record<string, string> = { ...headers };
+  // As the SDK sends it: a date it can read, else nothing.
+  delete out.expires;
+  const expires = headers.expires ? new Date(headers.expires) : undefined;
+  if (expires && !isNaN(expires.getTime())) out.expires = expires.toUTCString();
+  for (const [k, v] of Object.entries(user)) out[`x-amz-meta-${k}`] = v;
+  return out;
+}
+
 /** A bucket name that can be a host label (else the path names it, as the SDK does). */
 const hostLabel = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
 
 /**
- * Builds the lean S3 backend; `writer` (the SDK backend) does the writes.
+ * Builds the lean S3 backend.
  *
  * @example
  * ```ts
  * import { leanS3Backend } from "./_s3_lean.ts";
  * import { retrying } from "../../storage/retry/mod.ts";
- * const writer = { close: () => Promise.resolve() } as unknown as import("./_backend.ts").Backend;
  * const credentials = { accessKeyId: "AK", secretAccessKey: "SK" };
- * const backend = leanS3Backend({ endpoint: "http://127.0.0.1:9000" }, "s3:", retrying(), credentials, writer);
+ * const backend = leanS3Backend({ endpoint: "http://127.0.0.1:9000" }, "s3:", retrying(), credentials);
  * await backend.close();
  * ```
  */
@@ -153,7 +184,6 @@ export function leanS3Backend(
   location: string,
   run: RetryRunner,
   credentials: Credentials,
-  writer: Backend,
 ): Backend {
   const fail: S3Fail = s3Failure(options, location);
   const region = options.region ?? Deno.env.get("AWS_REGION") ?? Deno.env.get("AWS_DEFAULT_REGION") ??
@@ -169,14 +199,22 @@ export function leanS3Backend(
 
   /** Sends a signed bodiless request; follows one region redirect of a bucket. */
   async function send(
-    method: "GET" | "HEAD",
+    method: string,
     bucket: string | undefined,
     key: string,
     query: [string, string][],
     extra: Record<string, string>,
     signal: AbortSignal | undefined,
+    body?: Uint8Array | string,
   ): Promise<Answer> {
     const t = await (transport ??= openTransport(options, location));
+    // Over TLS a body goes unsigned (TLS protects it, and nobody hashes every byte once more), as the
+    // s3 storage sends them; over plain http its hash is signed.
+    const payloadHash = body === undefined
+      ? EMPTY_SHA256
+      : (endpoint?.protocol ?? "https:") === "https:"
+      ? "UNSIGNED-PAYLOAD"
+      : createHash("sha256").update(body).digest("hex");
     for (let attempt = 0;; attempt++) {
       const where = bucket === undefined ? undefined : regions.get(bucket);
       const signing = where ?? region;
@@ -194,7 +232,7 @@ export function leanS3Backend(
           path,
           query,
           headers: { host: hostname + (port ? `:${port}` : ""), ...extra },
-          payloadHash: EMPTY_SHA256,
+          payloadHash,
         },
         credentials,
         signing,
@@ -209,6 +247,7 @@ export function leanS3Backend(
           path,
           query: Object.fromEntries(query),
           headers,
+          ...(body === undefined ? {} : { body }),
         },
         { abortSignal: signal },
       );
@@ -257,7 +296,7 @@ export function leanS3Backend(
 
   return {
     scheme: "s3",
-    minPartSize: writer.minPartSize,
+    minPartSize: 5 * 1024 * 1024,
 
     async *buckets(signal) {
       let token: string | undefined;
@@ -419,15 +458,88 @@ export function leanS3Backend(
       }
     },
 
-    createBucket: (bucket, signal) => writer.createBucket(bucket, signal),
-    put: (bucket, key, data, meta, signal) => writer.put(bucket, key, data, meta, signal),
-    putParts: (bucket, key, parts, meta, signal) => writer.putParts(bucket, key, parts, meta, signal),
+    async createBucket(bucket, signal) {
+      const what = `bucket ${bucket}`;
+      try {
+        const head = await send("HEAD", bucket, "", [], {}, signal);
+        await discard(head);
+        if (head.statusCode === 200) return;
+        if (head.statusCode !== 404) throw new S3HttpError(head.statusCode, undefined, undefined);
+        const res = await send("PUT", bucket, "", [], {}, signal);
+        if (res.statusCode === 200) return void await discard(res);
+        const e = await errorOf(res);
+        if (e.name !== "BucketAlreadyOwnedByYou") throw e;
+      } catch (e) {
+        fail(e, what, signal, bucket);
+      }
+    },
+
+    async put(bucket, key, data, meta, signal) {
+      try {
+        await ok(await send("PUT", bucket, key, [], headersOf(meta), signal, data));
+      } catch (e) {
+        fail(e, `${bucket}/${key}`, signal, bucket);
+      }
+    },
+
+    async putParts(bucket, key, parts, meta, signal) {
+      const what = `${bucket}/${key}`;
+      let uploadId: string | undefined;
+      try {
+        const started = await send("POST", bucket, key, [["uploads", ""]], headersOf(meta), signal);
+        if (started.statusCode !== 200) throw await errorOf(started);
+        uploadId = text(child(parseXml(await readText(started.body, MAX_ERROR)), "UploadId"));
+        if (!uploadId) throw new S3HttpError(502, "InternalError", "no UploadId in the answer");
+        const etags: string[] = [];
+        for await (const body of parts) {
+          const n = etags.length + 1;
+          const part = `${what} part ${n}`;
+          const query: [string, string][] = [["partNumber", String(n)], ["uploadId", uploadId]];
+          const etag = await run(part, signal, async () => {
+            try {
+              const res = await send("PUT", bucket, key, query, {}, signal, body);
+              await ok(res);
+              return res.headers.etag;
+            } catch (e) {
+              fail(e, part, signal, bucket);
+            }
+          });
+          if (!etag) throw new S3HttpError(502, "InternalError", `no ETag for part ${n}`);
+          etags.push(etag);
+        }
+        const list = etags.map((etag, i) =>
+          `<Part><PartNumber>${i + 1}</PartNumber><ETag>${escapeXml(etag)}</ETag></Part>`
+        );
+        const done = await send(
+          "POST",
+          bucket,
+          key,
+          [["uploadId", uploadId]],
+          { "content-type": "application/xml" },
+          signal,
+          `<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${
+            list.join("")
+          }</CompleteMultipartUpload>`,
+        );
+        if (done.statusCode !== 200) throw await errorOf(done);
+        // S3 may answer 200 and then report a failure in the body.
+        const result = parseXml(await readText(done.body, MAX_ERROR));
+        if (result.name === "Error") {
+          throw new S3HttpError(500, text(child(result, "Code")), text(child(result, "Message")));
+        }
+      } catch (e) {
+        if (uploadId) {
+          await send("DELETE", bucket, key, [["uploadId", uploadId]], {}, undefined).then(discard, () => {});
+        }
+        if (isStorageError(e)) throw e;
+        fail(e, what, signal, bucket);
+      }
+    },
 
     async close() {
       const pending = transport;
       transport = undefined;
       (await pending?.catch(() => undefined))?.destroy();
-      await writer.close();
     },
   };
 }

@@ -77,7 +77,7 @@ t("s3 lean: listings and metadata equal the SDK backend's, pages and versions in
     }
     const meta = {
       "content-type": "text/x-floe",
-      "content-disposition": 'attachment; filename="a b.txt"',
+      "content-disposition": 'attachment;  filename="a  b.txt"',
       "cache-control": "no-cache",
       "x-meta-colour": "blue",
     };

@@ -136,7 +136,7 @@ export function signV4(
   const day = amzDate.slice(0, 8);
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(input.headers)) {
-    headers[k.toLowerCase()] = v.trim().replace(/\s+/g, " ");
+    headers[k.toLowerCase()] = v.trim();
   }
   headers["x-amz-date"] = amzDate;
   headers["x-amz-content-sha256"] = input.payloadHash;
@@ -147,7 +147,8 @@ export function signV4(
     input.method,
     input.path,
     canonicalQuery(input.query),
-    names.map((n) => `${n}:${headers[n]}\n`).join(""),
+    // Values go out as given; their canonical form has inner white space collapsed, as the store's has.
+    names.map((n) => `${n}:${headers[n].replace(/\s+/g, " ")}\n`).join(""),
     signedHeaders,
     input.payloadHash,
   ].join("\n");
