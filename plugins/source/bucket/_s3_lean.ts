@@ -2,8 +2,8 @@
  * The bucket source's S3 backend without the AWS SDK: requests signed here (./_sigv4.ts), their XML
  * answers read by ./_xml.ts, sent through the s3 storage's fetch transport (its CA handling, timeouts,
  * stall watch, downloader and uploader), failures mapped to StorageError codes as the SDK's are.
- * Importing and running the SDK costs a process about 35 MiB of RSS, which a bucket backup's bound
- * cannot spare.
+ * The SDK costs RSS that a bucket backup's bound cannot spare: a process that lists a bucket peaks at
+ * 69 MiB with it, 52 MiB with this; a backup of 2 × 1 GiB objects at 216–217 MiB with it, 205–208 without.
  *
  * @example
  * ```ts
