@@ -72,7 +72,8 @@ export function uriEncode(text: string, slash = false): string {
 }
 
 /**
- * The encoded path of an object key (or of a bucket, `key` empty) under `base` (an endpoint's path).
+ * The encoded path of an object key (or of a bucket, `key` empty) under `base` (an endpoint's path);
+ * `bucket` undefined when the host names it (virtual-hosted style).
  *
  * @example
  * ```ts
@@ -81,9 +82,10 @@ export function uriEncode(text: string, slash = false): string {
  * ```
  */
 export function encodePath(base: string, bucket: string | undefined, key = ""): string {
-  const parts = [base.replace(/\/+$/, "")];
-  if (bucket !== undefined) parts.push(uriEncode(bucket));
-  return `${parts.join("/")}/${uriEncode(key, true)}`;
+  const root = base.replace(/\/+$/, "");
+  // A bucket's own requests name it without a trailing slash, as the SDK does.
+  if (bucket !== undefined && key === "") return `${root}/${uriEncode(bucket)}`;
+  return `${root}${bucket === undefined ? "" : `/${uriEncode(bucket)}`}/${uriEncode(key, true)}`;
 }
 
 /**

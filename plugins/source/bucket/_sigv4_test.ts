@@ -95,7 +95,9 @@ Deno.test("sigv4: URI encoding of keys, buckets and query values", () => {
   assertEquals(uriEncode("😀/ü", true), "%F0%9F%98%80/%C3%BC");
   assertEquals(encodePath("", "b", "dir//double"), "/b/dir//double");
   assertEquals(encodePath("", "b", "x/../y"), "/b/x/../y");
-  assertEquals(encodePath("/base/", "b", ""), "/base/b/");
+  assertEquals(encodePath("/base/", "b", ""), "/base/b");
+  assertEquals(encodePath("", undefined, ""), "/");
+  assertEquals(encodePath("/base", undefined, "k"), "/base/k");
   assertEquals(encodePath("", undefined, "trailing/"), "/trailing/");
   assertEquals(
     canonicalQuery([["prefix", "a b/"], ["delimiter", "/"], ["list-type", "2"], ["versions", ""]]),
