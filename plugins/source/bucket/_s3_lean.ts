@@ -188,16 +188,16 @@ export function leanS3Backend(
   const fail: S3Fail = s3Failure(options, location);
   const region = options.region ?? Deno.env.get("AWS_REGION") ?? Deno.env.get("AWS_DEFAULT_REGION") ??
     "us-east-1";
-  const endpoint = options.endpoint ? new URL(options.endpoint) : undefined;
-  if (endpoint && endpoint.protocol !== "http:" && endpoint.protocol !== "https:") {
-    throw new StorageError("permanent", `${location}: the endpoint must be http: or https:`);
+  const endpoint = options.endpoint && URL.canParse(options.endpoint) ? new URL(options.endpoint) : undefined;
+  if (options.endpoint && endpoint?.protocol !== "http:" && endpoint?.protocol !== "https:") {
+    throw new StorageError("permanent", `${location}: the endpoint must be an http: or https: URL`);
   }
   const pathStyle = options.forcePathStyle ?? !!endpoint;
   /** Buckets' regions that differ from `region`, learnt from S3's redirects. */
   const regions = new Map<string, string>();
   let transport: Promise<FetchTransport> | undefined;
 
-  /** Sends a signed bodiless request; follows one region redirect of a bucket. */
+  /** Sends a signed request; follows one region redirect of a bucket. */
   async function send(
     method: string,
     bucket: string | undefined,
