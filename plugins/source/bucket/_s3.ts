@@ -1,6 +1,8 @@
 /**
- * The bucket source's S3 backend, on the s3 storage's client (../../storage/s3/_client.ts): the SDK
- * signs, floe's transport sends (GET bodies streamed through the shared downloader).
+ * The bucket source's S3 backend. With explicit keys (options or `AWS_*` variables) it goes the lean way
+ * (./_s3_lean.ts: signed here, no AWS SDK loaded); with a profile or none (the SDK's credential chain:
+ * config files, instance metadata) through the s3 storage's client (../../storage/s3/_client.ts): the
+ * SDK signs, floe's transport sends (GET bodies streamed through the shared downloader).
  *
  * @example
  * ```ts
@@ -23,6 +25,7 @@ import {
   writableMeta,
 } from "./_backend.ts";
 import { compareBytes } from "./_names.ts";
+import { leanCredentials, leanS3Backend } from "./_s3_lean.ts";
 
 const unquote = (etag: string | undefined) => (etag ?? "").replace(/^(W\/)?"|"$/g, "");
 
@@ -41,6 +44,24 @@ export function s3Backend(
   location: string,
   run: RetryRunner = retrying(),
 ): Backend {
+  const credentials = leanCredentials(options);
+  return credentials
+    ? leanS3Backend(options, location, run, credentials)
+    : sdkS3Backend(options, location, run);
+}
+
+/**
+ * The backend on the SDK's client (loaded on first use), for credentials only the SDK's chain finds.
+ *
+ * @example
+ * ```ts
+ * import { sdkS3Backend } from "./_s3.ts";
+ * import { retrying } from "../../storage/retry/mod.ts";
+ * const backend = sdkS3Backend({ profile: "backup" }, "s3:my-bucket", retrying());
+ * await backend.close();
+ * ```
+ */
+export function sdkS3Backend(options: S3ClientOptions, location: string, run: RetryRunner): Backend {
   const connection = connectS3(options, location);
   const { load } = connection;
   function fail(e: unknown, what: string, signal?: AbortSignal, bucket?: string): never {

@@ -127,6 +127,130 @@ export function classify(e: unknown): StorageError["code"] {
   return "permanent";
 }
 
+/**
+ * The fetch transport of a client for `location`, with the extra CA bundles and the timeouts of `options`;
+ * a bundle that cannot be used is a `permanent` {@link StorageError}.
+ *
+ * @example
+ * ```ts
+ * import { openTransport } from "./_client.ts";
+ * const transport = await openTransport({}, "s3:b");
+ * transport.destroy();
+ * ```
+ */
+export async function openTransport(options: S3ClientOptions, location: string): Promise<FetchTransport> {
+  let caCerts: string[];
+  try {
+    caCerts = await readCaBundles(options.caBundle);
+  } catch (e) {
+    throw new StorageError("permanent", `${location}: ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    return new FetchTransport({
+      caCerts,
+      connectTimeoutMs: options.connectTimeoutMs ?? clientDefaults.connectTimeoutMs,
+      requestTimeoutMs: options.requestTimeoutMs ?? clientDefaults.requestTimeoutMs,
+    });
+  } catch (e) {
+    throw new StorageError(
+      "permanent",
+      `${location}: bad extra CA certificates (AWS_CA_BUNDLE, NODE_EXTRA_CA_CERTS, caBundle): ${
+        (e as Error).message
+      }`,
+      { cause: e },
+    );
+  }
+}
+
+/**
+ * An S3 error answer read without the SDK, shaped as the SDK's errors are (`name` the S3 error code,
+ * `$metadata.httpStatusCode`), so that {@link classify} and {@link s3Failure} treat both alike.
+ *
+ * @example
+ * ```ts
+ * import { classify, S3HttpError } from "./_client.ts";
+ * classify(new S3HttpError(503, "SlowDown", "reduce your request rate")); // "transient"
+ * ```
+ */
+export class S3HttpError extends Error {
+  /** The status, where the SDK keeps it. */
+  readonly $metadata: { httpStatusCode: number };
+  /** The S3 error code (`Code` of the answer), also the error's name. */
+  readonly Code: string;
+
+  /** An answer of `status` with the error `code` (the status' name when the answer had none). */
+  constructor(status: number, code: string | undefined, message: string | undefined) {
+    const name = code || STATUS_NAMES[status] || `Http${status}`;
+    super(message || name);
+    this.name = name;
+    this.Code = name;
+    this.$metadata = { httpStatusCode: status };
+  }
+}
+
+/** What the SDK names an error answer without a body (HEAD's), by status. */
+const STATUS_NAMES: Record<number, string> = {
+  301: "PermanentRedirect",
+  304: "NotModified",
+  400: "BadRequest",
+  403: "Forbidden",
+  404: "NotFound",
+  412: "PreconditionFailed",
+};
+
+/** Rethrows `e` as a {@link StorageError} about `what` (an abort as the signal's reason). */
+export type S3Fail = (e: unknown, what: string, signal?: AbortSignal, bucket?: string) => never;
+
+/**
+ * The error mapping of an S3 client for `location`: rethrows an SDK error, an {@link S3HttpError} or a
+ * network failure as a {@link StorageError} about `what` with a one-line message that carries no secret
+ * of `options` or the environment (an abort as the signal's reason).
+ *
+ * @example
+ * ```ts
+ * import { S3HttpError, s3Failure } from "./_client.ts";
+ * const fail = s3Failure({}, "s3:b");
+ * try {
+ *   fail(new S3HttpError(404, "NoSuchKey", "gone"), "b/k");
+ * } catch (e) {
+ *   (e as Error).message; // "s3:b: b/k: no such object"
+ * }
+ * ```
+ */
+export function s3Failure(options: S3ClientOptions, location: string): S3Fail {
+  const secrets = [options.secretAccessKey, options.sessionToken, Deno.env.get("AWS_SECRET_ACCESS_KEY")]
+    .filter((s): s is string => !!s && s.length >= 4);
+  const scrub = (text: string) => secrets.reduce((t, s) => t.split(s).join("***"), text);
+
+  return function fail(e: unknown, what: string, signal?: AbortSignal, bucket?: string): never {
+    if (isStorageError(e)) throw e;
+    if (isAbort(e, signal)) throw signal?.reason ?? e;
+    const code = classify(e);
+    const err = e as SdkError;
+    const name = err?.name ?? "Error";
+    const status = err?.$metadata?.httpStatusCode;
+    const detail = `${name}${status ? ` (HTTP ${status})` : ""}`;
+    let message: string;
+    switch (code) {
+      case "auth":
+        message =
+          `${location}: access refused for ${what}: ${detail}; check the credentials for this location`;
+        break;
+      case "not-found":
+        message = name === "NoSuchBucket" && bucket
+          ? `${location}: bucket ${JSON.stringify(bucket)} does not exist (${what})`
+          : `${location}: ${what}: no such object`;
+        break;
+      case "exists":
+        message = `${location}: ${what}: already exists`;
+        break;
+      default:
+        message = `${location}: ${what}: ${detail}: ${scrub(err?.message ?? String(e))}`;
+    }
+    throw new StorageError(code, message, { cause: e });
+  };
+}
+
 /** A lazily built S3 client and its error mapping. */
 export interface S3Connection {
   /** The SDK module and the client, built on first use. */
@@ -151,35 +275,12 @@ export function connectS3(options: S3ClientOptions, location: string): S3Connect
   const endpoint = options.endpoint?.replace(/\/+$/, "");
   const forcePathStyle = options.forcePathStyle ?? !!endpoint;
   const defaults = clientDefaults;
-  const secrets = [options.secretAccessKey, options.sessionToken, Deno.env.get("AWS_SECRET_ACCESS_KEY")]
-    .filter((s): s is string => !!s && s.length >= 4);
 
   type Sdk = typeof import("@aws-sdk/client-s3");
   let loaded: Promise<{ sdk: Sdk; client: S3Client }> | undefined;
   const load = () =>
     loaded ??= (async () => {
-      let caCerts: string[];
-      try {
-        caCerts = await readCaBundles(options.caBundle);
-      } catch (e) {
-        throw new StorageError("permanent", `${location}: ${(e as Error).message}`, { cause: e });
-      }
-      let transport: FetchTransport;
-      try {
-        transport = new FetchTransport({
-          caCerts,
-          connectTimeoutMs: options.connectTimeoutMs ?? defaults.connectTimeoutMs,
-          requestTimeoutMs: options.requestTimeoutMs ?? defaults.requestTimeoutMs,
-        });
-      } catch (e) {
-        throw new StorageError(
-          "permanent",
-          `${location}: bad extra CA certificates (AWS_CA_BUNDLE, NODE_EXTRA_CA_CERTS, caBundle): ${
-            (e as Error).message
-          }`,
-          { cause: e },
-        );
-      }
+      const transport = await openTransport(options, location);
       const sdk = await import("@aws-sdk/client-s3");
       const region = options.region ?? Deno.env.get("AWS_REGION") ?? Deno.env.get("AWS_DEFAULT_REGION") ??
         "us-east-1";
@@ -232,35 +333,7 @@ export function connectS3(options: S3ClientOptions, location: string): S3Connect
       return { sdk, client };
     })();
 
-  const scrub = (text: string) => secrets.reduce((t, s) => t.split(s).join("***"), text);
-
-  function fail(e: unknown, what: string, signal?: AbortSignal, bucket?: string): never {
-    if (isStorageError(e)) throw e;
-    if (isAbort(e, signal)) throw signal?.reason ?? e;
-    const code = classify(e);
-    const err = e as SdkError;
-    const name = err?.name ?? "Error";
-    const status = err?.$metadata?.httpStatusCode;
-    const detail = `${name}${status ? ` (HTTP ${status})` : ""}`;
-    let message: string;
-    switch (code) {
-      case "auth":
-        message =
-          `${location}: access refused for ${what}: ${detail}; check the credentials for this location`;
-        break;
-      case "not-found":
-        message = name === "NoSuchBucket" && bucket
-          ? `${location}: bucket ${JSON.stringify(bucket)} does not exist (${what})`
-          : `${location}: ${what}: no such object`;
-        break;
-      case "exists":
-        message = `${location}: ${what}: already exists`;
-        break;
-      default:
-        message = `${location}: ${what}: ${detail}: ${scrub(err?.message ?? String(e))}`;
-    }
-    throw new StorageError(code, message, { cause: e });
-  }
+  const fail = s3Failure(options, location);
 
   return {
     load,
