@@ -55,14 +55,18 @@ Deno.test("s3 lean: explicit keys take the lean path; a profile or none keep the
   }
 });
 
-t("s3 lean: listings and metadata equal the SDK backend's, pages and versions included", async () => {
-  const swift = await sharedSwift();
-  const options = {
+/** The local Swift's S3 API with explicit keys (the lean path). */
+function optionsOf(swift: Awaited<ReturnType<typeof sharedSwift>>) {
+  return {
     endpoint: swift.s3Endpoint,
     region: swift.region,
     accessKeyId: swift.accessKey,
     secretAccessKey: swift.secretKey,
   };
+}
+
+t("s3 lean: listings and metadata equal the SDK backend's, pages and versions included", async () => {
+  const options = optionsOf(await sharedSwift());
   const lean = s3Backend(options, "s3:test");
   const sdk = sdkS3Backend(options, "s3:test", retrying());
   const name = `floe-lean-${Date.now().toString(36)}`;
@@ -124,13 +128,7 @@ t("s3 lean: listings and metadata equal the SDK backend's, pages and versions in
 });
 
 t("s3 lean: a missing bucket or key and refused credentials fail as the SDK path does", async () => {
-  const swift = await sharedSwift();
-  const options = {
-    endpoint: swift.s3Endpoint,
-    region: swift.region,
-    accessKeyId: swift.accessKey,
-    secretAccessKey: swift.secretKey,
-  };
+  const options = optionsOf(await sharedSwift());
   const lean = s3Backend(options, "s3:test");
   const sdk = sdkS3Backend(options, "s3:test", retrying({ maxAttempts: 1 }));
   const bad = s3Backend({ ...options, secretAccessKey: "not-the-secret-key" }, "s3:test");
