@@ -155,8 +155,8 @@ try {
       cmd: [
         Deno.execPath(),
         "run",
+        // The floe task's own permissions (narrowed: adding -A to them is refused).
         ...FLOE_RUN_FLAGS,
-        "-A",
         new URL("./_bucket_backup.ts", import.meta.url).pathname,
         repoDir,
         `s3:${proxy.url}/${bucketName}`,
@@ -185,15 +185,16 @@ try {
   ]);
 
   const rate = (m: Measurement) =>
-    `${(objects / m.wall).toFixed(0)} obj/s, ${(bytes / MiB / m.wall).toFixed(1)} MiB/s`;
+    m.ok ? `${(objects / m.wall).toFixed(0)} obj/s, ${(bytes / MiB / m.wall).toFixed(1)} MiB/s` : "";
+  // A failed run shows what failed and no figure: its wall time is no result, let alone a ✓.
   const row = (what: string, r: { m: Measurement; requests: number }, vs?: Measurement, target?: number) => [
     what,
     r.m.ok ? fmtSeconds(r.m.wall) : `failed: ${r.m.error?.split("\n").pop()}`,
-    vs ? fmtRatio(r.m.wall / vs.wall, target) : "",
+    vs && r.m.ok && vs.ok ? fmtRatio(r.m.wall / vs.wall, target) : "",
     String(r.requests),
     (r.requests / objects).toFixed(3),
-    fmtMiB(r.m.rssKiB * 1024),
-    fmtMiB(r.m.anonKiB * 1024),
+    r.m.ok ? fmtMiB(r.m.rssKiB * 1024) : "",
+    r.m.ok ? fmtMiB(r.m.anonKiB * 1024) : "",
     rate(r.m),
   ];
   const rows = [
@@ -223,9 +224,9 @@ try {
       "",
       String(big.requests),
       "",
-      fmtMiB(big.m.rssKiB * 1024),
-      fmtMiB(big.m.anonKiB * 1024),
-      `${(2048 / big.m.wall).toFixed(1)} MiB/s`,
+      big.m.ok ? fmtMiB(big.m.rssKiB * 1024) : "",
+      big.m.ok ? fmtMiB(big.m.anonKiB * 1024) : "",
+      big.m.ok ? `${(2048 / big.m.wall).toFixed(1)} MiB/s` : "",
     ]);
   }
   console.log(
