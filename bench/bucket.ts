@@ -8,6 +8,8 @@
  * floe's peak RSS (when /dev/shm has room). Targets (issue #23): initial ≤ 1.0× rclone copy, unchanged
  * ≤ 0.3× rclone check, no request per unchanged object, peak RSS ≤ 200 MiB.
  *
+ * `BENCH_BUCKET_MEMORY` sets the source's `memory` option of every floe run.
+ *
  * On a shared machine, `BENCH_LOCK=/path/to/lock` makes the bench take that file's exclusive lock (flock)
  * for each phase rather than for the whole run: the fill, floe's initial backup with rclone copy, the
  * re-backup with rclone check, the 1 GiB objects. Each comparison runs within one hold, and the load
@@ -26,6 +28,8 @@ import { fmtMiB, fmtRatio, fmtSeconds, renderTable } from "./table.ts";
 const SMALL = Number(Deno.env.get("BENCH_BUCKET_SMALL") ?? 20_000);
 const LARGE = Number(Deno.env.get("BENCH_BUCKET_LARGE") ?? 20);
 const MiB = 1024 * 1024;
+/** The source's `memory` option for every floe run (`BENCH_BUCKET_MEMORY=32M`); the source's default otherwise. */
+const MEMORY = Deno.env.get("BENCH_BUCKET_MEMORY") || undefined;
 /** `BENCH_BUCKET_HUGE=0` skips the 2 × 1 GiB run. */
 const HUGE = Deno.env.get("BENCH_BUCKET_HUGE") !== "0";
 
@@ -175,11 +179,11 @@ try {
   };
 
   const [initial, copy] = await phase("initial backup vs rclone copy", async () => [
-    await floeRun(`${work}/floe`, name),
+    await floeRun(`${work}/floe`, name, MEMORY),
     await rclone(["copy", `swift:${name}`, `${work}/rclone-copy`]),
   ]);
   const [unchanged, check, checkSize] = await phase("re-backup vs rclone check", async () => [
-    await floeRun(`${work}/floe`, name),
+    await floeRun(`${work}/floe`, name, MEMORY),
     await rclone(["check", `swift:${name}`, `${work}/rclone-copy`]),
     await rclone(["check", "--size-only", `swift:${name}`, `${work}/rclone-copy`]),
   ]);
@@ -216,7 +220,7 @@ try {
         // Uploaded in parts so that the bench itself does not hold 1 GiB twice.
         await backend.putParts(huge, `huge-${i}.bin`, hugeParts(i), {});
       }
-      return await floeRun(`${work}/floe-huge`, huge);
+      return await floeRun(`${work}/floe-huge`, huge, MEMORY);
     });
     rows.push([
       "floe initial backup, 2 × 1 GiB",
