@@ -20,12 +20,13 @@ import type { FromHttp, ToHttp } from "./_threads.ts";
 /**
  * The nice value of this thread (Linux): the HTTP side yields to the runs it hands to the starting thread
  * when the cores are busy — what a UI watches should not slow what it watches. `deno task bench:server`, 2
- * cores, a backup of 300 MiB followed by 100 SSE clients: slowed 7.4–7.9 % in four of five runs at equal
- * priority (3.0 % in the fifth), −3.0–3.3 % in four of five at nice 10 (7.9 % in the fifth); snapshot
- * listings during backups p99 16–17 → 25–29 ms (target ≤ 50).
+ * cores, a backup of 300 MiB followed by 100 SSE clients (medians of 5–7 runs each way): slowed 7.4–7.9 % in
+ * four of five bench runs at nice 0; −0.2 and −3.3 % at nice 5, snapshot listings during backups p99 16–18 ms
+ * (target ≤ 50). Nice 10 did as well on the bench (−0.8–4.8 %) but starved the thread under a loaded test run
+ * (the UI test saw a run's progress only once it was done), and it would yield as much to every other process.
  * The runs' own threads, started from the main thread, keep its priority.
  */
-const HTTP_NICE = 10;
+const HTTP_NICE = 5;
 niceThisThread(HTTP_NICE);
 
 const post = (m: FromHttp) => self.postMessage(m);
