@@ -22,8 +22,8 @@ import type { FromHttp, ToHttp } from "./_threads.ts";
  * when the cores are busy — what a UI watches should not slow what it watches. `deno task bench:server`, 2
  * cores, a backup of 300 MiB followed by 100 SSE clients (medians of 5–7 runs each way): slowed 7.4–7.9 % in
  * four of five bench runs at nice 0; −0.2 and −3.3 % at nice 5, snapshot listings during backups p99 16–18 ms
- * (target ≤ 50). Nice 10 did as well on the bench (−0.8–4.8 %) but starved the thread under a loaded test run
- * (the UI test saw a run's progress only once it was done), and it would yield as much to every other process.
+ * (target ≤ 50). Nice 10 did as well on the bench (−0.8–4.8 %), but it yields that much to every other
+ * process too, and with it one loaded test run had the UI test see a run's progress only once it was done.
  * The runs' own threads, started from the main thread, keep its priority.
  */
 const HTTP_NICE = 5;
