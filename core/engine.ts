@@ -290,8 +290,7 @@ export class Engine {
       if (path === ":memory:") return {};
       Deno.statSync(path); // throws when there is no catalog yet (then there is no parent either)
       catalog = Catalog.open(path);
-      const parent = findParent(catalog, host, paths);
-      const root = parent ? catalog.snapshots().find((s) => s.id === parent)?.snapshot.tree : undefined;
+      const root = findParent(catalog, host, paths)?.snapshot.tree;
       return { catalog, ahead: root ? new TreeReadAhead(catalog, root, { after }) : undefined };
     } catch {
       catalog?.close();

@@ -1,8 +1,8 @@
 /**
  * Reads a snapshot's trees from the catalog while the repository's key is still being derived: the
- * catalog's texts, parsed and checked for shape, in the order a backup walks them, up to a byte budget.
+ * catalog's texts, parsed and checked for shape, in the order a backup walks them, up to a budget.
  * Nothing read here is trusted yet — the catalog is a file any process of the user can edit — so
- * {@link TreeLoader} hands a tree out only after its text hashes to its keyed id, which needs the key.
+ * `cachedTree` (trees.ts) hands a tree out only after its text hashes to its keyed id, which needs the key.
  *
  * Why: an unchanged re-backup is mostly the walk and the parent's trees. The walk already runs during the
  * key derivation (`scan_ahead.ts`) and usually ends before it; the trees were read after it, ~65 ms of
@@ -20,7 +20,7 @@
 import type { Catalog } from "./catalog/catalog.ts";
 import { nextTurn } from "./event_loop.ts";
 import type { Tree } from "./repository/types.ts";
-import { parseTreeText } from "./trees.ts";
+import { parseTreeText, type ReadAheadTree } from "./trees.ts";
 
 /** Options of {@link TreeReadAhead}. */
 export interface Options {
@@ -37,12 +37,6 @@ export interface Options {
 
 /** Defaults of {@link TreeReadAhead}: 16 Mi characters are the trees of ~40,000 files with fidelity. */
 export const defaults: Required<Omit<Options, "after">> = { maxChars: 16 << 20, sliceMs: 4 };
-
-/** A tree read ahead: its catalog text (not yet verified) and that text parsed and shape-checked. */
-export interface ReadAheadTree {
-  json: string;
-  tree: Tree;
-}
 
 /** Reads the trees below `root` from the catalog, depth first in node order, in slices; see the module doc. */
 export class TreeReadAhead {

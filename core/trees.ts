@@ -95,7 +95,8 @@ export function parseTreeText(text: string, id: string): Tree {
 /**
  * The catalog's cached copy of a tree, or undefined when there is none or it does not hash to its keyed
  * id: such a copy is dropped (the caller reads the tree from the repository, which authenticates it) and
- * reported as a warning.
+ * reported as a warning. `ahead` is that copy read and parsed earlier (see `tree_read_ahead.ts`): checked
+ * the same way, and its parse used once it is.
  *
  * @example
  * ```ts
@@ -108,8 +109,9 @@ export function cachedTree(
   catalog: Catalog,
   id: string,
   onEvent?: (e: StepEvent) => void,
+  ahead?: ReadAheadTree,
 ): Tree | undefined {
-  const json = catalog.getTreeJson(id);
+  const json = ahead ? ahead.json : catalog.getTreeJson(id);
   if (json === undefined) return undefined;
   const plain = utf8(json);
   if (repo.hasher.id(plain) !== id) {
@@ -123,6 +125,8 @@ export function cachedTree(
     });
     return undefined;
   }
+  // The read-ahead parsed this very text (a well-formed one only).
+  if (ahead) return ahead.tree;
   // A well-formed string (no lone surrogate) is exactly the UTF-8 decoding of its encoding `plain`, which
   // was just authenticated: parsed as it is, without decoding `plain` again. Otherwise the bytes decide.
   return json.isWellFormed() ? parseTreeText(json, id) : parseTree(plain, id);
@@ -150,10 +154,16 @@ export async function fetchTree(
   return tree;
 }
 
+/** A tree read from the catalog ahead of the key: its text (unverified) and that text parsed and validated. */
+export interface ReadAheadTree {
+  json: string;
+  tree: Tree;
+}
+
 /** Trees read from the catalog ahead of the key, unverified (see `tree_read_ahead.ts`). */
 export interface ReadAhead {
-  /** The catalog text of tree `id` and that text parsed and validated, if held; handed out once. */
-  take(id: string): { json: string; tree: Tree } | undefined;
+  /** Tree `id`, if held; handed out once. */
+  take(id: string): ReadAheadTree | undefined;
 }
 
 /** Options of {@link TreeLoader}. */
@@ -181,10 +191,7 @@ export class TreeLoader {
 
   /** The tree with `id`, validated. */
   async load(id: string, signal?: AbortSignal): Promise<Tree> {
-    const ahead = this.#readAhead?.take(id);
-    // A text that does not verify is left to cachedTree, which reads it again, drops it and says so.
-    if (ahead && this.#repo.hasher.id(utf8(ahead.json)) === id) return ahead.tree;
-    const cached = cachedTree(this.#repo, this.#catalog, id, this.#onEvent);
+    const cached = cachedTree(this.#repo, this.#catalog, id, this.#onEvent, this.#readAhead?.take(id));
     if (cached) return cached;
     const entry = this.#catalog.lookupBlob(id);
     if (!entry) throw new IntegrityError(`tree ${id.slice(0, 12)} is not in the index`);

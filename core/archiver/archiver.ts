@@ -16,7 +16,7 @@
  * @module
  */
 import type { SourceEntry, SourcePlugin, SourceWarning } from "../contracts.ts";
-import type { Catalog } from "../catalog/catalog.ts";
+import type { Catalog, CatalogSnapshot } from "../catalog/catalog.ts";
 import { FloeError } from "../errors.ts";
 import type { Repository } from "../repository/repository.ts";
 import { VERSION } from "../repository/repository.ts";
@@ -93,14 +93,25 @@ export interface BackupResult {
 }
 
 /** Picks the parent snapshot: the newest with the same host and the same set of paths. */
-export function findParent(catalog: Catalog, host: string, paths: readonly string[]): string | undefined {
+export function findParent(
+  catalog: Catalog,
+  host: string,
+  paths: readonly string[],
+): CatalogSnapshot | undefined {
   const key = JSON.stringify([...paths].sort());
   const all = catalog.snapshots();
   for (let i = all.length - 1; i >= 0; i--) {
     const s = all[i].snapshot;
-    if (s.host === host && JSON.stringify([...s.paths].sort()) === key) return all[i].id;
+    if (s.host === host && JSON.stringify([...s.paths].sort()) === key) return all[i];
   }
   return undefined;
+}
+
+/** The catalog's snapshot `id` (a parent the caller named). */
+function snapshotNamed(catalog: Catalog, id: string): CatalogSnapshot {
+  const s = catalog.snapshots().find((s) => s.id === id);
+  if (!s) throw new FloeError(`parent snapshot ${id} not found`);
+  return s;
 }
 
 /** Runs one backup. */
@@ -131,15 +142,13 @@ async function run(options: BackupOptions, parts: Parts): Promise<BackupResult> 
   const workers = options.workers ?? (navigator.hardwareConcurrency || 2);
   const compress = !options.noCompression;
   const assertLocked = () => options.lock?.assertFresh("no snapshot was written; run the backup again");
-  const parentId = options.parent === null || options.force
+  const parent = options.parent === null || options.force
     ? undefined
-    : options.parent ?? findParent(catalog, host, source.paths);
-  let parentRoot: string | undefined;
-  if (parentId) {
-    const p = catalog.snapshots().find((s) => s.id === parentId);
-    if (!p) throw new FloeError(`parent snapshot ${parentId} not found`);
-    parentRoot = p.snapshot.tree;
-  }
+    : options.parent === undefined
+    ? findParent(catalog, host, source.paths)
+    : snapshotNamed(catalog, options.parent);
+  const parentId = parent?.id;
+  const parentRoot = parent?.snapshot.tree;
 
   const store = parts.store = new BlobStore({
     repo,
