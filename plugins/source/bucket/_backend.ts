@@ -30,6 +30,45 @@ export const CONTENT_HEADERS = [
 /** The prefix of user metadata keys in `meta`. */
 export const USER_META = "x-meta-";
 
+/**
+ * An ETag as `meta` and {@link Listed} hold it: without its quotes and weak mark; "" when absent.
+ *
+ * @example
+ * ```ts
+ * import { unquoteEtag } from "./_backend.ts";
+ * unquoteEtag('W/"abc-2"'); // "abc-2"
+ * ```
+ */
+export function unquoteEtag(etag: string | null | undefined): string {
+  return (etag ?? "").replace(/^(W\/)?"|"$/g, "");
+}
+
+/**
+ * The metadata of an S3 object read by GET (see the module's keys): its ETag and Last-Modified, the content
+ * headers, storage class and version id that have a value, `kind: multipart` for an ETag of a multipart
+ * upload (`…-N`), and its user metadata. Both S3 backends (with and without the SDK) record it through this.
+ *
+ * @example
+ * ```ts
+ * import { s3ObjectMeta } from "./_backend.ts";
+ * s3ObjectMeta('"e-2"', undefined, [["content-type", "text/plain"]], [["Owner", "ann"]]);
+ * // { etag: "e-2", "content-type": "text/plain", kind: "multipart", "x-meta-owner": "ann" }
+ * ```
+ */
+export function s3ObjectMeta(
+  etag: string | null | undefined,
+  lastModified: Date | undefined,
+  fields: Iterable<[string, string | undefined]>,
+  user: Iterable<[string, string]>,
+): Record<string, string> {
+  const meta: Record<string, string> = { etag: unquoteEtag(etag) };
+  if (lastModified) meta["last-modified"] = lastModified.toUTCString();
+  for (const [k, v] of fields) if (v) meta[k] = v;
+  if (/-\d+$/.test(meta.etag)) meta.kind = "multipart";
+  for (const [k, v] of user) meta[USER_META + k.toLowerCase()] = v;
+  return meta;
+}
+
 /** One item of a listing with delimiter `/`: an object (version), or a common prefix. */
 export interface Listed {
   /** The full key; a common prefix ends with `/`. */

@@ -21,13 +21,12 @@ import {
   type Fetched,
   type Listed,
   ObjectChangedError,
-  USER_META,
+  s3ObjectMeta,
+  unquoteEtag,
   writableMeta,
 } from "./_backend.ts";
 import { compareBytes } from "./_names.ts";
 import { leanCredentials, leanS3Backend } from "./_s3_lean.ts";
-
-const unquote = (etag: string | undefined) => (etag ?? "").replace(/^(W\/)?"|"$/g, "");
 
 /**
  * Builds the S3 backend.
@@ -121,7 +120,7 @@ export function sdkS3Backend(options: S3ClientOptions, location: string, run: Re
               key: o.Key,
               prefix: false,
               size: o.Size ?? 0,
-              etag: unquote(o.ETag),
+              etag: unquoteEtag(o.ETag),
               mtime: o.LastModified?.getTime() ?? 0,
               storageClass: o.StorageClass,
               latest: true,
@@ -163,7 +162,7 @@ export function sdkS3Backend(options: S3ClientOptions, location: string, run: Re
             key: v.Key,
             prefix: false,
             size: v.Size ?? 0,
-            etag: unquote(v.ETag),
+            etag: unquoteEtag(v.ETag),
             mtime: v.LastModified?.getTime() ?? 0,
             storageClass: v.StorageClass,
             versionId: v.VersionId,
@@ -217,10 +216,7 @@ export function sdkS3Backend(options: S3ClientOptions, location: string, run: Re
         }
         fail(e, `${bucket}/${key}`, opts.signal, bucket);
       }
-      const etag = unquote(r.ETag);
-      const meta: Record<string, string> = { etag };
-      if (r.LastModified) meta["last-modified"] = r.LastModified.toUTCString();
-      const headers: [string, string | undefined][] = [
+      const meta = s3ObjectMeta(r.ETag, r.LastModified, [
         ["content-type", r.ContentType],
         ["content-encoding", r.ContentEncoding],
         ["content-disposition", r.ContentDisposition],
@@ -229,10 +225,8 @@ export function sdkS3Backend(options: S3ClientOptions, location: string, run: Re
         ["expires", r.ExpiresString ?? r.Expires?.toUTCString()],
         ["storage-class", r.StorageClass],
         ["version-id", r.VersionId],
-      ];
-      for (const [k, v] of headers) if (v) meta[k] = v;
-      if (/-\d+$/.test(etag)) meta.kind = "multipart";
-      for (const [k, v] of Object.entries(r.Metadata ?? {})) meta[USER_META + k.toLowerCase()] = v;
+      ], Object.entries(r.Metadata ?? {}));
+      const etag = meta.etag;
       const body = r.Body instanceof ReadableStream
         ? r.Body as ReadableStream<Uint8Array>
         : new ReadableStream<Uint8Array>({ start: (c) => c.close() });
@@ -246,7 +240,7 @@ export function sdkS3Backend(options: S3ClientOptions, location: string, run: Re
         const r = await client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: key }), {
           abortSignal: signal,
         });
-        return { etag: unquote(r.ETag), size: r.ContentLength ?? 0 };
+        return { etag: unquoteEtag(r.ETag), size: r.ContentLength ?? 0 };
       } catch (e) {
         if (classify(e) === "not-found") return null;
         fail(e, `${bucket}/${key}`, signal, bucket);

@@ -28,7 +28,8 @@ import {
   type Fetched,
   type Listed,
   ObjectChangedError,
-  USER_META,
+  s3ObjectMeta,
+  unquoteEtag,
   writableMeta,
 } from "./_backend.ts";
 import { compareBytes } from "./_names.ts";
@@ -39,8 +40,6 @@ import { child, children, parseXml, text, type XmlElement } from "./_xml.ts";
 const MAX_PAGE = 16 * 1024 * 1024;
 /** Largest error answer read. */
 const MAX_ERROR = 64 * 1024;
-
-const unquote = (etag: string | null | undefined) => (etag ?? "").replace(/^(W\/)?"|"$/g, "");
 
 /**
  * The credentials the lean path signs with: explicit keys (options, else `AWS_ACCESS_KEY_ID` /
@@ -334,7 +333,7 @@ export function leanS3Backend(
               key,
               prefix: false,
               size: sizeOf(text(child(o, "Size"))),
-              etag: unquote(text(child(o, "ETag"))),
+              etag: unquoteEtag(text(child(o, "ETag"))),
               mtime: timeOf(text(child(o, "LastModified"))),
               storageClass: text(child(o, "StorageClass")) || undefined,
               latest: true,
@@ -372,7 +371,7 @@ export function leanS3Backend(
             key,
             prefix: false,
             size: deleteMarker ? 0 : sizeOf(text(child(v, "Size"))),
-            etag: deleteMarker ? "" : unquote(text(child(v, "ETag"))),
+            etag: deleteMarker ? "" : unquoteEtag(text(child(v, "ETag"))),
             mtime: timeOf(text(child(v, "LastModified"))),
             ...(deleteMarker ? {} : { storageClass: text(child(v, "StorageClass")) || undefined }),
             versionId: text(child(v, "VersionId")),
@@ -416,25 +415,23 @@ export function leanS3Backend(
         fail(e, what, opts.signal, bucket);
       }
       const h = res.headers;
-      const etag = unquote(h.etag);
-      const meta: Record<string, string> = { etag };
       const modified = timeOf(h["last-modified"]);
-      if (modified) meta["last-modified"] = new Date(modified).toUTCString();
-      const fields: [string, string | undefined][] = [
-        ["content-type", h["content-type"]],
-        ["content-encoding", h["content-encoding"]],
-        ["content-disposition", h["content-disposition"]],
-        ["content-language", h["content-language"]],
-        ["cache-control", h["cache-control"]],
-        ["expires", h.expires],
-        ["storage-class", h["x-amz-storage-class"]],
-        ["version-id", h["x-amz-version-id"]],
-      ];
-      for (const [k, v] of fields) if (v) meta[k] = v;
-      if (/-\d+$/.test(etag)) meta.kind = "multipart";
-      for (const [k, v] of Object.entries(h)) {
-        if (k.startsWith("x-amz-meta-")) meta[USER_META + k.slice("x-amz-meta-".length)] = v;
-      }
+      const meta = s3ObjectMeta(
+        h.etag,
+        modified ? new Date(modified) : undefined,
+        [
+          ["content-type", h["content-type"]],
+          ["content-encoding", h["content-encoding"]],
+          ["content-disposition", h["content-disposition"]],
+          ["content-language", h["content-language"]],
+          ["cache-control", h["cache-control"]],
+          ["expires", h.expires],
+          ["storage-class", h["x-amz-storage-class"]],
+          ["version-id", h["x-amz-version-id"]],
+        ],
+        Object.entries(h).filter(([k]) => k.startsWith("x-amz-meta-")).map(([k, v]) => [k.slice(11), v]),
+      );
+      const etag = meta.etag;
       const watch = bodyProgress(res.body);
       return {
         body: res.body,
@@ -452,7 +449,7 @@ export function leanS3Backend(
         await discard(res);
         if (res.statusCode === 404) return null;
         if (res.statusCode !== 200) throw new S3HttpError(res.statusCode, undefined, undefined);
-        return { etag: unquote(res.headers.etag), size: sizeOf(res.headers["content-length"]) };
+        return { etag: unquoteEtag(res.headers.etag), size: sizeOf(res.headers["content-length"]) };
       } catch (e) {
         fail(e, `${bucket}/${key}`, signal, bucket);
       }

@@ -19,11 +19,10 @@ import {
   type Fetched,
   type Listed,
   ObjectChangedError,
+  unquoteEtag,
   USER_META,
   writableMeta,
 } from "./_backend.ts";
-
-const unquote = (etag: string | null) => (etag ?? "").replace(/^(W\/)?"|"$/g, "");
 
 /** Swift's `last_modified` (UTC, microseconds, no zone) in ms since the epoch. */
 function listedTime(text: string | undefined): number {
@@ -131,7 +130,7 @@ export function swiftBackend(
       }
       if (res.status !== 200 && res.status !== 206) await failFor(res, `${bucket}/${key}`);
       const h = res.headers;
-      const etag = unquote(h.get("etag"));
+      const etag = unquoteEtag(h.get("etag"));
       const meta: Record<string, string> = { etag };
       for (
         const k of [
@@ -166,7 +165,10 @@ export function swiftBackend(
       await res.body?.cancel();
       if (res.status === 404) return null;
       if (!res.ok) await failFor(res, `${bucket}/${key}`);
-      return { etag: unquote(res.headers.get("etag")), size: Number(res.headers.get("content-length") ?? 0) };
+      return {
+        etag: unquoteEtag(res.headers.get("etag")),
+        size: Number(res.headers.get("content-length") ?? 0),
+      };
     },
 
     async createBucket(bucket, signal) {
