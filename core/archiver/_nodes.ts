@@ -103,6 +103,8 @@ export function sameAsOld(old: Node, e: SourceEntry, name: string): boolean {
     old.size !== e.size || e.nameBytes || e.meta || old.meta !== undefined || old.nameBytes !== undefined ||
     e.changeToken !== undefined
   ) return false;
+  // Field by field, not a loop over key names: this runs for every unchanged file of a backup, and named
+  // property reads stay monomorphic where `e[k]` over eleven keys would not.
   let keys = 6; // name, type, mode, mtime, size, content
   if (e.ctime !== undefined) {
     if (old.ctime !== e.ctime) return false;
