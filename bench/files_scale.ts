@@ -24,7 +24,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { loadAvg, measure, type Measurement } from "./measure.ts";
+import { loadAvg, measure, type Measurement, settle } from "./measure.ts";
 import { fmtMiB, fmtRatio, fmtSeconds, renderTable } from "./table.ts";
 import { floe, restic, type Tool, type ToolContext } from "./tools.ts";
 
@@ -129,6 +129,9 @@ try {
         const init = await measure(t.init(repo), { timeoutSec, logFile: log });
         if (!init.ok) throw new Error(`${t.name}: init failed (exit ${init.code}); see ${workdir}`);
         for (const step of ["initial", "unchanged"] as const) {
+          // The page cache as bench/run.ts leaves it: only the step's inputs in it (another bench's drop of
+          // the cache had left the tree on disk: the first backup after it read 300 MB from there).
+          await settle([data, repo, join(workdir, "home", t.name)]);
           const m = await measure(t.backup(repo, data, "files"), { timeoutSec, logFile: log });
           if (!m.ok) throw new Error(`${t.name}: ${step} backup failed (exit ${m.code}); see ${workdir}`);
           const key = `${t.name} ${step}`;
