@@ -17,6 +17,7 @@ import type { EncodedBlob, Repository } from "../repository/repository.ts";
 import type { IndexFile } from "../repository/types.ts";
 import { EncoderPool } from "./encoder_pool.ts";
 import { Packer } from "./packer.ts";
+import { IdFilter } from "./_id_filter.ts";
 import type { RunState } from "./_run_state.ts";
 
 /**
@@ -63,7 +64,12 @@ export class BlobStore {
   readonly #packer: Packer;
   #encoder: EncoderPool | null = null;
   #indexing: Promise<void> | null = null;
-  #indexedMidRun = false;
+  /**
+   * The blobs this run indexed mid-run (they left `#pending`): only those the filter may hold are looked
+   * up in the catalog, where asking it about every blob a worker sends cost 300,000 SQLite queries in a
+   * first backup of 300,000 small files (3.7 s of the main thread's 33 in a profile).
+   */
+  #indexedMidRun: IdFilter | null = null;
   #settled = false;
   /**
    * The catalog file workers may read (read-only) to learn which chunks are stored; null when it has
@@ -89,7 +95,7 @@ export class BlobStore {
 
   /** Whether blob `id` was stored, or is on its way, in this run (also once indexed mid-run). */
   addedThisRun(id: string): boolean {
-    return this.#pending.has(id) || (this.#indexedMidRun && this.#options.catalog.hasBlob(id));
+    return this.#pending.has(id) || this.#indexedThisRun(id);
   }
 
   /**
@@ -128,7 +134,7 @@ export class BlobStore {
       // index files) is checked here.
       if (
         this.#pending.has(b.id) ||
-        ((this.#indexedMidRun || (!this.catalogPath && !this.#emptyIndex)) && catalog.hasBlob(b.id))
+        (!this.catalogPath && !this.#emptyIndex ? catalog.hasBlob(b.id) : this.#indexedThisRun(b.id))
       ) {
         continue;
       }
@@ -176,6 +182,12 @@ export class BlobStore {
     return null;
   }
 
+  /** Whether blob `id` is in an index file this run wrote mid-run. */
+  #indexedThisRun(id: string): boolean {
+    return this.#indexedMidRun !== null && this.#indexedMidRun.mayHave(id) &&
+      this.#options.catalog.hasBlob(id);
+  }
+
   #count(blob: EncodedBlob): void {
     const s = this.#options.state.summary;
     if (blob.type === "data") s.data_blobs++;
@@ -194,8 +206,13 @@ export class BlobStore {
       const id = await repo.saveJson("index", index);
       catalog.transaction(() => catalog.addIndex(id, index));
       // Indexed blobs are known through the catalog now: `pending` keeps only those not yet indexed.
-      this.#indexedMidRun = true;
-      for (const p of index.packs) for (const b of p.blobs) this.#pending.delete(b.id);
+      const indexed = this.#indexedMidRun ??= new IdFilter();
+      for (const p of index.packs) {
+        for (const b of p.blobs) {
+          indexed.add(b.id);
+          this.#pending.delete(b.id);
+        }
+      }
     })().catch(state.fail).finally(() => (this.#indexing = null));
   }
 }
