@@ -86,7 +86,7 @@ export type { Stats, StatsMode } from "./core/stats.ts";
 export type { Dump } from "./core/dump.ts";
 export { type SnapshotJson, snapshotJson } from "./core/snapshot_json.ts";
 export { makePrivateDir } from "./core/platform/private_dir.ts";
-export { niceThisThread } from "./core/platform/libc.ts";
+export { capMallocArenas, niceThisThread } from "./core/platform/libc.ts";
 export { encodeBase64 } from "./core/encoding.ts";
 export { STALE_MS } from "./core/repository/locks.ts";
 export type { SyncResult } from "./core/mirrors.ts";

@@ -350,11 +350,25 @@ export interface RestoreEntry extends Omit<SourceEntry, "open"> {
  * Where data comes from: a directory tree, a bucket, a database dump. `scan()` yields entries;
  * `restore()` (optional) writes them back somewhere other than a plain directory.
  */
+/** What the archiver may assume of a source's pace (see {@link SourcePlugin.capabilities}). */
+export interface SourceCapabilities {
+  /**
+   * Content is read over a network (a bucket, a remote server), at a pace the main thread keeps up with:
+   * the archiver compresses and seals on the main thread instead of on encoder workers, and fills one pack
+   * buffer, uploads it, then fills it again. A bucket backup peaked about 60 MiB lower (the workers'
+   * isolates and two pack buffers) at the same speed. Absent or false: the pace of local disks, for which
+   * it adds encoder workers and overlaps uploads as they fall behind.
+   */
+  readonly remote?: boolean;
+}
+
 export interface SourcePlugin extends PluginBase {
   /** Always `source`. */
   readonly kind: "source";
   /** The paths recorded in the snapshot (e.g. the directories given to `floe backup`). */
   readonly paths: readonly string[];
+  /** Hints on the source's pace; absent means a local source. */
+  readonly capabilities?: SourceCapabilities;
   /** Yield every entry, in pre-order (see {@link SourceEntry}). */
   scan(context: ScanContext): AsyncIterable<SourceEntry> | Iterable<SourceEntry>;
   /** Write entries back into the source's own kind of place (a database, a bucket). */

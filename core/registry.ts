@@ -280,6 +280,13 @@ export function contractProblems(kind: PluginKind, plugin: unknown): string[] {
       problems.push("capabilities.temporaries must be a boolean when given");
     }
   }
+  if (kind === "source" && p.capabilities !== undefined) {
+    const c = p.capabilities as Record<string, unknown> | null;
+    if (!c || typeof c !== "object") problems.push("capabilities must be an object when given");
+    else if (c.remote !== undefined && typeof c.remote !== "boolean") {
+      problems.push("capabilities.remote must be a boolean when given");
+    }
+  }
   if (kind === "transform" && p.role !== undefined && p.role !== "compression" && p.role !== "cipher") {
     problems.push(`role must be "compression" or "cipher"`);
   }

@@ -190,6 +190,14 @@ Deno.test("registry: contractProblems lists every problem", () => {
     decode() {},
   });
   assertEquals(t, ["name (a non-empty string) is missing", 'role must be "compression" or "cipher"']);
+  const source = { kind: "source", name: "s", apiVersion: API_VERSION, paths: ["/"], scan() {} };
+  assertEquals(contractProblems("source", { ...source, capabilities: { remote: true } }), []);
+  assertEquals(contractProblems("source", { ...source, capabilities: { remote: "yes" } }), [
+    "capabilities.remote must be a boolean when given",
+  ]);
+  assertEquals(contractProblems("source", { ...source, capabilities: null }), [
+    "capabilities must be an object when given",
+  ]);
 });
 
 Deno.test("registry: unknown built-in names are refused, listing the built-ins", async () => {

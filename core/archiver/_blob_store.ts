@@ -39,6 +39,12 @@ export interface BlobStoreOptions {
   state: RunState;
   /** Worker threads for encoding data blobs; 0 encodes here. */
   workers: number;
+  /**
+   * The source is read over a network (`SourceCapabilities.remote`): blobs are encoded on this thread and
+   * one pack buffer is filled and uploaded in turn, which keep up with it; encoder workers and pack
+   * buffers filled while others upload would only hold memory.
+   */
+  remote?: boolean;
   /** Try compression. */
   compress: boolean;
   /** Compression level for the encoder workers, instead of the repository's. */
@@ -83,7 +89,12 @@ export class BlobStore {
     this.#options = options;
     const { catalog } = options;
     this.#window = options.workers > 0 ? 16 : 8;
-    this.#packer = new Packer(options.repo, { signal: options.signal, onStored: () => this.#indexSoFar() });
+    this.#packer = new Packer(options.repo, {
+      concurrency: options.remote ? 1 : undefined,
+      overlap: !options.remote,
+      signal: options.signal,
+      onStored: () => this.#indexSoFar(),
+    });
     this.#emptyIndex = catalog.isEmpty();
     this.catalogPath = !this.#emptyIndex && catalog.path && catalog.path !== ":memory:" ? catalog.path : null;
   }
@@ -177,8 +188,8 @@ export class BlobStore {
   }
 
   #encoderPool(): EncoderPool | null {
-    const { repo, workers, compressionLevel } = this.#options;
-    if (workers > 0) return (this.#encoder ??= new EncoderPool(repo, workers, compressionLevel));
+    const { repo, workers, compressionLevel, remote } = this.#options;
+    if (workers > 0 && !remote) return (this.#encoder ??= new EncoderPool(repo, workers, compressionLevel));
     return null;
   }
 

@@ -155,6 +155,7 @@ async function run(options: BackupOptions, parts: Parts): Promise<BackupResult> 
     catalog,
     state,
     workers,
+    remote: source.capabilities?.remote === true,
     compress,
     compressionLevel: options.compressionLevel,
     compressor: options.compressionLevel !== undefined && repo.compression

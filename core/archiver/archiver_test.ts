@@ -3,9 +3,18 @@
  * through one shared buffer: files read one after another must each keep their own bytes.
  */
 import { assertEquals } from "../../tests/assert.ts";
-import { newEngine, pauseAfter, randomBytes, sha256, tempDir, waitFor } from "../../tests/helpers.ts";
-import type { SourcePlugin } from "../contracts.ts";
-import { type Engine, internals } from "../engine.ts";
+import {
+  newEngine,
+  pauseAfter,
+  randomBytes,
+  sha256,
+  SMALL_REPO,
+  tempDir,
+  waitFor,
+} from "../../tests/helpers.ts";
+import type { SourcePlugin, StoragePlugin } from "../contracts.ts";
+import { Engine, internals } from "../engine.ts";
+import local from "../../plugins/storage/local/mod.ts";
 import { loadPlugin } from "../registry.ts";
 
 const MiB = 1024 * 1024;
@@ -224,6 +233,58 @@ Deno.test({
             true,
             `workers ${workers}: ${s.data_added_raw} bytes added`,
           );
+        }
+      } finally {
+        await engine.close();
+      }
+    } finally {
+      await dir.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "archiver: a remote source keeps one pack upload in flight, a local one as many as the storage allows",
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = await tempDir("floe-archiver-");
+    try {
+      const src = `${dir.path}/src`;
+      Deno.mkdirSync(src);
+      for (let i = 0; i < 6; i++) Deno.writeFileSync(`${src}/f${i}`, randomBytes(2 * MiB, 300 + i));
+      let now = 0;
+      let most = 0;
+      const base = local({ path: `${dir.path}/repo`, concurrency: 2 });
+      const storage: StoragePlugin = {
+        ...base,
+        async put(name, data, options) {
+          const pack = name.startsWith("data/");
+          if (pack) most = Math.max(most, ++now);
+          try {
+            if (pack) await new Promise((r) => setTimeout(r, 50)); // slow enough for uploads to overlap
+            return await base.put(name, data, options);
+          } finally {
+            if (pack) now--;
+          }
+        },
+      };
+      const engine = await Engine.init({
+        storage,
+        password: "pw",
+        catalogPath: `${dir.path}/cache/catalog.db`,
+        ...SMALL_REPO,
+      });
+      try {
+        const fs = withoutLocalPaths(await loadPlugin("source", "fs", { paths: [src] }));
+        for (const [remote, expected] of [[false, 2], [true, 1]] as const) {
+          most = 0;
+          await engine.backup({ ...fs, capabilities: { remote } }, {
+            parent: null,
+            force: true,
+            noCompression: true,
+          });
+          assertEquals(most, expected, `remote ${remote}`);
         }
       } finally {
         await engine.close();

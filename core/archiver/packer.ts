@@ -26,6 +26,8 @@ interface Open {
 
 /** Room for the sealed header beyond its entries (nonce, tag, length). */
 const HEADER_SLACK = 64;
+/** A tree pack's first buffer; it doubles as trees come, up to a whole pack's. */
+const TREE_START = 1 << 20;
 
 /** Fills and uploads packs. */
 export class Packer {
@@ -33,6 +35,11 @@ export class Packer {
   readonly #open: Record<BlobType, Open | null> = { data: null, tree: null };
   readonly #inflight = new Set<Promise<void>>();
   readonly #concurrency: number;
+  /**
+   * Whether the next pack fills while the last uploads (a buffer per upload in flight, plus one). False: the
+   * add that fills a pack waits for its upload, and one pack buffer serves the whole run.
+   */
+  readonly #overlap: boolean;
   readonly #signal?: AbortSignal;
   readonly #onStored?: () => void;
   readonly #free: Uint8Array[] = [];
@@ -53,19 +60,35 @@ export class Packer {
   /** Build one for a repository; `onStored` is called each time a pack is stored (its record in {@link packs}). */
   constructor(
     repo: Repository,
-    options: { concurrency?: number; signal?: AbortSignal; onStored?: () => void } = {},
+    options: { concurrency?: number; overlap?: boolean; signal?: AbortSignal; onStored?: () => void } = {},
   ) {
     this.#repo = repo;
     this.#onStored = options.onStored;
     this.#concurrency = Math.max(1, options.concurrency ?? repo.storage.capabilities.concurrency);
+    this.#overlap = options.overlap ?? true;
     this.#signal = options.signal;
     // A pack closes at packSize; a blob that would overflow the buffer closes it early instead.
     this.#capacity = repo.settings.packSize + (1 << 20);
   }
 
-  #take(min: number): Uint8Array {
+  #take(type: BlobType, min: number): Uint8Array {
     if (min > this.#capacity) return new Uint8Array(min); // one oversized blob: its own pack
+    // A tree pack stays open for most of a run, and a run's trees are often a few MiB in all: its buffer
+    // grows as they come (see #grow) instead of holding a whole pack buffer, touched by data, from start to end.
+    if (type === "tree") return new Uint8Array(Math.min(this.#capacity, Math.max(TREE_START, min)));
     return this.#free.pop() ?? new Uint8Array(this.#capacity);
+  }
+
+  /** Moves an open pack into a buffer twice as large (at most a whole pack's) that holds `need` bytes. */
+  static #grow(open: Open, need: number, capacity: number): void {
+    const bytes = new Uint8Array(Math.min(capacity, Math.max(need, open.bytes.length * 2)));
+    bytes.set(open.bytes.subarray(0, open.used));
+    let off = 0;
+    for (const b of open.blobs) {
+      b.sealed = bytes.subarray(off, off + b.length);
+      off += b.length;
+    }
+    open.bytes = bytes;
   }
 
   /** Keeps a pack buffer for reuse: as many as uploads in flight, plus the one being filled. */
@@ -92,11 +115,15 @@ export class Packer {
     if (this.#error) throw this.#error;
     let open = this.#open[blob.type];
     if (open && Packer.#room(open, blob) > open.bytes.length) {
-      await this.#seal(blob.type);
-      open = this.#open[blob.type];
+      if (open.bytes.length < this.#capacity && Packer.#room(open, blob) <= this.#capacity) {
+        Packer.#grow(open, Packer.#room(open, blob), this.#capacity);
+      } else {
+        await this.#seal(blob.type);
+        open = this.#open[blob.type];
+      }
     }
     if (!open) {
-      open = { bytes: this.#take(blob.length + HEADER_ENTRY + HEADER_SLACK), used: 0, blobs: [] };
+      open = { bytes: this.#take(blob.type, blob.length + HEADER_ENTRY + HEADER_SLACK), used: 0, blobs: [] };
       this.#open[blob.type] = open;
     }
     open.bytes.set(blob.sealed, open.used);
@@ -124,6 +151,7 @@ export class Packer {
       this.#error ??= e;
     }).finally(() => this.#inflight.delete(p));
     this.#inflight.add(p);
+    if (!this.#overlap) await p;
   }
 
   /** Hands over the records of the packs stored so far (for an index file) and forgets them. */

@@ -66,3 +66,33 @@ Deno.test("packer: adds made at once take turns: every blob lands once, in the o
     await dir.cleanup();
   }
 });
+
+Deno.test("packer: a tree pack's buffer grows as trees come; every tree lands in one pack, readable", async () => {
+  const dir = await tempDir("floe-packer-");
+  try {
+    // 4 MiB packs: a tree pack starts at 1 MiB and grows twice for 3.6 MB of trees.
+    const repo = await Repository.init(local({ path: `${dir.path}/repo` }), "pw", {
+      packSize: 4 << 20,
+      kdfParams: TEST_KDF,
+    });
+    const packer = new Packer(repo);
+    const trees = Array.from({ length: 12 }, (_, i) => randomBytes(300_000, 100 + i));
+    const data = Array.from({ length: 12 }, (_, i) => randomBytes(500_000, 200 + i));
+    for (let i = 0; i < trees.length; i++) {
+      await packer.add(await repo.encodeBlob("tree", repo.hasher.id(trees[i]), trees[i], false));
+      await packer.add(await repo.encodeBlob("data", repo.hasher.id(data[i]), data[i], false));
+    }
+    await packer.flush();
+    const treePacks = packer.packs.filter((p) => p.blobs.some((b) => b.type === "tree"));
+    assertEquals(treePacks.length, 1);
+    assertEquals(treePacks[0].blobs.map((b) => b.id), trees.map((t) => repo.hasher.id(t)));
+    for (const pack of packer.packs) {
+      for (const e of await repo.readPackHeader(pack.id, pack.size)) {
+        const plain = [...trees, ...data].find((p) => repo.hasher.id(p) === e.id);
+        assertEquals(await repo.loadBlob(e), plain);
+      }
+    }
+  } finally {
+    await dir.cleanup();
+  }
+});

@@ -1117,6 +1117,15 @@ export function ftruncateFd(fd: number, size: number): void {
 }
 
 const M_MMAP_THRESHOLD = -3;
+const M_ARENA_MAX = -8;
+/**
+ * Arenas glibc may make (its default is eight per core). Deno's I/O runs on a pool of threads, each of which
+ * takes an arena of its own when it meets contention; response bodies allocated on one and freed on another
+ * leave each arena's heap fragmented and resident. Two, set by `MALLOC_ARENA_MAX=2` in the environment:
+ * a bucket backup's peak 245–254 → 219–234 MiB at the same speed. Set by {@link capMallocArenas} at the
+ * CLI's start, threads the runtime started earlier keep their arenas: 215 MiB where the variable gave 208.
+ */
+const ARENAS = 2;
 /** Allocations from this size on get mappings of their own (glibc's initial threshold). */
 const MMAP_FROM = 128 * 1024;
 let mallocPinned = false;
@@ -1142,6 +1151,23 @@ export function keepMallocLean(): boolean {
   const mallopt = libc().mallopt;
   mallocPinned = mallopt !== null && mallopt(M_MMAP_THRESHOLD, MMAP_FROM) === 1;
   return mallocPinned;
+}
+
+/**
+ * Caps the arenas glibc may make at {@link ARENAS} (`mallopt(M_ARENA_MAX)`). Threads that have an arena
+ * keep it, so call it early, before the threads that do I/O allocate. False when the C library has no
+ * `mallopt` or FFI is not granted.
+ *
+ * @example
+ * ```ts
+ * import { capMallocArenas } from "./libc.ts";
+ * capMallocArenas();
+ * ```
+ */
+export function capMallocArenas(): boolean {
+  if (!available()) return false;
+  const mallopt = libc().mallopt;
+  return mallopt !== null && mallopt(M_ARENA_MAX, ARENAS) === 1;
 }
 
 const PRIO_PROCESS = 0;

@@ -375,6 +375,7 @@ export default function bucket(
     apiVersion: API_VERSION,
     paths,
     budget,
+    capabilities: { remote: true },
 
     async *scan(ctx: ScanContext): AsyncIterable<SourceEntry> {
       ctx.signal?.throwIfAborted();
