@@ -346,10 +346,6 @@ export interface RestoreEntry extends Omit<SourceEntry, "open"> {
   open?(): ContentReader;
 }
 
-/**
- * Where data comes from: a directory tree, a bucket, a database dump. `scan()` yields entries;
- * `restore()` (optional) writes them back somewhere other than a plain directory.
- */
 /** What the archiver may assume of a source's pace (see {@link SourcePlugin.capabilities}). */
 export interface SourceCapabilities {
   /**
@@ -362,6 +358,10 @@ export interface SourceCapabilities {
   readonly remote?: boolean;
 }
 
+/**
+ * Where data comes from: a directory tree, a bucket, a database dump. `scan()` yields entries;
+ * `restore()` (optional) writes them back somewhere other than a plain directory.
+ */
 export interface SourcePlugin extends PluginBase {
   /** Always `source`. */
   readonly kind: "source";
