@@ -19,15 +19,12 @@
  */
 import "../plugins/mod.ts"; // the CLI runs with the built-in plugins
 import { Command, CommanderError } from "commander";
-import { capMallocArenas, loadUserPlugin, maskLocation } from "../mod.ts";
+import { loadUserPlugin, maskLocation } from "../mod.ts";
 import { Context, parseGlobals } from "./context.ts";
 import { ExitCode, exitCodeOf } from "../jobs/exit_codes.ts";
 import { errorLine } from "./remote.ts";
 import { isBrokenPipe, writeErr, writeOut } from "./output.ts";
 import { callerCwd } from "./cwd.ts";
-
-// Before any backup or restore allocates: the arena cap holds only for threads that have no arena yet.
-capMallocArenas();
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 

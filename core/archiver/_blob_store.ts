@@ -90,8 +90,7 @@ export class BlobStore {
     const { catalog } = options;
     this.#window = options.workers > 0 ? 16 : 8;
     this.#packer = new Packer(options.repo, {
-      concurrency: options.remote ? 1 : undefined,
-      overlap: !options.remote,
+      overlap: !options.remote, // and so one upload at a time
       signal: options.signal,
       onStored: () => this.#indexSoFar(),
     });

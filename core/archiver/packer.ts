@@ -114,9 +114,10 @@ export class Packer {
   async #add(blob: EncodedBlob): Promise<void> {
     if (this.#error) throw this.#error;
     let open = this.#open[blob.type];
-    if (open && Packer.#room(open, blob) > open.bytes.length) {
-      if (open.bytes.length < this.#capacity && Packer.#room(open, blob) <= this.#capacity) {
-        Packer.#grow(open, Packer.#room(open, blob), this.#capacity);
+    const need = open ? Packer.#room(open, blob) : 0;
+    if (open && need > open.bytes.length) {
+      if (open.bytes.length < this.#capacity && need <= this.#capacity) {
+        Packer.#grow(open, need, this.#capacity);
       } else {
         await this.#seal(blob.type);
         open = this.#open[blob.type];

@@ -1123,7 +1123,7 @@ const M_ARENA_MAX = -8;
  * takes an arena of its own when it meets contention; response bodies allocated on one and freed on another
  * leave each arena's heap fragmented and resident. Two, set by `MALLOC_ARENA_MAX=2` in the environment:
  * a bucket backup's peak 245–254 → 219–234 MiB at the same speed. Set by {@link capMallocArenas} at the
- * CLI's start, threads the runtime started earlier keep their arenas: 215 MiB where the variable gave 208.
+ * start of `floe backup`, threads the runtime started earlier keep their arenas: 215 MiB where the variable gave 208.
  */
 const ARENAS = 2;
 /** Allocations from this size on get mappings of their own (glibc's initial threshold). */
