@@ -21,7 +21,7 @@ import { startSwift } from "../tests/fixtures/servers/swift.ts";
 import { start as startProxy } from "../tests/fixtures/fault_proxy.ts";
 import { s3Backend } from "../plugins/source/bucket/_s3.ts";
 import { retrying } from "../plugins/storage/retry/mod.ts";
-import { ensureApt, FLOE_RUN_FLAGS } from "./tools.ts";
+import { ensureApt, FLOE_MAIN, FLOE_RUN_FLAGS } from "./tools.ts";
 import { measure, type Measurement } from "./measure.ts";
 import { fmtMiB, fmtRatio, fmtSeconds, renderTable } from "./table.ts";
 
@@ -152,22 +152,35 @@ try {
     }`,
   );
 
+  // floe as a user runs it: `floe init` (not measured), then `floe backup --source bucket` through the
+  // CLI with the floe task's flags, so that what the CLI does at start (the malloc arena cap, the V8
+  // flags) is in the figures.
+  const floeCli = (repoDir: string, args: string[]) => ({
+    cmd: [Deno.execPath(), "run", ...FLOE_RUN_FLAGS, FLOE_MAIN, ...args],
+    env: {
+      ...env,
+      FLOE_REPOSITORY: `${repoDir}/repo`,
+      FLOE_PASSWORD: "bench",
+      XDG_CACHE_HOME: `${repoDir}/cache`,
+      NO_COLOR: "1",
+    },
+  });
   const floeRun = async (repoDir: string, bucketName: string, memory?: string) => {
     await Deno.mkdir(repoDir, { recursive: true });
+    const exists = await Deno.stat(`${repoDir}/repo/config`).then(() => true, () => false);
+    if (!exists) {
+      const init = floeCli(repoDir, ["init"]);
+      const out = await new Deno.Command(init.cmd[0], { args: init.cmd.slice(1), env: init.env }).output();
+      if (!out.success) throw new Error(`floe init: ${new TextDecoder().decode(out.stderr)}`);
+    }
     const before = proxy.stats.requests;
-    const m = await measure({
-      cmd: [
-        Deno.execPath(),
-        "run",
-        // The floe task's own permissions (narrowed: adding -A to them is refused).
-        ...FLOE_RUN_FLAGS,
-        new URL("./_bucket_backup.ts", import.meta.url).pathname,
-        repoDir,
-        `s3:${proxy.url}/${bucketName}`,
-        ...(memory ? [memory] : []),
-      ],
-      env,
-    });
+    const m = await measure(floeCli(repoDir, [
+      "backup",
+      "--source",
+      "bucket",
+      `s3:${proxy.url}/${bucketName}`,
+      ...(memory ? ["--source-option", `memory=${memory}`] : []),
+    ]));
     return { m, requests: proxy.stats.requests - before };
   };
   const rclone = async (args: string[]) => {

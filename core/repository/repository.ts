@@ -487,6 +487,10 @@ export class Repository {
    * Compresses (when it helps) and seals one blob whose id is already known. `plain` is consumed before
    * this returns (built-in transforms copy synchronously; asynchronous third-party ones get a copy), so
    * the caller may reuse its buffer at once and keep several encodes in flight.
+   *
+   * `lent` offers output buffers (see `TransformContext.into`): the compressor's and the cipher's output
+   * may be written there, and the result's `sealed` may be a view of `lent.sealed`. The caller must not
+   * touch them again until the returned promise has settled and it is done with the result.
    */
   encodeBlob(
     type: BlobType,
@@ -494,11 +498,13 @@ export class Repository {
     plain: Uint8Array,
     compress = true,
     compressor: TransformPlugin | null = this.compression,
+    lent?: { sealed?: Uint8Array; compressed?: Uint8Array },
   ): Promise<EncodedBlob> {
     const rawLength = plain.length;
     const aad = blobAad(type, id);
+    const context = lent?.sealed ? { associatedData: aad, into: lent.sealed } : { associatedData: aad };
     const seal = (body: Uint8Array, compressed: boolean) =>
-      Promise.resolve(this.cipher.encode(body, { associatedData: aad })).then((bytes) => ({
+      Promise.resolve(this.cipher.encode(body, context)).then((bytes) => ({
         id,
         type,
         compressed,
@@ -507,7 +513,7 @@ export class Repository {
         sealed: bytes,
       }));
     if (!compress || !compressor) return seal(plain, false);
-    const result = compressIfWorth(compressor, plain);
+    const result = compressIfWorth(compressor, plain, lent?.compressed);
     return result instanceof Promise
       ? result.then(({ body, compressed }) => seal(body, compressed))
       : seal(result.body, result.compressed);
