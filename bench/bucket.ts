@@ -28,6 +28,8 @@ import { fmtMiB, fmtRatio, fmtSeconds, renderTable } from "./table.ts";
 const SMALL = Number(Deno.env.get("BENCH_BUCKET_SMALL") ?? 20_000);
 const LARGE = Number(Deno.env.get("BENCH_BUCKET_LARGE") ?? 20);
 const MiB = 1024 * 1024;
+/** floe's peak RSS in every run, MiB (issue #23). */
+const RSS_TARGET = 200;
 /** The source's `memory` option for every floe run (`BENCH_BUCKET_MEMORY=32M`); the source's default otherwise. */
 const MEMORY = Deno.env.get("BENCH_BUCKET_MEMORY") || undefined;
 /** `BENCH_BUCKET_HUGE=0` skips the 2 × 1 GiB run. */
@@ -201,6 +203,9 @@ try {
     await rclone(["check", "--size-only", `swift:${name}`, `${work}/rclone-copy`]),
   ]);
 
+  /** Peak RSS, judged against {@link RSS_TARGET} on floe's rows. */
+  const peak = (m: Measurement, judged: boolean) =>
+    `${fmtMiB(m.rssKiB * 1024)}${judged ? (m.rssKiB <= RSS_TARGET * 1024 ? " ✓" : " ✗") : ""}`;
   const rate = (m: Measurement) =>
     m.ok ? `${(objects / m.wall).toFixed(0)} obj/s, ${(bytes / MiB / m.wall).toFixed(1)} MiB/s` : "";
   // A failed run shows what failed and no figure: its wall time is no result, let alone a ✓.
@@ -210,7 +215,7 @@ try {
     vs && r.m.ok && vs.ok ? fmtRatio(r.m.wall / vs.wall, target) : "",
     String(r.requests),
     (r.requests / objects).toFixed(3),
-    r.m.ok ? fmtMiB(r.m.rssKiB * 1024) : "",
+    r.m.ok ? peak(r.m, what.startsWith("floe")) : "",
     r.m.ok ? fmtMiB(r.m.anonKiB * 1024) : "",
     rate(r.m),
   ];
@@ -241,7 +246,7 @@ try {
       "",
       String(big.requests),
       "",
-      big.m.ok ? fmtMiB(big.m.rssKiB * 1024) : "",
+      big.m.ok ? peak(big.m, true) : "",
       big.m.ok ? fmtMiB(big.m.anonKiB * 1024) : "",
       big.m.ok ? `${(2048 / big.m.wall).toFixed(1)} MiB/s` : "",
     ]);
