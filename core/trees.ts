@@ -95,8 +95,7 @@ export function parseTreeText(text: string, id: string): Tree {
 /**
  * The catalog's cached copy of a tree, or undefined when there is none or it does not hash to its keyed
  * id: such a copy is dropped (the caller reads the tree from the repository, which authenticates it) and
- * reported as a warning. `ahead` is that copy read and parsed earlier (see `tree_read_ahead.ts`): checked
- * the same way, and its parse used once it is.
+ * reported as a warning. `ahead` is that copy read earlier (see `tree_read_ahead.ts`): checked the same way.
  *
  * @example
  * ```ts
@@ -125,8 +124,6 @@ export function cachedTree(
     });
     return undefined;
   }
-  // The read-ahead parsed this very text (a well-formed one only).
-  if (ahead) return ahead.tree;
   // A well-formed string (no lone surrogate) is exactly the UTF-8 decoding of its encoding `plain`, which
   // was just authenticated: parsed as it is, without decoding `plain` again. Otherwise the bytes decide.
   return json.isWellFormed() ? parseTreeText(json, id) : parseTree(plain, id);
@@ -154,10 +151,13 @@ export async function fetchTree(
   return tree;
 }
 
-/** A tree read from the catalog ahead of the key: its text (unverified) and that text parsed and validated. */
+/**
+ * A tree read from the catalog ahead of the key: its text, unverified (and so not parsed: it is parsed, as
+ * any cached tree, once it hashes to its keyed id).
+ */
 export interface ReadAheadTree {
+  /** The catalog's text of the tree. */
   json: string;
-  tree: Tree;
 }
 
 /** Trees read from the catalog ahead of the key, unverified (see `tree_read_ahead.ts`). */
