@@ -186,15 +186,19 @@ const STEPS = [
 ] as const;
 type StepId = (typeof STEPS)[number]["id"];
 
-/** floe/restic targets on wall time per step (the brief's goals). */
+/** floe/restic targets on wall time per step (issue #26, the mixed tree). */
 const WALL_TARGET: Partial<Record<StepId, number>> = {
-  initial: 0.6,
-  unchanged: 0.5,
-  changed: 0.6,
+  initial: 0.45,
+  unchanged: 0.35,
+  changed: 0.5,
   restore: 0.7,
 };
-const RSS_TARGET = 1.0;
-const REPO_TARGET = 1.0;
+/** floe/restic peak RSS (#26: room for the runtime's ~30 MiB more code pages, not for more). */
+const RSS_TARGET = 1.3;
+/** floe/restic peak anonymous (private) memory (#26). */
+const ANON_TARGET = 1.0;
+/** floe/restic repository size (#26). */
+const REPO_TARGET = 0.95;
 
 interface StepResult extends Measurement {
   /** `du -sb` of the repository after a backup step. */
@@ -341,7 +345,7 @@ function mainTable(b: Bench, steps: readonly (typeof STEPS)[number][] = STEPS): 
       row.push(
         fmtRatio(ratio(wall(f), wall(r)), withTarget ? WALL_TARGET[s.id] : undefined),
         fmtRatio(ratio(rss(f), rss(r)), withTarget ? RSS_TARGET : undefined),
-        fmtRatio(ratio(anon(f), anon(r))),
+        fmtRatio(ratio(anon(f), anon(r)), withTarget ? ANON_TARGET : undefined),
         fmtRatio(ratio(repoBytes(f), repoBytes(r)), withTarget ? REPO_TARGET : undefined),
       );
     }
@@ -419,6 +423,8 @@ function scalingTable(
 
 /** floe/restic wall-time target of the S3 steps (initial backup and restore). */
 const S3_WALL_TARGET = 0.7;
+/** floe/restic client CPU of the S3 steps (#26: the part floe controls on a machine it shares with the store). */
+const S3_CPU_TARGET: Record<string, number> = { initial: 0.6, restore: 0.7 };
 const S3_STEPS = [
   { id: "init", label: "init" },
   { id: "initial", label: "initial backup" },
@@ -577,7 +583,7 @@ function s3Table(tools: string[], o: S3Outcome): string {
       const r = o.results.restic?.[s.id];
       row.push(
         fmtRatio(ratio(wall(f), wall(r)), s.id === "init" ? undefined : S3_WALL_TARGET),
-        fmtRatio(ratio(cpu(f), cpu(r))),
+        fmtRatio(ratio(cpu(f), cpu(r)), S3_CPU_TARGET[s.id]),
         fmtRatio(ratio(rss(f), rss(r)), RSS_TARGET),
       );
     }
@@ -853,7 +859,8 @@ async function main(): Promise<void> {
   print();
   print(
     `targets (floe/restic): wall ≤ ${WALL_TARGET.initial} initial, ≤ ${WALL_TARGET.unchanged} unchanged, ` +
-      `≤ ${WALL_TARGET.changed} 1% change, ≤ ${WALL_TARGET.restore} restore; RSS ≤ ${RSS_TARGET}; repo ≤ ${REPO_TARGET}`,
+      `≤ ${WALL_TARGET.changed} 1% change, ≤ ${WALL_TARGET.restore} restore; RSS ≤ ${RSS_TARGET}; anon ≤ ${ANON_TARGET}; ` +
+      `repo ≤ ${REPO_TARGET}`,
   );
   print(interference(b));
   print(copyLine(copy));
@@ -887,7 +894,8 @@ async function main(): Promise<void> {
         `srv cpu = CPU s the rest of the machine was busy during the step (Swift, memcached, the proxy, ` +
           `anything else), not in the tool's cpu; req, MiB ↑/↓ = requests and body MiB sent to / received ` +
           `from the store through the proxy; f/r wall ✓/✗ against ≤ ${S3_WALL_TARGET} ` +
-          `(initial backup, restore), f/r rss against ≤ ${RSS_TARGET}`,
+          `(initial backup, restore), f/r cpu against ≤ ${S3_CPU_TARGET.initial} (initial backup) and ` +
+          `≤ ${S3_CPU_TARGET.restore} (restore), f/r rss against ≤ ${RSS_TARGET}`,
       );
       print(`load average after the S3 run: ${loadAvg()}`);
       print("S3 restore verification (against the mutated source):");
