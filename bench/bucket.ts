@@ -21,8 +21,9 @@ import { startSwift } from "../tests/fixtures/servers/swift.ts";
 import { start as startProxy } from "../tests/fixtures/fault_proxy.ts";
 import { s3Backend } from "../plugins/source/bucket/_s3.ts";
 import { retrying } from "../plugins/storage/retry/mod.ts";
-import { ensureApt, FLOE_MAIN, FLOE_RUN_FLAGS } from "./tools.ts";
-import { measure, type Measurement } from "./measure.ts";
+import { existsSync } from "node:fs";
+import { ensureApt, floe } from "./tools.ts";
+import { type CommandSpec, measure, type Measurement } from "./measure.ts";
 import { fmtMiB, fmtRatio, fmtSeconds, renderTable } from "./table.ts";
 
 const SMALL = Number(Deno.env.get("BENCH_BUCKET_SMALL") ?? 20_000);
@@ -154,35 +155,28 @@ try {
     }`,
   );
 
-  // floe as a user runs it: `floe init` (not measured), then `floe backup --source bucket` through the
-  // CLI with the floe task's flags, so that what the CLI does at start (the malloc arena cap, the V8
-  // flags) is in the figures.
-  const floeCli = (repoDir: string, args: string[]) => ({
-    cmd: [Deno.execPath(), "run", ...FLOE_RUN_FLAGS, FLOE_MAIN, ...args],
-    env: {
-      ...env,
-      FLOE_REPOSITORY: `${repoDir}/repo`,
-      FLOE_PASSWORD: "bench",
-      XDG_CACHE_HOME: `${repoDir}/cache`,
-      NO_COLOR: "1",
-    },
-  });
-  const floeRun = async (repoDir: string, bucketName: string, memory?: string) => {
-    await Deno.mkdir(repoDir, { recursive: true });
-    const exists = await Deno.stat(`${repoDir}/repo/config`).then(() => true, () => false);
-    if (!exists) {
-      const init = floeCli(repoDir, ["init"]);
-      const out = await new Deno.Command(init.cmd[0], { args: init.cmd.slice(1), env: init.env }).output();
-      if (!out.success) throw new Error(`floe init: ${new TextDecoder().decode(out.stderr)}`);
+  // floe as a user runs it, through its CLI with the floe task's flags (tools.ts): `floe init` (not
+  // measured), then `floe backup --source bucket`, so that what the CLI does at start (the malloc arena
+  // cap, the V8 flags, the key derivation) is in the figures.
+  const tool = floe({ home: `${work}/floe-home`, password: "bench" });
+  await tool.prepare();
+  const withEnv = (spec: CommandSpec): CommandSpec => ({ ...spec, env: { ...spec.env, ...env } });
+  const floeRun = async (repo: string, bucketName: string, memory?: string) => {
+    if (!existsSync(`${repo}/config`)) {
+      const init = await measure(withEnv(tool.init(repo)));
+      if (!init.ok) throw new Error(`floe init: ${init.error}`);
     }
-    const before = proxy.stats.requests;
-    const m = await measure(floeCli(repoDir, [
-      "backup",
+    const backup = withEnv(tool.backup(repo, `s3:${proxy.url}/${bucketName}`, "bucket"));
+    // `backup LOCATION` becomes `backup --source bucket LOCATION [--source-option memory=…]`.
+    backup.cmd.splice(
+      -1,
+      0,
       "--source",
       "bucket",
-      `s3:${proxy.url}/${bucketName}`,
       ...(memory ? ["--source-option", `memory=${memory}`] : []),
-    ]));
+    );
+    const before = proxy.stats.requests;
+    const m = await measure(backup);
     return { m, requests: proxy.stats.requests - before };
   };
   const rclone = async (args: string[]) => {
