@@ -24,7 +24,6 @@
  */
 import type { Catalog } from "./catalog/catalog.ts";
 import { nextTurn } from "./event_loop.ts";
-import type { ReadAheadTree } from "./trees.ts";
 
 /** Options of {@link TreeReadAhead}. */
 export interface Options {
@@ -46,7 +45,8 @@ export const defaults: Required<Omit<Options, "after">> = { maxChars: 16 << 20, 
 export class TreeReadAhead {
   readonly #catalog: Catalog;
   readonly #options: Required<Omit<Options, "after">>;
-  readonly #held = new Map<string, ReadAheadTree>();
+  /** Tree texts by id, unverified. */
+  readonly #held = new Map<string, string>();
   #chars = 0;
   #stopped = false;
   /** Subtrees still to read, the next one last. */
@@ -66,13 +66,13 @@ export class TreeReadAhead {
     return this.#held.size;
   }
 
-  /** The tree `id` if it was read ahead; it is handed out once (and then no longer held). */
-  take(id: string): ReadAheadTree | undefined {
-    const t = this.#held.get(id);
-    if (!t) return undefined;
+  /** The text of tree `id` (unverified) if it was read ahead; it is handed out once (and then no longer held). */
+  take(id: string): string | undefined {
+    const json = this.#held.get(id);
+    if (json === undefined) return undefined;
     this.#held.delete(id);
-    this.#chars -= t.json.length;
-    return t;
+    this.#chars -= json.length;
+    return json;
   }
 
   /**
@@ -107,11 +107,13 @@ export class TreeReadAhead {
     let json: string | undefined;
     try {
       json = this.#catalog.getTreeJson(id);
+      // A lone surrogate would not survive the UTF-8 encoding the verification hashes: such a text is
+      // left to cachedTree, which decides on its bytes.
       if (json === undefined || !json.isWellFormed()) return;
     } catch {
-      return;
+      return; // the backup reads it again and reports what is wrong with it
     }
-    this.#held.set(id, { json });
+    this.#held.set(id, json);
     this.#chars += json.length;
     const subs: string[] = [];
     for (const m of json.matchAll(SUBTREE)) subs.push(m[1]);

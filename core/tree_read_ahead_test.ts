@@ -30,10 +30,9 @@ Deno.test("tree read-ahead: reads the texts of the trees below the root, hands e
     assertEquals(ahead.size, 0, "nothing is read in the constructor's task");
     await turns();
     assertEquals(ahead.size, 5, "root, A, A1, B and the text that is not JSON (checked when taken)");
-    const a = ahead.take("A")!;
-    assertEquals(a, { json: json.A });
+    assertEquals(ahead.take("A"), json.A);
     assertEquals(ahead.take("A"), undefined, "handed out once");
-    assertEquals(ahead.take("bad"), { json: json.bad });
+    assertEquals(ahead.take("bad"), json.bad);
     ahead.close();
     assertEquals(ahead.size, 0);
   } finally {

@@ -95,7 +95,8 @@ export function parseTreeText(text: string, id: string): Tree {
 /**
  * The catalog's cached copy of a tree, or undefined when there is none or it does not hash to its keyed
  * id: such a copy is dropped (the caller reads the tree from the repository, which authenticates it) and
- * reported as a warning. `ahead` is that copy read earlier (see `tree_read_ahead.ts`): checked the same way.
+ * reported as a warning. `ahead` is that copy's text read earlier, unverified (see `tree_read_ahead.ts`):
+ * checked the same way, and parsed only once it is.
  *
  * @example
  * ```ts
@@ -108,9 +109,9 @@ export function cachedTree(
   catalog: Catalog,
   id: string,
   onEvent?: (e: StepEvent) => void,
-  ahead?: ReadAheadTree,
+  ahead?: string,
 ): Tree | undefined {
-  const json = ahead ? ahead.json : catalog.getTreeJson(id);
+  const json = ahead ?? catalog.getTreeJson(id);
   if (json === undefined) return undefined;
   const plain = utf8(json);
   if (repo.hasher.id(plain) !== id) {
@@ -151,19 +152,10 @@ export async function fetchTree(
   return tree;
 }
 
-/**
- * A tree read from the catalog ahead of the key: its text, unverified (and so not parsed: it is parsed, as
- * any cached tree, once it hashes to its keyed id).
- */
-export interface ReadAheadTree {
-  /** The catalog's text of the tree. */
-  json: string;
-}
-
 /** Trees read from the catalog ahead of the key, unverified (see `tree_read_ahead.ts`). */
 export interface ReadAhead {
-  /** Tree `id`, if held; handed out once. */
-  take(id: string): ReadAheadTree | undefined;
+  /** The text of tree `id`, if held; handed out once. */
+  take(id: string): string | undefined;
 }
 
 /** Options of {@link TreeLoader}. */
