@@ -126,25 +126,22 @@ export class BlobStore {
     const { compress, compressor } = this.#options;
     // Encoded here, the outputs go into buffers of this store's own (when the transforms take them), so
     // that they too can be freed once packed.
-    const lent = pool ? null : {
+    const lent = pool ? undefined : {
       sealed: new Uint8Array(data.length + SEAL_SLACK),
       compressed: compress && compressor ? new Uint8Array(compressRoom(data.length)) : undefined,
     };
-    const encoded = pool
-      ? pool.encode(type, id, data, compress)
-      : repo.encodeBlob(type, id, data, compress, compressor, lent!);
+    const encoded = pool?.encode(type, id, data, compress) ??
+      repo.encodeBlob(type, id, data, compress, compressor, lent);
     const p: Promise<void> = encoded.then(async (blob) => {
       this.#count(blob);
       await this.#packer.add(blob);
       // The pack holds a copy now. A worker's sealed bytes, and the buffers lent to an encode here, are
       // this blob's alone: detaching them frees them at once. V8 counts them as external memory and
       // collects them only once ~64 MiB have piled up: a 512 MiB object from a bucket, in process, peak
-      // RSS 222–231 → 200–214 MiB (worker outputs); the mixed bucket of bench:bucket 218 → 182 MiB
+      // RSS 222–231 → 200–214 MiB (worker outputs); the mixed bucket of bench:bucket 218 → 184–189 MiB
       // (outputs encoded here).
-      if (pool) (blob.sealed.buffer as ArrayBuffer).transfer(0);
-      else {
-        (lent!.sealed.buffer as ArrayBuffer).transfer(0);
-        (lent!.compressed?.buffer as ArrayBuffer | undefined)?.transfer(0);
+      for (const bytes of lent ? [lent.sealed, lent.compressed] : [blob.sealed]) {
+        (bytes?.buffer as ArrayBuffer | undefined)?.transfer(0);
       }
     }).catch(state.fail).finally(() => this.#inflight.delete(p));
     this.#inflight.add(p);
