@@ -10,6 +10,7 @@ import {
   sha256,
   SMALL_REPO,
   tempDir,
+  TEST_KDF,
   waitFor,
 } from "../../tests/helpers.ts";
 import type { SourcePlugin, StoragePlugin } from "../contracts.ts";
@@ -273,6 +274,7 @@ Deno.test({
         storage,
         password: "pw",
         catalogPath: `${dir.path}/cache/catalog.db`,
+        kdfParams: TEST_KDF,
         ...SMALL_REPO,
       });
       try {
