@@ -126,7 +126,7 @@ export class FileContents {
     this.#batch = null;
     const { state } = this.#options;
     const job = this.#pool().read(b.paths, b.bytes).then(
-      (outcomes) => outcomes.forEach((o, i) => b.waiters[i](o)),
+      (outcomes) => outcomes.forEach((o, i) => b.waiters[i](this.#ended(o))),
       (e) => {
         state.fail(e);
         for (const w of b.waiters) w({ error: String((e as Error)?.message ?? e) });
@@ -148,15 +148,25 @@ export class FileContents {
   }
 
   #pool(): FilePool {
-    const { repo, store, workers, compress, compressionLevel } = this.#options;
+    const { repo, store, state, workers, compress, compressionLevel } = this.#options;
     return this.#files ??= new FilePool(repo, {
       size: workers,
       catalogPath: store.catalogPath,
       compress,
       compressionLevel,
       onBlobs: (blobs) => store.accept(blobs),
+      onRead: (bytes) => {
+        state.reading += bytes;
+        state.progress();
+      },
     });
   }
+
+  /** The bytes a worker's read of a file (or part) reported are no longer under way once it ends. */
+  #ended = (o: FileOutcome): FileOutcome => {
+    this.#options.state.reading -= "error" in o ? o.read ?? 0 : o.size;
+    return o;
+  };
 
   #track(job: Promise<unknown>): void {
     const tracked = job.catch(() => {}).finally(() => this.#jobs.delete(tracked));
@@ -167,7 +177,7 @@ export class FileContents {
     const pool = this.#pool();
     if (size >= SPLIT_AT && this.#options.workers > 1) return this.#readSplit(path, size);
     if (size > SMALL_FILE) {
-      const job = pool.read([path], size).then((o) => o[0]);
+      const job = pool.read([path], size).then((o) => this.#ended(o[0]));
       this.#track(job);
       return job;
     }
@@ -190,7 +200,8 @@ export class FileContents {
     }
     const parts = bounds.map((start, i) => {
       const end = i + 1 < bounds.length ? bounds[i + 1] : -1;
-      const job = this.#pool().read([path], (end < 0 ? size : end) - start, [start, end]).then((o) => o[0]);
+      const job = this.#pool().read([path], (end < 0 ? size : end) - start, [start, end])
+        .then((o) => this.#ended(o[0]));
       this.#track(job);
       return job;
     });
@@ -225,7 +236,7 @@ export class FileContents {
   }
 
   async #readContent(entry: SourceEntry, opened?: Promise<ContentReader>): Promise<FileOutcome> {
-    const { store, signal } = this.#options;
+    const { store, state, signal } = this.#options;
     const reader: ContentReader = await (opened ?? entry.open!());
     const content: string[] = [];
     let size = 0;
@@ -234,8 +245,11 @@ export class FileContents {
       for await (const chunk of readChunks((into) => reader.read(into), buf, this.#here, signal)) {
         content.push(await store.save("data", chunk));
         size += chunk.length;
+        state.reading += chunk.length;
+        state.progress(entry.path);
       }
     } finally {
+      state.reading -= size;
       await reader.close();
     }
     return { content, size };

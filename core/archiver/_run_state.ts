@@ -41,8 +41,14 @@ export class RunState {
     total_duration: 0,
     errors: 0,
   };
+  /**
+   * Bytes read so far of files whose read has not ended: progress counts them (a large file's read shows
+   * as it goes, not only once it is done), the summary only once each file's read ends.
+   */
+  reading = 0;
   readonly #emit: (event: StepEvent) => void;
   #lastProgress = 0;
+  #lastPath = "";
 
   /** A run whose events go to `emit`. */
   constructor(emit: (event: StepEvent) => void) {
@@ -68,8 +74,12 @@ export class RunState {
     this.#emit({ type: "warning", ...w });
   };
 
-  /** Emits a progress event at `path`, unless one went out less than {@link PROGRESS_EVERY} ms ago. */
-  progress(path: string): void {
+  /**
+   * Emits a progress event at `path` (default: the last path given), unless one went out less than
+   * {@link PROGRESS_EVERY} ms ago. Files and bytes are those done, plus the bytes read of files under way.
+   */
+  progress(path: string = this.#lastPath): void {
+    this.#lastPath = path;
     const now = performance.now();
     if (now - this.#lastProgress < PROGRESS_EVERY) return;
     this.#lastProgress = now;
@@ -78,7 +88,7 @@ export class RunState {
       type: "progress",
       phase: "backup",
       files: s.total_files_processed,
-      bytes: s.total_bytes_processed,
+      bytes: s.total_bytes_processed + this.reading,
       bytesAdded: s.data_added,
       path,
     });

@@ -224,12 +224,12 @@ function fileNode(
   contents: FileContents,
 ): Slot {
   const summary = state.summary;
-  summary.total_files_processed++;
-  summary.total_bytes_processed += e.size;
   const same = unchanged(old, e) && old.content.every(builder.stored);
-  if (same && sameAsOld(old, e, name)) {
+  if (same) {
+    summary.total_files_processed++;
+    summary.total_bytes_processed += e.size;
     summary.files_unmodified++;
-    return old;
+    if (sameAsOld(old, e, name)) return old;
   }
   const node = nodeOf(e, name);
   withAttributes(node, e, old, state.warn);
@@ -237,10 +237,11 @@ function fileNode(
     node.content = old.content;
     const meta = e.changeToken !== undefined ? old.meta ?? e.meta : e.meta;
     if (meta) node.meta = { ...meta };
-    summary.files_unmodified++;
     return node;
   }
+  // A file read is counted once its read ends (progress shows its bytes as they are read, see RunState).
   const slot = contents.read(e).then((o): Node | null => {
+    summary.total_files_processed++;
     if ("error" in o) {
       if (o.error) state.warn({ path: e.path, message: `cannot read: ${o.error}` });
       return null;
@@ -248,7 +249,7 @@ function fileNode(
     node.content = o.content;
     node.size = o.size;
     // A stream (stdin, a dump) announces no size, and a file may grow while it is read: count what was read.
-    summary.total_bytes_processed += o.size - e.size;
+    summary.total_bytes_processed += o.size;
     if (e.meta) node.meta = { ...e.meta };
     if (old) summary.files_changed++;
     else summary.files_new++;

@@ -2,7 +2,7 @@
  * Content read on the calling thread (no workers, or a source whose entries have no local path) goes
  * through one shared buffer: files read one after another must each keep their own bytes.
  */
-import { assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/assert.ts";
 import {
   newEngine,
   pauseAfter,
@@ -13,7 +13,7 @@ import {
   TEST_KDF,
   waitFor,
 } from "../../tests/helpers.ts";
-import type { SourcePlugin, StoragePlugin } from "../contracts.ts";
+import { API_VERSION, type SourcePlugin, type StoragePlugin } from "../contracts.ts";
 import { Engine, internals } from "../engine.ts";
 import local from "../../plugins/storage/local/mod.ts";
 import { loadPlugin } from "../registry.ts";
@@ -63,6 +63,64 @@ Deno.test({
             assertEquals(sha256(Deno.readFileSync(`${target}/${name}`)), hash, `${label}: ${name}`);
           }
         }
+      } finally {
+        await engine.close();
+      }
+    } finally {
+      await dir.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "archiver: progress shows a file's bytes while it is read; the summary counts the file once read",
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = await tempDir("floe-archiver-");
+    try {
+      const size = 2 * MiB, step = 256 * 1024;
+      const data = randomBytes(size, 7);
+      // One file read in 8 steps 80 ms apart: progress (every 250 ms at most) comes while it is read.
+      const source: SourcePlugin = {
+        kind: "source",
+        name: "paced",
+        apiVersion: API_VERSION,
+        paths: ["/p"],
+        *scan() {
+          yield { path: "/p", type: "dir", size: 0, mtime: 0, mode: 0o755 };
+          yield {
+            path: "/p/big",
+            type: "file",
+            size,
+            mtime: 0,
+            mode: 0o644,
+            open: () => {
+              let at = 0;
+              return {
+                read: async (into: Uint8Array) => {
+                  await new Promise((r) => setTimeout(r, 80));
+                  if (at >= size) return null;
+                  const n = Math.min(step, into.length, size - at);
+                  into.set(data.subarray(at, at + n));
+                  at += n;
+                  return n;
+                },
+                close() {},
+              };
+            },
+          };
+        },
+      };
+      const engine = await newEngine(dir.path);
+      try {
+        const seen: number[] = [];
+        const r = await engine.backup(source, {
+          onEvent: (e) => e.type === "progress" && e.message === undefined && seen.push(e.bytes),
+        });
+        assert(seen.some((b) => b > 0 && b < size), `progress while reading: ${seen}`);
+        assert(seen.every((b) => b >= 0 && b <= size), `never more than the file: ${seen}`);
+        assertEquals(r.snapshot.summary?.total_bytes_processed, size);
+        assertEquals(r.snapshot.summary?.total_files_processed, 1);
       } finally {
         await engine.close();
       }

@@ -21,6 +21,7 @@ import type {
   FileJob,
   FileOutcome,
   FileWorkerInit,
+  ReadMessage,
 } from "./file_worker.ts";
 
 import { keepMallocLean } from "../platform/libc.ts";
@@ -39,6 +40,8 @@ export interface FilePoolOptions {
   compressionLevel?: number;
   /** Receives new sealed blobs (in the worker's order); must copy them before its promise settles. */
   onBlobs(blobs: EncodedBlob[]): Promise<void>;
+  /** Receives how many bytes the workers read, as they go; a job's last bytes before it resolves. */
+  onRead?(bytes: number): void;
 }
 
 interface Pending {
@@ -55,6 +58,7 @@ export class FilePool {
   readonly #pending = new Map<number, Pending>();
   readonly #handling = new Set<Promise<void>>();
   readonly #onBlobs: (blobs: EncodedBlob[]) => Promise<void>;
+  readonly #onRead: (bytes: number) => void;
   #job = 0;
   #failure: Error | null = null;
 
@@ -62,6 +66,7 @@ export class FilePool {
   constructor(repo: Repository, options: FilePoolOptions) {
     keepMallocLean(); // blob buffers cross between the workers and this thread
     this.#onBlobs = options.onBlobs;
+    this.#onRead = options.onRead ?? (() => {});
     const size = Math.max(1, options.size ?? (navigator.hardwareConcurrency || 2));
     const level = options.compressionLevel ?? repo.settings.compressionLevel;
     const init: FileWorkerInit = {
@@ -78,7 +83,8 @@ export class FilePool {
     };
     for (let i = 0; i < size; i++) {
       const w = new Worker(new URL("./file_worker.ts", import.meta.url), { type: "module" });
-      w.onmessage = (e: MessageEvent<BlobsMessage | DoneMessage | FailMessage>) => this.#message(i, e.data);
+      w.onmessage = (e: MessageEvent<BlobsMessage | ReadMessage | DoneMessage | FailMessage>) =>
+        this.#message(i, e.data);
       w.onerror = (e) => {
         e.preventDefault();
         this.#fail(i, new Error(`file worker failed: ${e.message}`));
@@ -100,7 +106,7 @@ export class FilePool {
     }
   }
 
-  #message(worker: number, msg: BlobsMessage | DoneMessage | FailMessage) {
+  #message(worker: number, msg: BlobsMessage | ReadMessage | DoneMessage | FailMessage) {
     if (msg.kind === "blobs") {
       const bytes = new Uint8Array(msg.buffer);
       const blobs: EncodedBlob[] = msg.blobs.map((r) => ({
@@ -124,10 +130,15 @@ export class FilePool {
       this.#handling.add(h);
       return;
     }
+    if (msg.kind === "read") {
+      this.#onRead(msg.bytes);
+      return;
+    }
     if (msg.kind === "fail") {
       this.#fail(worker, new Error(msg.error));
       return;
     }
+    if (msg.read) this.#onRead(msg.read);
     const p = this.#pending.get(msg.job);
     if (!p) return;
     this.#pending.delete(msg.job);

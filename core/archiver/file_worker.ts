@@ -96,8 +96,16 @@ export interface BlobsMessage {
   buffer: ArrayBuffer;
 }
 
-/** What became of one file. */
-export type FileOutcome = { content: string[]; size: number } | { error: string };
+/** What became of one file; a failed read says how many bytes it had read (and reported) before. */
+export type FileOutcome = { content: string[]; size: number } | { error: string; read?: number };
+
+/** Bytes read since the last report, sent while a job goes on (see {@link REPORT_EVERY}). */
+export interface ReadMessage {
+  /** Message kind. */
+  kind: "read";
+  /** Bytes read. */
+  bytes: number;
+}
 
 /** A job is finished: every blob it produced was sent before this message. */
 export interface DoneMessage {
@@ -107,6 +115,8 @@ export interface DoneMessage {
   job: number;
   /** One outcome per path. */
   files: FileOutcome[];
+  /** Bytes read since the last {@link ReadMessage}. */
+  read: number;
 }
 
 /** The worker cannot go on (bad init, transform failure). */
@@ -123,6 +133,11 @@ const FLUSH_AT = 2 << 20;
 const SEAL_SLACK = 64;
 /** Unacknowledged output buffers at most. */
 const WINDOW = 2;
+/**
+ * Bytes read between two progress reports: the backup's progress follows a large file as it is read (a
+ * file of many GB of stored content sends no blobs, only these), at ~60 messages a second per worker.
+ */
+const REPORT_EVERY = 16 << 20;
 
 let cipher: TransformPlugin;
 let compression: TransformPlugin | null = null;
@@ -143,6 +158,8 @@ let out: { bytes: Uint8Array; used: number; blobs: SealedRecord[] };
 let ready: Promise<void>;
 const queue: FileJob[] = [];
 let running = false;
+/** Bytes read and not reported yet. */
+let unreported = 0;
 
 function freshOut() {
   const buffer = free.pop() ?? new ArrayBuffer(outSize);
@@ -217,7 +234,7 @@ async function readFile(path: string, range?: [number, number]): Promise<FileOut
   try {
     file = openInput(path, range?.[0] ?? 0);
   } catch (e) {
-    return { error: (e as Error).message };
+    return { error: (e as Error).message, read: 0 };
   }
   const content: string[] = [];
   let size = 0;
@@ -240,9 +257,15 @@ async function readFile(path: string, range?: [number, number]): Promise<FileOut
         await addBlob(id, chunk);
       }
       size += chunk.length;
+      unreported += chunk.length;
+      if (unreported >= REPORT_EVERY) {
+        const msg: ReadMessage = { kind: "read", bytes: unreported };
+        unreported = 0;
+        self.postMessage(msg);
+      }
     }
   } catch (e) {
-    return { error: (e as Error).message };
+    return { error: (e as Error).message, read: size };
   } finally {
     file.close();
   }
@@ -259,7 +282,8 @@ async function runQueue(): Promise<void> {
       const files: FileOutcome[] = [];
       for (const p of job.paths) files.push(await readFile(p, job.range));
       await flush();
-      const done: DoneMessage = { kind: "done", job: job.job, files };
+      const done: DoneMessage = { kind: "done", job: job.job, files, read: unreported };
+      unreported = 0;
       self.postMessage(done);
     }
   } catch (e) {
