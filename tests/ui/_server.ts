@@ -32,7 +32,10 @@ export interface UiTestServer {
   url: string;
   /** The bearer token. */
   token: string;
-  /** A backup job over part of the source tree (a few MB read in full: it shows progress for a while). */
+  /**
+   * A backup job over part of the source tree: a few MB read in full, paced (tests/fixtures/paced_source.ts)
+   * so that its progress shows for about a second.
+   */
   job: string;
   /** A job whose run lasts long enough to be cancelled. */
   longJob: string;
@@ -69,6 +72,8 @@ const HOST = "atlas-host";
 const OTHER_HOST = "boreal-host";
 const SNAPSHOTS = 1000;
 const SLOW = new URL("../fixtures/slow_source.ts", import.meta.url).pathname;
+/** The fs source with paced reads: a run of the job shows progress for about a second on any machine. */
+const PACED = new URL("../fixtures/paced_source.ts", import.meta.url).pathname;
 
 interface Template {
   dir: string;
@@ -188,6 +193,8 @@ password-file = "${d}/pw"
 
 [jobs.${JOB}]
 repository = "${REPO}"
+source = "${PACED}"
+source-options = { delay_ms = 40 }
 paths = ["${t.src}/photos/2023", "${t.src}/mail", "${t.src}/gone"]
 tags = ["nightly"]
 schedule = "0 3 * * *"
