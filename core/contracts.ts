@@ -285,7 +285,11 @@ export interface SourceEntry {
    * fetch them concurrently); their readers are read one at a time, in order.
    */
   readonly changeToken?: string;
-  /** Opens the content (files only). */
+  /**
+   * Opens the content (files only). Called as a method of the entry, `entry.open()`, or of a copy made by
+   * spread: a source may keep what it needs on the entry itself (the fs source does, under a symbol) rather
+   * than in a closure per entry.
+   */
   open?(): ContentReader | Promise<ContentReader>;
   /**
    * The content's path on this machine's filesystem, when the engine may read it directly (on a worker
@@ -311,7 +315,7 @@ export interface SourceEntry {
   /**
    * Reads the entry's extended attributes (ACLs included) and inode flags. The engine calls it only for an
    * entry that changed since the parent snapshot (their values are copied from it otherwise), since it
-   * costs system calls; warnings go to `warn`.
+   * costs system calls; warnings go to `warn`. Called as a method of the entry, as {@link open}.
    */
   attributes?(warn: (message: string) => void): EntryAttributes;
 }

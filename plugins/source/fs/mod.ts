@@ -203,6 +203,39 @@ class FdReader implements ContentReader {
 
 const textEncoder = new TextEncoder();
 
+/**
+ * Where an entry's content and attributes are read: its path as the OS knows it (a string), or its bytes
+ * when a segment is not plain text. Kept on the entry under a symbol, so that {@link openEntry} and the
+ * attributes reader are one function each for every entry (the walk makes one entry per file and the
+ * scan-ahead holds tens of thousands: two closures each were ~150 of their ~730 bytes of heap). A copy made
+ * by spread or rest keeps it; the methods must be called on the entry, or on such a copy.
+ */
+const WHERE = Symbol("fs entry: where");
+/** The inode flags already read by the walk (`--exclude-nodump`), or absent. */
+const FLAGS = Symbol("fs entry: flags");
+
+/** An entry of this source: the contract's fields and the two above. */
+interface FsEntry extends SourceEntry {
+  readonly [WHERE]: string | Uint8Array;
+  readonly [FLAGS]?: number | null;
+}
+
+function whereOf(e: FsEntry): string | Uint8Array {
+  const at = e?.[WHERE];
+  if (at === undefined) {
+    throw new TypeError("an fs entry's open() and attributes() are called on the entry (or a copy of it)");
+  }
+  return at;
+}
+
+/** An fs entry's `open`: through Deno by its path, or through libc by its bytes (not following a link). */
+function openEntry(this: FsEntry): ContentReader {
+  const at = whereOf(this);
+  return typeof at === "string"
+    ? new FileReader(Deno.openSync(at, { read: true }))
+    : new FdReader(libc.openRead(at, { noFollow: true }));
+}
+
 /** A raw name as the walk shows it, and its bytes when that form is quoted (not plain UTF-8). */
 function nameOf(raw: Uint8Array): { name: string; bytes?: Uint8Array } {
   const name = libc.quoteName(raw);
@@ -259,30 +292,29 @@ export default function fs(options: Options): SourcePlugin {
   const keepXattr = options.xattrs === false ? null : xattrFilter(options.xattrInclude, options.xattrExclude);
   const nodump = !!options.excludeNodump && fine;
 
-  /** Attributes of `at` (extended attributes as filtered, and restorable flags), for the engine to ask. */
-  function attributesOf(at: string | Uint8Array, type: EntryType, knownFlags: number | null | undefined) {
-    return (warn: (message: string) => void): EntryAttributes => {
-      const out: { xattrs?: [Uint8Array, Uint8Array][]; flags?: number } = {};
-      if (keepXattr) {
-        try {
-          const list = lgetxattrs(at).filter(([n]) => keepXattr(n));
-          if (list.length) out.xattrs = list;
-        } catch (e) {
-          if (!(e instanceof Deno.errors.NotSupported)) {
-            warn(`cannot read extended attributes: ${(e as Error).message}`);
-          }
+  /** An fs entry's `attributes`: extended attributes as filtered, and restorable flags. */
+  function readAttributes(this: FsEntry, warn: (message: string) => void): EntryAttributes {
+    const at = whereOf(this), type = this.type, knownFlags = this[FLAGS];
+    const out: { xattrs?: [Uint8Array, Uint8Array][]; flags?: number } = {};
+    if (keepXattr) {
+      try {
+        const list = lgetxattrs(at).filter(([n]) => keepXattr(n));
+        if (list.length) out.xattrs = list;
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotSupported)) {
+          warn(`cannot read extended attributes: ${(e as Error).message}`);
         }
       }
-      if (type === "file" || type === "dir") {
-        try {
-          const flags = (knownFlags === undefined ? lgetflags(at) : knownFlags) ?? 0;
-          if (flags & RESTORABLE_FLAGS) out.flags = flags & RESTORABLE_FLAGS;
-        } catch (e) {
-          warn(`cannot read inode flags: ${(e as Error).message}`);
-        }
+    }
+    if (type === "file" || type === "dir") {
+      try {
+        const flags = (knownFlags === undefined ? lgetflags(at) : knownFlags) ?? 0;
+        if (flags & RESTORABLE_FLAGS) out.flags = flags & RESTORABLE_FLAGS;
+      } catch (e) {
+        warn(`cannot read inode flags: ${(e as Error).message}`);
       }
-      return out;
-    };
+    }
+    return out;
   }
 
   /**
@@ -307,18 +339,13 @@ export default function fs(options: Options): SourcePlugin {
         targetBytes = t.bytes;
       } else linkTarget = Deno.readLinkSync(where as string);
     }
-    const open = type !== "file"
-      ? undefined
-      : at
-      ? () => new FdReader(libc.openRead(at, { noFollow: true }))
-      : () => new FileReader(Deno.openSync(where as string, { read: true }));
     const localPath = type === "file" && !at ? where as string : undefined;
     const rdev = type === "chardev" || type === "blockdev" ? st.rdev : undefined;
     const size = type === "file" ? st.size : 0;
     // One object literal per entry, of one shape whether or not the fine fields are known (no copy of a
     // first one): the walk makes one per entry and the scan-ahead keeps them all until the backup takes them.
     const ns = st.ns;
-    return {
+    const entry: FsEntry = {
       path,
       type,
       size,
@@ -333,7 +360,7 @@ export default function fs(options: Options): SourcePlugin {
       links: st.nlink,
       rdev,
       linkTarget,
-      open,
+      open: type === "file" ? openEntry : undefined,
       localPath,
       nameBytes,
       targetBytes,
@@ -341,8 +368,11 @@ export default function fs(options: Options): SourcePlugin {
       atimeNs: ns?.atime,
       ctimeNs: ns?.ctime,
       btimeNs: ns?.btime ?? undefined,
-      attributes: ns ? attributesOf(where, type, knownFlags) : undefined,
+      attributes: ns ? readAttributes : undefined,
+      [WHERE]: where,
     };
+    if (knownFlags !== undefined) (entry as { [FLAGS]?: number | null })[FLAGS] = knownFlags;
+    return entry;
   }
 
   /** A directory's entries: raw names through libc (shown quoted when not plain), else Deno's names. */
