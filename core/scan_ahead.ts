@@ -86,7 +86,11 @@ export function scanAhead(source: SourcePlugin, options: ScanAheadOptions = {}):
     try {
       while (!stopped && !done && buffered.length < maxEntries) {
         const until = performance.now() + sliceMs;
-        while (!stopped && !done && buffered.length < maxEntries && performance.now() < until) {
+        // The clock is read every 16 entries (~50 µs of a walk), not for each one.
+        let n = 0;
+        while (
+          !stopped && !done && buffered.length < maxEntries && ((++n & 15) !== 0 || performance.now() < until)
+        ) {
           let r: IteratorResult<SourceEntry>;
           if (sync) r = (iterator as Iterator<SourceEntry>).next();
           else {
