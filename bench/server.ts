@@ -118,7 +118,7 @@ paths = ["${dir}/data"]
       "run",
       "--allow-all",
       "--quiet",
-      "--v8-flags=--max-semi-space-size=1,--heap-growing-percent=50",
+      "--v8-flags=--max-semi-space-size=4,--heap-growing-percent=50",
       // Extra flags for the server process (a --preload probe, say), split on spaces.
       ...(Deno.env.get("BENCH_SERVER_ARGS")?.split(" ").filter(Boolean) ?? []),
       MAIN,
