@@ -27,11 +27,11 @@ export interface ScanAheadOptions {
 }
 
 /**
- * Defaults of {@link scanAhead}. An entry of the fs source holds ~700 bytes of heap, so 50,000 are ~35 MiB;
- * at 200,000 an unchanged re-backup of 1,000,000 files peaked at 209–370 MiB (the walk, its garbage and
- * the collector's threads starved the key's derivation on 2 cores: 354 ms in one run, 973 in the next,
- * while the walk reached the cap), and at 50,000 at 203–219 MiB in the same wall time (4 rounds each;
- * 100,000 files: 256–266 → 204–223 MiB, 0.97 s against 1.00).
+ * Defaults of {@link scanAhead}. An entry of the fs source holds ~490 bytes of heap (~730 when the figures
+ * below were taken), so 50,000 are ~23 MiB; at 200,000 an unchanged re-backup of 1,000,000 files peaked at
+ * 209–370 MiB (the walk, its garbage and the collector's threads starved the key's derivation on 2 cores:
+ * 354 ms in one run, 973 in the next, while the walk reached the cap), and at 50,000 at 203–219 MiB in the
+ * same wall time (4 rounds each; 100,000 files: 256–266 → 204–223 MiB, 0.97 s against 1.00).
  */
 export const defaults: Required<ScanAheadOptions> = { maxEntries: 50_000, sliceMs: 4 };
 
