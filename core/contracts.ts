@@ -316,8 +316,12 @@ export interface SourceEntry {
    * Reads the entry's extended attributes (ACLs included) and inode flags. The engine calls it only for an
    * entry that changed since the parent snapshot (their values are copied from it otherwise), since it
    * costs system calls; warnings go to `warn`. Called as a method of the entry, as {@link open}.
+   *
+   * For an entry read through {@link localPath} the engine may pass `read`: every extended attribute and the
+   * inode flags of the file as a file worker read them on the open file. The source then keeps what it would
+   * have read (its filters apply) instead of reading them again. Without `read`, it reads them itself.
    */
-  attributes?(warn: (message: string) => void): EntryAttributes;
+  attributes?(warn: (message: string) => void, read?: EntryAttributes): EntryAttributes;
 }
 
 /** What {@link SourceEntry.attributes} reads. */

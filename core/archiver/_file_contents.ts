@@ -63,6 +63,8 @@ interface Batch {
   paths: string[];
   bytes: number;
   waiters: ((o: FileOutcome) => void)[];
+  /** Read the files' attributes too (see {@link FileContents.read}). */
+  attributes: boolean;
 }
 
 /** Reads the content of a run's file entries. */
@@ -91,16 +93,18 @@ export class FileContents {
 
   /**
    * The content of file entry `e`: taken from another hard link to it read in this run, or read on a
-   * worker (entries with a `localPath`), or here. A read that fails resolves to `{ error }`.
+   * worker (entries with a `localPath`), or here. A read that fails resolves to `{ error }`. With
+   * `attributes`, a worker also reads the file's attributes on the open file (the outcome's `attributes`,
+   * absent when they were not read there).
    */
-  read(e: SourceEntry): Promise<FileOutcome> {
+  read(e: SourceEntry, attributes = false): Promise<FileOutcome> {
     const linkKey = (e.links ?? 1) > 1 ? `${e.device}:${e.inode}` : "";
     const seen = linkKey ? this.#hardlinks.get(linkKey) : undefined;
     if (seen && seen.size === e.size && seen.mtime === e.mtime) {
       return seen.content.then((content) => content ? { content, size: seen.size } : { error: "" });
     }
     const outcome = e.localPath && this.#options.workers > 0
-      ? this.#readOnWorker(e.localPath, e.size)
+      ? this.#readOnWorker(e.localPath, e.size, attributes)
       : this.#readHere(e);
     if (linkKey) {
       this.#hardlinks.set(linkKey, {
@@ -125,7 +129,7 @@ export class FileContents {
     if (!b) return;
     this.#batch = null;
     const { state } = this.#options;
-    const job = this.#pool().read(b.paths, b.bytes).then(
+    const job = this.#pool().read(b.paths, b.bytes, undefined, b.attributes).then(
       (outcomes) => outcomes.forEach((o, i) => b.waiters[i](this.#ended(o))),
       (e) => {
         state.fail(e);
@@ -173,15 +177,16 @@ export class FileContents {
     this.#jobs.add(tracked);
   }
 
-  #readOnWorker(path: string, size: number): Promise<FileOutcome> {
+  #readOnWorker(path: string, size: number, attributes: boolean): Promise<FileOutcome> {
     const pool = this.#pool();
     if (size >= SPLIT_AT && this.#options.workers > 1) return this.#readSplit(path, size);
     if (size > SMALL_FILE) {
-      const job = pool.read([path], size).then((o) => this.#ended(o[0]));
+      const job = pool.read([path], size, undefined, attributes).then((o) => this.#ended(o[0]));
       this.#track(job);
       return job;
     }
-    const b = this.#batch ??= { paths: [], bytes: 0, waiters: [] };
+    const b = this.#batch ??= { paths: [], bytes: 0, waiters: [], attributes: false };
+    b.attributes ||= attributes;
     const p = new Promise<FileOutcome>((resolve) => b.waiters.push(resolve));
     b.paths.push(path);
     b.bytes += size;

@@ -9,7 +9,7 @@
  * ```
  * @module
  */
-import type { SourceEntry, SourceWarning } from "../contracts.ts";
+import type { EntryAttributes, SourceEntry, SourceWarning } from "../contracts.ts";
 import type { Node } from "../repository/types.ts";
 import { encodeBase64 } from "../encoding.ts";
 
@@ -52,13 +52,15 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 /**
  * Adds `e`'s extended attributes and flags to `node`: copied from the parent snapshot's node when the inode,
  * size and the ns mtime and ctime are the same (writing an attribute, an ACL or a flag changes the ctime), read
- * from the source otherwise — the system calls only for what changed.
+ * from the source otherwise — the system calls only for what changed. `read`: what a file worker read on the open
+ * file, for the source to keep what it wants of (see `SourceEntry.attributes`).
  */
 export function withAttributes(
   node: Node,
   e: SourceEntry,
   old: Node | undefined,
   warn: (w: SourceWarning) => void,
+  read?: EntryAttributes,
 ): void {
   if (!e.attributes) return;
   if (
@@ -69,7 +71,7 @@ export function withAttributes(
     if (old.flags !== undefined) node.flags = old.flags;
     return;
   }
-  const got = e.attributes((message) => warn({ path: e.path, message }));
+  const got = e.attributes((message) => warn({ path: e.path, message }), read);
   if (got.xattrs?.length) {
     node.xattrs = [...got.xattrs].sort((a, b) => compareBytes(a[0], b[0]))
       .map(([k, v]) => [encodeBase64(k), encodeBase64(v)]);

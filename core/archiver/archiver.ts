@@ -230,21 +230,31 @@ function fileNode(
     summary.total_bytes_processed += e.size;
     summary.files_unmodified++;
     if (sameAsOld(old, e, name)) return old;
-  }
-  const node = nodeOf(e, name);
-  withAttributes(node, e, old, state.warn);
-  if (same) {
+    const node = nodeOf(e, name);
+    withAttributes(node, e, old, state.warn);
     node.content = old.content;
     const meta = e.changeToken !== undefined ? old.meta ?? e.meta : e.meta;
     if (meta) node.meta = { ...meta };
     return node;
   }
+  // A local file's attributes are read with its content, on the worker that has it open (no second path
+  // lookup on this thread, which walks and packs for all the workers); its node is made once both are read.
+  const deferred = e.attributes !== undefined && e.localPath !== undefined;
+  let node: Node | undefined;
+  if (!deferred) {
+    node = nodeOf(e, name);
+    withAttributes(node, e, old, state.warn);
+  }
   // A file read is counted once its read ends (progress shows its bytes as they are read, see RunState).
-  const slot = contents.read(e).then((o): Node | null => {
+  const slot = contents.read(e, deferred).then((o): Node | null => {
     summary.total_files_processed++;
     if ("error" in o) {
       if (o.error) state.warn({ path: e.path, message: `cannot read: ${o.error}` });
       return null;
+    }
+    if (!node) {
+      node = nodeOf(e, name);
+      withAttributes(node, e, old, state.warn, o.attributes);
     }
     node.content = o.content;
     node.size = o.size;

@@ -17,6 +17,8 @@ import { API_VERSION, type SourcePlugin, type StoragePlugin } from "../contracts
 import { Engine, internals } from "../engine.ts";
 import local from "../../plugins/storage/local/mod.ts";
 import { loadPlugin } from "../registry.ts";
+import { available as libcAvailable } from "../platform/libc.ts";
+import { lsetxattr } from "../platform/xattr.ts";
 
 const MiB = 1024 * 1024;
 
@@ -346,6 +348,51 @@ Deno.test({
           });
           assertEquals(most, expected, `remote ${remote}`);
         }
+      } finally {
+        await engine.close();
+      }
+    } finally {
+      await dir.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "archiver: attributes read by a file worker on the open file equal those read by path; the source's filter applies",
+  ignore: !libcAvailable(),
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = await tempDir("floe-archiver-");
+    try {
+      const src = `${dir.path}/src`;
+      Deno.mkdirSync(src);
+      for (const [name, size] of [["small", 1000], ["large", 600_000]] as const) {
+        Deno.writeFileSync(`${src}/${name}`, randomBytes(size, size));
+        lsetxattr(`${src}/${name}`, "user.keep", new TextEncoder().encode(`k-${name}`));
+        lsetxattr(`${src}/${name}`, "user.drop", new TextEncoder().encode("d"));
+      }
+      Deno.writeFileSync(`${src}/plain`, randomBytes(10, 3));
+      const engine = await newEngine(dir.path);
+      try {
+        const fs = await loadPlugin("source", "fs", { paths: [src], xattrExclude: ["user.drop"] });
+        const seen: Record<string, unknown>[] = [];
+        for (const workers of [2, 0]) { // on the workers' open files, then by path on this thread
+          const r = await engine.backup(fs, { workers, parent: null });
+          assertEquals(r.warnings, []);
+          const nodes: Record<string, unknown> = {};
+          for (const name of ["small", "large", "plain"]) {
+            nodes[name] = (await internals(engine).trees.find(r.snapshot.tree, `${src}/${name}`))?.xattrs;
+          }
+          seen.push(nodes);
+        }
+        const b64 = (s: string) => btoa(s);
+        assertEquals(seen[0], {
+          small: [[b64("user.keep"), b64("k-small")]],
+          large: [[b64("user.keep"), b64("k-large")]],
+          plain: undefined,
+        });
+        assertEquals(seen[1], seen[0]);
       } finally {
         await engine.close();
       }

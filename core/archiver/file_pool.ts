@@ -148,9 +148,10 @@ export class FilePool {
 
   /**
    * Reads `paths` (one job, one worker, the least loaded); resolves with one outcome per path, in order.
-   * `range` limits a one-file job to part of the file (see `FileJob.range`).
+   * `range` limits a one-file job to part of the file (see `FileJob.range`); `attributes` reads the files'
+   * attributes too (see `FileJob.attributes`).
    */
-  read(paths: string[], bytes = 0, range?: [number, number]): Promise<FileOutcome[]> {
+  read(paths: string[], bytes = 0, range?: [number, number], attributes = false): Promise<FileOutcome[]> {
     if (this.#failure) return Promise.reject(this.#failure);
     let worker = 0;
     for (let i = 1; i < this.#load.length; i++) if (this.#load[i] < this.#load[worker]) worker = i;
@@ -160,6 +161,7 @@ export class FilePool {
     return new Promise((resolve, reject) => {
       this.#pending.set(job, { resolve, reject, worker, bytes: weight });
       const msg: FileJob = range ? { kind: "job", job, paths, range } : { kind: "job", job, paths };
+      if (attributes) msg.attributes = true;
       this.#workers[worker].postMessage(msg);
     });
   }

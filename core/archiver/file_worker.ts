@@ -17,7 +17,9 @@
 /// <reference lib="deno.worker" />
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { loadPlugin } from "../registry.ts";
-import type { TransformPlugin } from "../contracts.ts";
+import type { EntryAttributes, TransformPlugin } from "../contracts.ts";
+import { fgetxattrs } from "../platform/xattr.ts";
+import { getflagsFd } from "../platform/flags.ts";
 import { Chunker, type ChunkerParams, gearTable } from "../chunker.ts";
 import { BlobHasher } from "../crypto/hash.ts";
 import { blobAad } from "../repository/pack.ts";
@@ -62,6 +64,11 @@ export interface FileJob {
    * a chunk began at `start` and the file ended at `end`. See the archiver's split of large files.
    */
   range?: [start: number, end: number];
+  /**
+   * Also read each file's extended attributes and inode flags on the open file (see
+   * `SourceEntry.attributes`): the main thread then need not resolve its path again.
+   */
+  attributes?: boolean;
 }
 
 /** The main thread is done with an output buffer (its blobs are packed); here it is back. */
@@ -96,8 +103,13 @@ export interface BlobsMessage {
   buffer: ArrayBuffer;
 }
 
-/** What became of one file; a failed read says how many bytes it had read (and reported) before. */
-export type FileOutcome = { content: string[]; size: number } | { error: string; read?: number };
+/**
+ * What became of one file; a failed read says how many bytes it had read (and reported) before. `attributes`
+ * when the job asked for them and they could be read on the open file (else the main thread reads them).
+ */
+export type FileOutcome =
+  | { content: string[]; size: number; attributes?: EntryAttributes }
+  | { error: string; read?: number };
 
 /** Bytes read since the last report, sent while a job goes on (see {@link REPORT_EVERY}). */
 export interface ReadMessage {
@@ -203,8 +215,8 @@ async function addBlob(id: string, chunk: Uint8Array): Promise<void> {
   if (out.used >= FLUSH_AT) await flush();
 }
 
-/** A file open for reading from a position on. */
-type Input = Pick<Deno.FsFile, "readSync" | "close">;
+/** A file open for reading from a position on; `fd` when it was opened through libc. */
+type Input = Pick<Deno.FsFile, "readSync" | "close"> & { fd?: number };
 
 /**
  * Opens `path` to read from `start` on: through libc where it loads, since Deno's open checks the path
@@ -220,6 +232,7 @@ function openInput(path: string, start: number): Input {
   const fd = libc.openRead(path);
   let pos = start;
   return {
+    fd,
     readSync(into: Uint8Array): number | null {
       const n = libc.preadFd(fd, into, pos);
       pos += n;
@@ -229,7 +242,28 @@ function openInput(path: string, start: number): Input {
   };
 }
 
-async function readFile(path: string, range?: [number, number]): Promise<FileOutcome> {
+/**
+ * All extended attributes and the inode flags of the open file `fd`, unfiltered (the source keeps what it
+ * wants of them); undefined when one of them cannot be read here, for the main thread to read them as it
+ * would without this (and to warn as it would).
+ */
+function attributesOf(fd: number): EntryAttributes | undefined {
+  let xattrs: [Uint8Array, Uint8Array][] = [];
+  try {
+    xattrs = fgetxattrs(fd);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotSupported)) return undefined;
+  }
+  let flags: number | null;
+  try {
+    flags = getflagsFd(fd);
+  } catch {
+    return undefined;
+  }
+  return flags === null ? { xattrs } : { xattrs, flags };
+}
+
+async function readFile(path: string, range?: [number, number], attributes = false): Promise<FileOutcome> {
   let file: Input;
   try {
     file = openInput(path, range?.[0] ?? 0);
@@ -238,7 +272,9 @@ async function readFile(path: string, range?: [number, number]): Promise<FileOut
   }
   const content: string[] = [];
   let size = 0;
+  let attrs: EntryAttributes | undefined;
   try {
+    if (attributes && file.fd !== undefined) attrs = attributesOf(file.fd);
     let left = Infinity;
     if (range && range[1] >= 0) left = Math.max(0, range[1] - range[0]);
     const read = left === Infinity
@@ -269,7 +305,7 @@ async function readFile(path: string, range?: [number, number]): Promise<FileOut
   } finally {
     file.close();
   }
-  return { content, size };
+  return attrs ? { content, size, attributes: attrs } : { content, size };
 }
 
 async function runQueue(): Promise<void> {
@@ -280,7 +316,7 @@ async function runQueue(): Promise<void> {
     while (queue.length) {
       const job = queue.shift()!;
       const files: FileOutcome[] = [];
-      for (const p of job.paths) files.push(await readFile(p, job.range));
+      for (const p of job.paths) files.push(await readFile(p, job.range, job.attributes));
       await flush();
       const done: DoneMessage = { kind: "done", job: job.job, files, read: unreported };
       unreported = 0;

@@ -57,6 +57,8 @@ const SYMBOLS = {
   lgetxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
   lsetxattr: { parameters: ["buffer", "buffer", "buffer", "usize", "i32"], result: "i32" },
   lremovexattr: { parameters: ["buffer", "buffer"], result: "i32" },
+  flistxattr: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  fgetxattr: { parameters: ["i32", "buffer", "buffer", "usize"], result: "isize" },
   // ioctl(2) is variadic; the third argument is a pointer in a register on x86_64.
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   // glibc's; optional so that a C library without it still loads.

@@ -80,7 +80,11 @@ function sized(call: SizedCall, syscall: string, path: string | Uint8Array): Uin
 export function llistxattr(path: string | Uint8Array): Uint8Array[] {
   const c = libc();
   const p = cpath(path);
-  const list = sized((buf, size) => c.llistxattr(p, buf, size), "llistxattr", path);
+  return splitNames(sized((buf, size) => c.llistxattr(p, buf, size), "llistxattr", path));
+}
+
+/** The names of a NUL-separated list. */
+function splitNames(list: Uint8Array): Uint8Array[] {
   const names: Uint8Array[] = [];
   for (let start = 0, i = 0; i < list.length; i++) {
     if (list[i] !== 0) continue;
@@ -88,6 +92,34 @@ export function llistxattr(path: string | Uint8Array): Uint8Array[] {
     start = i + 1;
   }
   return names;
+}
+
+/**
+ * Every extended attribute of the open file `fd` as `[name, value]` pairs, as {@link lgetxattrs} gives those
+ * of a path: `flistxattr(2)` and `fgetxattr(2)`, with no path to resolve (a backup's file reader has the file
+ * open already).
+ *
+ * @example
+ * ```ts
+ * import { closeFd, openRead } from "./libc.ts";
+ * import { fgetxattrs } from "./xattr.ts";
+ * const fd = openRead("/etc/hostname");
+ * try { console.log(fgetxattrs(fd).length); } finally { closeFd(fd); }
+ * ```
+ */
+export function fgetxattrs(fd: number): [Uint8Array, Uint8Array][] {
+  const c = libc();
+  const shown = `fd ${fd}`;
+  const out: [Uint8Array, Uint8Array][] = [];
+  for (const name of splitNames(sized((buf, size) => c.flistxattr(fd, buf, size), "flistxattr", shown))) {
+    const n = cpath(name, 2);
+    try {
+      out.push([name, sized((buf, size) => c.fgetxattr(fd, n, buf, size), "fgetxattr", shown)]);
+    } catch (e) {
+      if (!(e instanceof NoData)) throw e;
+    }
+  }
+  return out;
 }
 
 /**

@@ -6,8 +6,9 @@
  * @module
  */
 import { assert, assertEquals, assertThrows } from "../../tests/assert.ts";
-import { available, closeFd, joinBytes, mkdirBytes, openNew, symlinkBytes } from "./libc.ts";
+import { available, closeFd, joinBytes, mkdirBytes, openNew, openRead, symlinkBytes } from "./libc.ts";
 import {
+  fgetxattrs,
   lgetxattr,
   lgetxattrs,
   llistxattr,
@@ -219,5 +220,25 @@ Deno.test({
       lsetxattr(`${dir}/dst`, "system.posix_acl_access", new Uint8Array([1, 2, 3]))
     );
     assertEquals((e as unknown as { code: string }).code, "EINVAL");
+  }),
+});
+
+Deno.test({
+  name: "fgetxattrs on an open file gives what lgetxattrs and the OS give by its path (ACL, 3 KiB value)",
+  ignore: !available(),
+  fn: withTempDir((dir) => {
+    const path = `${dir}/f`;
+    newFile(path);
+    lsetxattr(path, "user.a", enc.encode("1"));
+    lsetxattr(path, "user.big", pattern(3000, 5));
+    if (have("setfacl")) run("setfacl", ["-m", "u:65534:r", path]);
+    const fd = openRead(path);
+    try {
+      const byFd = Object.fromEntries(fgetxattrs(fd).map(([n, v]) => [hex(n), hex(v)]));
+      assertEquals(byFd, ours(path));
+      assertEquals(byFd, osXattrs(path));
+    } finally {
+      closeFd(fd);
+    }
   }),
 });

@@ -293,10 +293,26 @@ export default function fs(options: Options): SourcePlugin {
   const keepXattr = options.xattrs === false ? null : xattrFilter(options.xattrInclude, options.xattrExclude);
   const nodump = !!options.excludeNodump && fine;
 
-  /** An fs entry's `attributes`: extended attributes as filtered, and restorable flags. */
-  function readAttributes(this: FsEntry, warn: (message: string) => void): EntryAttributes {
+  /**
+   * An fs entry's `attributes`: extended attributes as filtered, and restorable flags; from `read` (what a file
+   * worker read on the open file) when given, else read by path.
+   */
+  function readAttributes(
+    this: FsEntry,
+    warn: (message: string) => void,
+    read?: EntryAttributes,
+  ): EntryAttributes {
     const at = whereOf(this), type = this.type, knownFlags = this[FLAGS];
-    const out: { xattrs?: [Uint8Array, Uint8Array][]; flags?: number } = {};
+    const out: { xattrs?: (readonly [Uint8Array, Uint8Array])[]; flags?: number } = {};
+    if (read) {
+      const list = keepXattr ? (read.xattrs ?? []).filter(([n]) => keepXattr(n)) : [];
+      if (list.length) out.xattrs = list;
+      if (type === "file" || type === "dir") {
+        const flags = (knownFlags === undefined ? read.flags : knownFlags) ?? 0;
+        if (flags & RESTORABLE_FLAGS) out.flags = flags & RESTORABLE_FLAGS;
+      }
+      return out;
+    }
     if (keepXattr) {
       try {
         const list = lgetxattrs(at).filter(([n]) => keepXattr(n));
