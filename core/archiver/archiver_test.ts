@@ -22,6 +22,18 @@ import { lsetxattr } from "../platform/xattr.ts";
 
 const MiB = 1024 * 1024;
 
+/** Runs `fn` with a new temporary directory and an empty `src/` in it; removes the directory afterwards. */
+async function inSrcDir(fn: (dir: string, src: string) => Promise<void>): Promise<void> {
+  const dir = await tempDir("floe-archiver-");
+  try {
+    const src = `${dir.path}/src`;
+    Deno.mkdirSync(src);
+    await fn(dir.path, src);
+  } finally {
+    await dir.cleanup();
+  }
+}
+
 /** The fs source with `localPath` hidden, as a dump command or a bucket would yield entries. */
 function withoutLocalPaths(source: SourcePlugin): SourcePlugin {
   return {
@@ -39,17 +51,14 @@ Deno.test({
   name: "archiver: many multi-chunk files read on the calling thread each restore to their own bytes",
   sanitizeResources: false,
   fn: async () => {
-    const dir = await tempDir("floe-archiver-");
-    try {
-      const src = `${dir.path}/src`;
-      Deno.mkdirSync(src);
+    await inSrcDir(async (dir, src) => {
       const files = new Map<string, string>();
       for (let i = 0; i < 8; i++) {
         const data = randomBytes(MiB + i * 77_777, 100 + i); // many chunks each (small test chunker)
         Deno.writeFileSync(`${src}/f${i}`, data);
         files.set(`f${i}`, sha256(data));
       }
-      const engine = await newEngine(dir.path);
+      const engine = await newEngine(dir);
       try {
         const fs = await loadPlugin("source", "fs", { paths: [src] });
         const runs: [string, SourcePlugin, number][] = [
@@ -59,7 +68,7 @@ Deno.test({
         for (const [label, source, workers] of runs) {
           const r = await engine.backup(source, { workers, parent: null });
           assertEquals(r.warnings, [], label);
-          const target = `${dir.path}/out-${workers}`;
+          const target = `${dir}/out-${workers}`;
           await engine.restore({ snapshot: engine.resolveSnapshot(r.snapshotId), subpath: src, target });
           for (const [name, hash] of files) {
             assertEquals(sha256(Deno.readFileSync(`${target}/${name}`)), hash, `${label}: ${name}`);
@@ -68,9 +77,7 @@ Deno.test({
       } finally {
         await engine.close();
       }
-    } finally {
-      await dir.cleanup();
-    }
+    });
   },
 });
 
@@ -155,10 +162,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const dir = await tempDir("floe-archiver-");
-    try {
-      const src = `${dir.path}/src`;
-      Deno.mkdirSync(src);
+    await inSrcDir(async (dir, src) => {
       const files = new Map<string, string>();
       for (let i = 0; i < 24; i++) {
         const data = randomBytes(200_000 + i * 1_000, 300 + i); // 3-4 chunks each; 1 MiB packs
@@ -166,7 +170,7 @@ Deno.test({
         files.set(`f${String(i).padStart(2, "0")}`, sha256(data));
       }
       const { check } = await import("../checker.ts");
-      const engine = await newEngine(dir.path);
+      const engine = await newEngine(dir);
       try {
         const fs = await loadPlugin("source", "fs", { paths: [src] });
         // Cut short once an index file is in the repository.
@@ -192,15 +196,13 @@ Deno.test({
         assertEquals((await internals(engine).repo.listIds("index")).length > indexed + 1, true);
         const report = await check(engine, { readData: true });
         assertEquals(report.problems, []);
-        const target = `${dir.path}/out`;
+        const target = `${dir}/out`;
         await engine.restore({ snapshot: engine.resolveSnapshot(whole.snapshotId), subpath: src, target });
         for (const [name, hash] of files) assertEquals(sha256(Deno.readFileSync(`${target}/${name}`)), hash);
       } finally {
         await engine.close();
       }
-    } finally {
-      await dir.cleanup();
-    }
+    });
   },
 });
 
@@ -209,12 +211,9 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const dir = await tempDir("floe-archiver-");
-    try {
-      const src = `${dir.path}/src`;
-      Deno.mkdirSync(src);
+    await inSrcDir(async (dir, src) => {
       for (let i = 0; i < 24; i++) Deno.writeFileSync(`${src}/f${i}`, randomBytes(200_000, 500 + i));
-      const engine = await newEngine(dir.path);
+      const engine = await newEngine(dir);
       try {
         // Index files are written slowly; the run is aborted while the first one is on its way.
         const storage = internals(engine).repo.storage;
@@ -245,9 +244,7 @@ Deno.test({
       } finally {
         await engine.close();
       }
-    } finally {
-      await dir.cleanup();
-    }
+    });
   },
 });
 
@@ -309,14 +306,11 @@ Deno.test({
     "archiver: a remote source keeps one pack upload in flight, a local one as many as the storage allows",
   sanitizeResources: false,
   fn: async () => {
-    const dir = await tempDir("floe-archiver-");
-    try {
-      const src = `${dir.path}/src`;
-      Deno.mkdirSync(src);
+    await inSrcDir(async (dir, src) => {
       for (let i = 0; i < 6; i++) Deno.writeFileSync(`${src}/f${i}`, randomBytes(2 * MiB, 300 + i));
       let now = 0;
       let most = 0;
-      const base = local({ path: `${dir.path}/repo`, concurrency: 2 });
+      const base = local({ path: `${dir}/repo`, concurrency: 2 });
       const storage: StoragePlugin = {
         ...base,
         async put(name, data, options) {
@@ -333,7 +327,7 @@ Deno.test({
       const engine = await Engine.init({
         storage,
         password: "pw",
-        catalogPath: `${dir.path}/cache/catalog.db`,
+        catalogPath: `${dir}/cache/catalog.db`,
         kdfParams: TEST_KDF,
         ...SMALL_REPO,
       });
@@ -351,9 +345,7 @@ Deno.test({
       } finally {
         await engine.close();
       }
-    } finally {
-      await dir.cleanup();
-    }
+    });
   },
 });
 
@@ -363,17 +355,14 @@ Deno.test({
   ignore: !libcAvailable(),
   sanitizeResources: false,
   fn: async () => {
-    const dir = await tempDir("floe-archiver-");
-    try {
-      const src = `${dir.path}/src`;
-      Deno.mkdirSync(src);
+    await inSrcDir(async (dir, src) => {
       for (const [name, size] of [["small", 1000], ["large", 600_000]] as const) {
         Deno.writeFileSync(`${src}/${name}`, randomBytes(size, size));
         lsetxattr(`${src}/${name}`, "user.keep", new TextEncoder().encode(`k-${name}`));
         lsetxattr(`${src}/${name}`, "user.drop", new TextEncoder().encode("d"));
       }
       Deno.writeFileSync(`${src}/plain`, randomBytes(10, 3));
-      const engine = await newEngine(dir.path);
+      const engine = await newEngine(dir);
       try {
         const fs = await loadPlugin("source", "fs", { paths: [src], xattrExclude: ["user.drop"] });
         const seen: Record<string, unknown>[] = [];
@@ -396,8 +385,6 @@ Deno.test({
       } finally {
         await engine.close();
       }
-    } finally {
-      await dir.cleanup();
-    }
+    });
   },
 });
