@@ -129,7 +129,7 @@ export class FileContents {
     if (!b) return;
     this.#batch = null;
     const { state } = this.#options;
-    const job = this.#pool().read(b.paths, b.bytes, undefined, b.attributes).then(
+    const job = this.#pool().read(b.paths, b.bytes, { attributes: b.attributes }).then(
       (outcomes) => outcomes.forEach((o, i) => b.waiters[i](this.#ended(o))),
       (e) => {
         state.fail(e);
@@ -181,7 +181,7 @@ export class FileContents {
     const pool = this.#pool();
     if (size >= SPLIT_AT && this.#options.workers > 1) return this.#readSplit(path, size);
     if (size > SMALL_FILE) {
-      const job = pool.read([path], size, undefined, attributes).then((o) => this.#ended(o[0]));
+      const job = pool.read([path], size, { attributes }).then((o) => this.#ended(o[0]));
       this.#track(job);
       return job;
     }
@@ -205,7 +205,7 @@ export class FileContents {
     }
     const parts = bounds.map((start, i) => {
       const end = i + 1 < bounds.length ? bounds[i + 1] : -1;
-      const job = this.#pool().read([path], (end < 0 ? size : end) - start, [start, end])
+      const job = this.#pool().read([path], (end < 0 ? size : end) - start, { range: [start, end] })
         .then((o) => this.#ended(o[0]));
       this.#track(job);
       return job;

@@ -237,25 +237,18 @@ function fileNode(
     if (meta) node.meta = { ...meta };
     return node;
   }
-  // A local file's attributes are read with its content, on the worker that has it open (no second path
-  // lookup on this thread, which walks and packs for all the workers); its node is made once both are read.
-  const deferred = e.attributes !== undefined && e.localPath !== undefined;
-  let node: Node | undefined;
-  if (!deferred) {
-    node = nodeOf(e, name);
-    withAttributes(node, e, old, state.warn);
-  }
-  // A file read is counted once its read ends (progress shows its bytes as they are read, see RunState).
-  const slot = contents.read(e, deferred).then((o): Node | null => {
+  // The node is made once the content is read. A file worker reads the attributes too, on the file it has
+  // open (no second path lookup on this thread, which walks and packs for all the workers); content read
+  // elsewhere leaves them to the source, by path. A file read is counted once its read ends (progress shows
+  // its bytes as they are read, see RunState).
+  const slot = contents.read(e, e.attributes !== undefined).then((o): Node | null => {
     summary.total_files_processed++;
     if ("error" in o) {
       if (o.error) state.warn({ path: e.path, message: `cannot read: ${o.error}` });
       return null;
     }
-    if (!node) {
-      node = nodeOf(e, name);
-      withAttributes(node, e, old, state.warn, o.attributes);
-    }
+    const node = nodeOf(e, name);
+    withAttributes(node, e, old, state.warn, o.attributes);
     node.content = o.content;
     node.size = o.size;
     // A stream (stdin, a dump) announces no size, and a file may grow while it is read: count what was read.

@@ -148,10 +148,14 @@ export class FilePool {
 
   /**
    * Reads `paths` (one job, one worker, the least loaded); resolves with one outcome per path, in order.
-   * `range` limits a one-file job to part of the file (see `FileJob.range`); `attributes` reads the files'
-   * attributes too (see `FileJob.attributes`).
+   * `range` limits a one-file job to part of the file, `attributes` reads the files' attributes too (see
+   * {@link FileJob}).
    */
-  read(paths: string[], bytes = 0, range?: [number, number], attributes = false): Promise<FileOutcome[]> {
+  read(
+    paths: string[],
+    bytes = 0,
+    { range, attributes }: Pick<FileJob, "range" | "attributes"> = {},
+  ): Promise<FileOutcome[]> {
     if (this.#failure) return Promise.reject(this.#failure);
     let worker = 0;
     for (let i = 1; i < this.#load.length; i++) if (this.#load[i] < this.#load[worker]) worker = i;

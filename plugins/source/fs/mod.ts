@@ -302,34 +302,34 @@ export default function fs(options: Options): SourcePlugin {
     warn: (message: string) => void,
     read?: EntryAttributes,
   ): EntryAttributes {
-    const at = whereOf(this), type = this.type, knownFlags = this[FLAGS];
+    const at = whereOf(this), type = this.type;
     const out: { xattrs?: (readonly [Uint8Array, Uint8Array])[]; flags?: number } = {};
-    if (read) {
-      const list = keepXattr ? (read.xattrs ?? []).filter(([n]) => keepXattr(n)) : [];
-      if (list.length) out.xattrs = list;
-      if (type === "file" || type === "dir") {
-        const flags = (knownFlags === undefined ? read.flags : knownFlags) ?? 0;
-        if (flags & RESTORABLE_FLAGS) out.flags = flags & RESTORABLE_FLAGS;
-      }
-      return out;
-    }
     if (keepXattr) {
-      try {
-        const list = lgetxattrs(at).filter(([n]) => keepXattr(n));
-        if (list.length) out.xattrs = list;
-      } catch (e) {
-        if (!(e instanceof Deno.errors.NotSupported)) {
-          warn(`cannot read extended attributes: ${(e as Error).message}`);
+      let all = read?.xattrs ?? [];
+      if (!read) {
+        try {
+          all = lgetxattrs(at);
+        } catch (e) {
+          if (!(e instanceof Deno.errors.NotSupported)) {
+            warn(`cannot read extended attributes: ${(e as Error).message}`);
+          }
         }
       }
+      const list = all.filter(([n]) => keepXattr(n));
+      if (list.length) out.xattrs = list;
     }
     if (type === "file" || type === "dir") {
-      try {
-        const flags = (knownFlags === undefined ? lgetflags(at) : knownFlags) ?? 0;
-        if (flags & RESTORABLE_FLAGS) out.flags = flags & RESTORABLE_FLAGS;
-      } catch (e) {
-        warn(`cannot read inode flags: ${(e as Error).message}`);
+      let flags = this[FLAGS];
+      if (flags === undefined && read) flags = read.flags;
+      else if (flags === undefined) {
+        try {
+          flags = lgetflags(at);
+        } catch (e) {
+          warn(`cannot read inode flags: ${(e as Error).message}`);
+        }
       }
+      const kept = (flags ?? 0) & RESTORABLE_FLAGS;
+      if (kept) out.flags = kept;
     }
     return out;
   }
